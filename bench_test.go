@@ -1,0 +1,102 @@
+package chatfly_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/storage/memstore"
+)
+
+// countTransport counts deliveries and remembers the distinct frame buffers
+// a fan-out used. It implements Broadcaster like the real transports.
+type countTransport struct {
+	mu         sync.Mutex
+	deliveries int
+	buffers    map[*byte]int
+}
+
+func (t *countTransport) Send(_ context.Context, _ string, frame []byte) error {
+	t.mu.Lock()
+	t.deliveries++
+	if t.buffers != nil {
+		t.buffers[unsafe.SliceData(frame)]++
+	}
+	t.mu.Unlock()
+	return nil
+}
+
+func (t *countTransport) SendMany(ctx context.Context, conns []string, frame []byte) ([]string, error) {
+	for _, c := range conns {
+		_ = t.Send(ctx, c, frame)
+	}
+	return nil, nil
+}
+
+func (t *countTransport) Close(context.Context, string, chatfly.CloseCode, string) error { return nil }
+
+// roomOf connects n members to lobby and returns the hub and a sender.
+func roomOf(tb testing.TB, n int, tr chatfly.Transport) (*chatfly.Hub, string) {
+	tb.Helper()
+	ctx := context.Background()
+	hub := chatfly.New(memstore.New(nil), tr, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}})
+	for i := range n {
+		conn := "conn-" + strconv.Itoa(i)
+		if err := hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: conn}); err != nil {
+			tb.Fatal(err)
+		}
+		for _, f := range []string{`{"action":"hello","name":"m` + strconv.Itoa(i) + `"}`, `{"action":"join","room":"lobby"}`} {
+			if err := hub.Receive(ctx, conn, []byte(f)); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	return hub, "conn-0"
+}
+
+// Every recipient of a message gets the very same encoded bytes: the
+// message is encoded once, not once per recipient.
+func TestFanoutEncodesOnce(t *testing.T) {
+	tr := &countTransport{}
+	hub, sender := roomOf(t, 50, tr)
+	tr.buffers = map[*byte]int{}
+	if err := hub.Receive(context.Background(), sender, []byte(`{"action":"send","room":"lobby","text":"once"}`)); err != nil {
+		t.Fatal(err)
+	}
+	// 50 deliveries of the message share one buffer; the "sent" reply is
+	// the only other frame.
+	shared := 0
+	for _, n := range tr.buffers {
+		shared = max(shared, n)
+	}
+	if shared != 50 || len(tr.buffers) != 2 {
+		t.Fatalf("buffers used: %v, want one shared by 50 deliveries plus the reply", tr.buffers)
+	}
+}
+
+func benchmarkFanout(b *testing.B, members int) {
+	tr := &countTransport{}
+	hub, sender := roomOf(b, members, tr)
+	frame := []byte(`{"action":"send","room":"lobby","text":"hello, everyone in the room"}`)
+	ctx := context.Background()
+	tr.deliveries = 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := hub.Receive(ctx, sender, frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(tr.deliveries)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// BenchmarkFanout measures one message sent to a room (Receive through
+// storage to the transport's SendMany) with memstore.
+func BenchmarkFanout(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		b.Run("members="+strconv.Itoa(n), func(b *testing.B) { benchmarkFanout(b, n) })
+	}
+}

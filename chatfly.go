@@ -1,0 +1,332 @@
+package chatfly
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Hub is the chat engine. Host adapters feed it the events of their
+// connections with Connect, Receive and Disconnect; it answers and fans out
+// through its Transport. A Hub keeps no room, member or session state in
+// memory: all of it lives in Storage, so many Hubs may share one Storage, and
+// a Hub may live for a single Lambda invocation.
+//
+// A Hub is safe for concurrent use. Receive may be called concurrently for
+// different connections; for one connection, host adapters call it in the
+// order frames arrived.
+type Hub struct {
+	store    Storage
+	tr       Transport
+	bc       Broadcaster // tr, if it implements Broadcaster
+	opts     Options
+	log      *slog.Logger
+	rooms    map[string]RoomConfig // the default rooms of Options.Rooms
+	handlers map[string]func(*call) error
+
+	// roomLocks serialise, per room and within this Hub, the steps whose
+	// order members can observe: assigning a message's seq and fanning it
+	// out, and a join's snapshot of history and members. They are locks,
+	// not state: across Hubs, clients order by seq instead.
+	roomLocks [64]sync.Mutex
+}
+
+// New returns a Hub over store that writes through tr. A nil opts uses the
+// defaults of [Options].
+func New(store Storage, tr Transport, opts *Options) *Hub {
+	h := &Hub{store: store, tr: tr, opts: opts.withDefaults()}
+	h.bc, _ = tr.(Broadcaster)
+	h.log = h.opts.Logger
+	if len(h.opts.Secret) == 0 {
+		h.opts.Secret = make([]byte, 32)
+		_, _ = rand.Read(h.opts.Secret)
+	}
+	h.rooms = make(map[string]RoomConfig, len(h.opts.Rooms))
+	for _, rc := range h.opts.Rooms {
+		if rc.Name == "" {
+			rc.Name = rc.ID
+		}
+		h.rooms[rc.ID] = rc
+	}
+	h.handlers = map[string]func(*call) error{
+		"hello":   h.handleHello,
+		"ping":    h.handlePing,
+		"rooms":   h.handleRooms,
+		"join":    h.handleJoin,
+		"leave":   h.handleLeave,
+		"send":    h.handleSend,
+		"history": h.handleHistory,
+		"typing":  h.handleTyping,
+	}
+	return h
+}
+
+// MaxFrameBytes returns the largest client frame the Hub accepts; host
+// adapters use it as their read limit.
+func (h *Hub) MaxFrameBytes() int { return h.opts.MaxFrameBytes }
+
+// connRecord is what Storage holds about one connection.
+type connRecord struct {
+	Session string `json:"s,omitempty"` // set by hello
+	Name    string `json:"n,omitempty"`
+	User    string `json:"u,omitempty"` // verified user id from Identify
+	Addr    string `json:"a,omitempty"`
+	Touched int64  `json:"t"` // Unix seconds of the last presence refresh
+}
+
+// call is the context of one client frame being handled.
+type call struct {
+	ctx    context.Context
+	connID string
+	conn   connRecord
+	ver    int64 // version of the connection item
+	f      *inFrame
+	now    time.Time
+}
+
+func (c *call) session() *session {
+	return &session{id: c.conn.Session, name: c.conn.Name, user: c.conn.User, conn: c.connID, addr: c.conn.Addr}
+}
+
+func (c *call) member() Member { return Member{ID: c.conn.Session, Name: c.conn.Name} }
+
+// Connect registers a new connection. It runs the Identify hook; if that
+// rejects the connection, Connect returns its error (an *Error with code
+// "rejected" unless the hook returned an *Error) and stores nothing, and the
+// host adapter must refuse the connection.
+func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) error {
+	if req == nil || req.ConnID == "" {
+		return Errorf(ErrBadRequest, "connect request without a connection id")
+	}
+	rec := connRecord{Addr: req.RemoteAddr}
+	if h.opts.Identify != nil {
+		id, err := h.opts.Identify(ctx, req)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return e
+			}
+			return Errorf(ErrRejected, err.Error())
+		}
+		if id != nil {
+			name, err := CleanName(id.Name, h.opts.MaxNameRunes)
+			if err != nil || id.UserID == "" {
+				return Errorf(ErrRejected, "the identity hook returned an invalid identity")
+			}
+			rec.User, rec.Name = id.UserID, name
+		}
+	}
+	now := h.opts.Now()
+	rec.Touched = now.Unix()
+	_, err := h.store.Put(ctx, Item{Key: connKey(req.ConnID), Value: mustJSON(rec), Expires: now.Add(h.opts.PresenceTTL)}, Always)
+	return err
+}
+
+// Receive handles one frame read from connection connID. Protocol errors
+// (malformed frames, bad input, limits) are answered to the client with an
+// error frame and Receive returns nil; a non-nil error means the Hub could not
+// do its work (for example Storage failed); it has been logged and answered
+// with an "internal" or "unavailable" error frame.
+func (h *Hub) Receive(ctx context.Context, connID string, frame []byte) error {
+	c := &call{ctx: ctx, connID: connID, now: h.opts.Now()}
+	item, err := h.store.Get(ctx, connKey(connID))
+	if errors.Is(err, ErrNotFound) {
+		// The connection's state expired or was never created: the client
+		// must start over; it resumes its identity with its token.
+		return h.tr.Close(ctx, connID, CloseGoingAway, "session state lost, reconnect")
+	}
+	if err != nil {
+		return h.fail(c, err)
+	}
+	if err := json.Unmarshal(item.Value, &c.conn); err != nil {
+		return h.fail(c, err)
+	}
+	c.ver = item.Version
+
+	subject := c.conn.Session
+	if subject == "" {
+		subject = "c:" + connID
+	}
+	ok, err := h.allow(ctx, subject, c.now)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	if !ok {
+		f, _ := decodeFrame(frame)
+		return h.replyError(c, f, ErrRateLimited)
+	}
+	if len(frame) > h.opts.MaxFrameBytes {
+		return h.replyError(c, nil, Errorf(ErrTooLarge, "frame is larger than "+itoa(int64(h.opts.MaxFrameBytes))+" bytes"))
+	}
+	f, perr := decodeFrame(frame)
+	if perr != nil {
+		return h.replyError(c, f, perr)
+	}
+	c.f = f
+	handler := h.handlers[f.Action]
+	switch {
+	case handler == nil:
+		return h.replyError(c, f, Errorf(ErrUnknownAction, "unknown action "+quote(f.Action)))
+	case c.conn.Session == "" && f.Action != "hello" && f.Action != "ping":
+		return h.replyError(c, f, ErrHelloRequired)
+	}
+	if c.conn.Session != "" && c.now.Unix()-c.conn.Touched > int64(h.opts.PresenceTTL/time.Second)/3 {
+		h.touch(c)
+	}
+	if err := handler(c); err != nil {
+		return h.replyError(c, f, err)
+	}
+	return nil
+}
+
+// Disconnect removes a connection: its session leaves every room it was in
+// (others see it leave). It is idempotent.
+func (h *Hub) Disconnect(ctx context.Context, connID string) error {
+	item, err := h.store.Get(ctx, connKey(connID))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var rec connRecord
+	if err := json.Unmarshal(item.Value, &rec); err != nil {
+		return err
+	}
+	if err := h.store.Delete(ctx, connKey(connID), Always); err != nil {
+		return err
+	}
+	if rec.Session == "" {
+		return nil
+	}
+	rooms, err := h.sessionRooms(ctx, rec.Session)
+	if err != nil {
+		return err
+	}
+	for _, rid := range rooms {
+		if err := h.leaveRoom(ctx, rid, rec.Session, connID); err != nil && !errors.Is(err, ErrNotMember) {
+			return err
+		}
+	}
+	// Forget the session's current connection if it is still this one.
+	cur, err := h.store.Get(ctx, sessKey(rec.Session))
+	if err == nil && string(cur.Value) == connID {
+		err = h.store.Delete(ctx, sessKey(rec.Session), IfVersion(cur.Version))
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+// replyError answers a frame with an error. Internal errors are logged and
+// sent without their details.
+func (h *Hub) replyError(c *call, f *inFrame, err error) error {
+	var id json.RawMessage
+	if f != nil {
+		id = f.ID
+	}
+	var e *Error
+	if !errors.As(err, &e) || errors.Is(err, ErrConflict) || errors.Is(err, ErrGone) {
+		return h.fail(c, err)
+	}
+	h.reply(c, errorFrameFor(id, e))
+	return nil
+}
+
+// fail logs an unexpected error and tells the client.
+func (h *Hub) fail(c *call, err error) error {
+	h.log.ErrorContext(c.ctx, "chatfly: handling frame", "conn", c.connID, "err", err)
+	code := ErrInternal
+	if errors.Is(err, ErrUnavailable) {
+		code = ErrUnavailable
+	}
+	var id json.RawMessage
+	if c.f != nil {
+		id = c.f.ID
+	}
+	h.reply(c, errorFrameFor(id, code))
+	return err
+}
+
+// reply sends a frame to the connection that sent the frame being handled.
+func (h *Hub) reply(c *call, frame []byte) {
+	if err := h.tr.Send(c.ctx, c.connID, frame); err != nil && !errors.Is(err, ErrGone) {
+		h.log.WarnContext(c.ctx, "chatfly: reply", "conn", c.connID, "err", err)
+	}
+}
+
+// allow counts a frame against the subject's rate limit.
+func (h *Hub) allow(ctx context.Context, subject string, now time.Time) (bool, error) {
+	rl := h.opts.RateLimit
+	if rl.Count < 0 {
+		return true, nil
+	}
+	w := now.UnixNano() / int64(rl.Window)
+	n, err := h.store.Add(ctx, Key{Partition: "rate#" + subject, Sort: itoa(w)}, 1, time.Unix(0, (w+2)*int64(rl.Window)))
+	return n <= int64(rl.Count), err
+}
+
+// touch extends the expiry of a connection's presence in Storage: its
+// connection item, its session's current-connection item, and its
+// memberships. It runs at most every PresenceTTL/3 per connection. Failures
+// are logged; the next frame tries again.
+func (h *Hub) touch(c *call) {
+	ctx, sid := c.ctx, c.conn.Session
+	exp := c.now.Add(h.opts.PresenceTTL)
+	rec := c.conn
+	rec.Touched = c.now.Unix()
+	if _, err := h.store.Put(ctx, Item{Key: connKey(c.connID), Value: mustJSON(rec), Expires: exp}, IfVersion(c.ver)); err != nil {
+		return // a concurrent frame refreshed it, or the connection is going away
+	}
+	h.extend(ctx, sessKey(sid), exp, func(v []byte) bool { return string(v) == c.connID })
+	rooms, err := h.sessionRooms(ctx, sid)
+	if err != nil {
+		h.log.WarnContext(ctx, "chatfly: refreshing presence", "session", sid, "err", err)
+		return
+	}
+	for _, rid := range rooms {
+		h.extend(ctx, Key{Partition: sessPart(sid), Sort: roomSort(rid)}, exp, nil)
+		h.extend(ctx, memKey(rid, sid), exp, func(v []byte) bool { return parseMember(v).conn == c.connID })
+		h.extend(ctx, nameKeyOf(rid, c.conn.Name), exp, func(v []byte) bool { return string(v) == sid })
+	}
+}
+
+// extend rewrites an item with a later expiry if it exists and own(value)
+// holds (nil: always), guarded by its version.
+func (h *Hub) extend(ctx context.Context, key Key, exp time.Time, own func([]byte) bool) {
+	it, err := h.store.Get(ctx, key)
+	if err != nil || (own != nil && !own(it.Value)) {
+		return
+	}
+	it.Expires = exp
+	_, _ = h.store.Put(ctx, it, IfVersion(it.Version))
+}
+
+// session implements Session.
+type session struct{ id, name, user, conn, addr string }
+
+func (s *session) ID() string         { return s.id }
+func (s *session) Name() string       { return s.name }
+func (s *session) UserID() string     { return s.user }
+func (s *session) ConnID() string     { return s.conn }
+func (s *session) RemoteAddr() string { return s.addr }
+
+func (h *Hub) roomLock(rid string) *sync.Mutex {
+	f := fnv.New32a()
+	f.Write([]byte(rid))
+	return &h.roomLocks[f.Sum32()%uint32(len(h.roomLocks))]
+}
+
+// userSession is the session id of a verified user: derived from the user
+// id, so the user's roles and bans follow them.
+func userSession(user string) string {
+	sum := sha256.Sum256([]byte("chatfly-user:" + user))
+	return "u" + b64.EncodeToString(sum[:16])
+}

@@ -1,0 +1,102 @@
+// Command standalone runs a chatfly server: the chat engine on memory
+// storage, its WebSocket endpoint at /ws and a small chat page at /.
+//
+//	go run ./examples/standalone -addr :8080
+//
+// Open http://localhost:8080 in two browser windows, pick names and talk.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/storage/memstore"
+	"github.com/chatfly/chatfly/transport/wstransport"
+)
+
+//go:embed index.html
+var indexHTML []byte
+
+func main() {
+	addr := flag.String("addr", ":8080", "address to listen on")
+	origins := flag.String("origins", "", "extra allowed WebSocket origin pattern (e.g. example.com), besides same-origin")
+	flag.Parse()
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Error("listen", "err", err)
+		os.Exit(1)
+	}
+	if err := run(ctx, ln, &config{origins: *origins, log: log}); err != nil {
+		log.Error("server", "err", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	origins string
+	log     *slog.Logger
+	hub     *chatfly.Options // nil: defaults
+}
+
+// run serves until ctx is done, then shuts down gracefully: WebSocket
+// clients are closed with 1001 so they reconnect to the next process.
+func run(ctx context.Context, ln net.Listener, cfg *config) error {
+	wsOpts := &wstransport.Options{Logger: cfg.log}
+	if cfg.origins != "" {
+		wsOpts.OriginPatterns = []string{cfg.origins}
+	}
+	ws := wstransport.New(wsOpts)
+	hubOpts := cfg.hub
+	if hubOpts == nil {
+		hubOpts = &chatfly.Options{}
+	}
+	hubOpts.Logger = cfg.log
+	hub := chatfly.New(memstore.New(nil), ws, hubOpts)
+
+	mux := http.NewServeMux()
+	mux.Handle("/ws", ws.Handler(hub))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self'")
+		_, _ = w.Write(indexHTML)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	cfg.log.Info("chatfly listening", "addr", "http://"+ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	cfg.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ws.Shutdown(sctx); err != nil {
+		cfg.log.Warn("closing websockets", "err", err)
+	}
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

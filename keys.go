@@ -1,0 +1,71 @@
+package chatfly
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// The Hub's storage layout. Every partition/sort key the Hub writes is built
+// here, so a Storage implementer can read the whole data model in one place:
+//
+//	partition        sort             value                      expires
+//	conn#<conn>      conn             connRecord JSON            PresenceTTL, refreshed
+//	sess#<session>   sess             current connection id      PresenceTTL, refreshed
+//	sess#<session>   room#<room>      (empty) rooms it is in     PresenceTTL, refreshed
+//	room#<room>      meta             RoomConfig JSON            never (app-created rooms)
+//	room#<room>      seq              counter N = latest seq     never
+//	room#<room>      mem#<session>    "<conn>\n<name>"           PresenceTTL, refreshed
+//	room#<room>      name#<lower>     session id owning the name PresenceTTL, refreshed
+//	room#<room>      msg#<seq:016d>   message event frame        MessageTTL
+//	rooms            <room>           (empty) public app rooms   never
+//	rate#<subject>   <window>         counter N                  two windows
+func connKey(conn string) Key { return Key{Partition: "conn#" + conn, Sort: "conn"} }
+
+func sessPart(sid string) string { return "sess#" + sid }
+
+func sessKey(sid string) Key { return Key{Partition: sessPart(sid), Sort: "sess"} }
+
+func roomSort(rid string) string { return "room#" + rid }
+
+func roomPart(rid string) string { return "room#" + rid }
+
+func metaKey(rid string) Key { return Key{Partition: roomPart(rid), Sort: "meta"} }
+
+func seqKey(rid string) Key { return Key{Partition: roomPart(rid), Sort: "seq"} }
+
+func memKey(rid, sid string) Key { return Key{Partition: roomPart(rid), Sort: "mem#" + sid} }
+
+func nameKeyOf(rid, name string) Key {
+	return Key{Partition: roomPart(rid), Sort: "name#" + nameKey(name)}
+}
+
+func msgKey(rid string, seq int64) Key { return Key{Partition: roomPart(rid), Sort: msgSort(seq)} }
+
+// msgSort zero-pads seq so that sort keys order like numbers.
+func msgSort(seq int64) string {
+	var b [20]byte
+	s := strconv.AppendInt(b[:0], seq, 10)
+	const width = 16
+	out := make([]byte, 0, 4+width)
+	out = append(out, "msg#"...)
+	for i := len(s); i < width; i++ {
+		out = append(out, '0')
+	}
+	return string(append(out, s...))
+}
+
+const directoryPart = "rooms"
+
+// memberRec is a decoded member item.
+type memberRec struct {
+	sid, conn, name string
+}
+
+func memberValue(conn, name string) []byte { return []byte(conn + "\n" + name) }
+
+// parseMember decodes a member item's value: "<conn>\n<name>". Names never
+// contain a newline (CleanName rejects control characters).
+func parseMember(v []byte) memberRec {
+	conn, name, _ := bytes.Cut(v, []byte{'\n'})
+	return memberRec{conn: string(conn), name: string(name)}
+}

@@ -1,0 +1,162 @@
+package chatfly
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Default limits. Each can be changed in [Options].
+const (
+	// DefaultMaxFrameBytes is the largest client frame accepted, well under
+	// API Gateway's 32 KB frame limit.
+	DefaultMaxFrameBytes = 16 << 10
+	// DefaultMaxTextRunes is the longest message text, in characters.
+	DefaultMaxTextRunes = 2000
+	// DefaultMaxNameRunes is the longest display name, in characters.
+	DefaultMaxNameRunes = 32
+	// DefaultHistoryLength is how many recent messages a join returns.
+	DefaultHistoryLength = 50
+)
+
+// Options configures a [Hub]. A nil *Options, and every zero field, means the
+// documented default; defaults are applied in one place, by [New].
+type Options struct {
+	// Rooms are the public rooms that always exist and are listed by the
+	// rooms action, in order. Default: lobby, random, games.
+	Rooms []RoomConfig
+
+	// HistoryLength is how many recent messages join returns.
+	// Default DefaultHistoryLength.
+	HistoryLength int
+	// MaxHistoryPage is the most messages one history action returns.
+	// Default 100.
+	MaxHistoryPage int
+	// RoomMessageCap is how many messages a room keeps; older ones are
+	// deleted as new ones arrive. Default 1000. Negative: unlimited (only
+	// MessageTTL applies).
+	RoomMessageCap int
+	// MessageTTL is how long a message is kept. Default 7 days.
+	MessageTTL time.Duration
+
+	// MaxFrameBytes is the largest client frame accepted.
+	// Default DefaultMaxFrameBytes.
+	MaxFrameBytes int
+	// MaxTextRunes is the longest message text, in characters.
+	// Default DefaultMaxTextRunes.
+	MaxTextRunes int
+	// MaxNameRunes is the longest display name, in characters.
+	// Default DefaultMaxNameRunes. Names are always at least 1 character.
+	MaxNameRunes int
+	// MaxRoomsPerSession limits how many rooms one session is in at once.
+	// Default 10.
+	MaxRoomsPerSession int
+
+	// RateLimit limits how many frames a session may send. The default is
+	// 50 frames per 10 seconds. Set Count to a negative value to disable.
+	RateLimit RateLimit
+
+	// PresenceTTL is how long a connection and its room memberships live in
+	// Storage without activity. Connections that vanish without a
+	// disconnect event (a crashed server, a lost $disconnect) disappear
+	// after it. Clients keep theirs alive with the ping action, which the
+	// client libraries send every PresenceTTL/6. Default 30 minutes.
+	PresenceTTL time.Duration
+	// TokenTTL is how long a resume token is valid. Default 7 days.
+	TokenTTL time.Duration
+	// Secret signs resume tokens. Every Hub sharing a Storage must use the
+	// same secret. Default: a random secret per Hub (tokens then survive
+	// reconnects but not a restart of the process).
+	Secret []byte
+
+	// Identify, if set, is called for every new connection before the Hub
+	// stores anything. It may return a verified identity, which then
+	// replaces the anonymous name, or nil to keep the anonymous flow. An
+	// error rejects the connection: host adapters answer the upgrade with
+	// 403 (or API Gateway's $connect with a non-2xx status).
+	Identify func(ctx context.Context, req *ConnectRequest) (*Identity, error)
+
+	// OnMessage, if set, is called before a message is stored. It may
+	// rewrite m.Text; an error rejects the message, which is then neither
+	// stored nor delivered, and the sender gets an error frame: the error's
+	// code if it is an *Error, else "rejected" with the error's text.
+	OnMessage func(ctx context.Context, s Session, m *Message) error
+
+	// Logger receives the Hub's logs. Default: slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default: time.Now. Tests use a fake clock.
+	Now func() time.Time
+}
+
+// RateLimit is a fixed-window limit: at most Count frames per Window.
+type RateLimit struct {
+	// Count is the number of frames allowed in one window; zero means the
+	// default, negative means unlimited.
+	Count int
+	// Window is the length of a window. Default 10 seconds.
+	Window time.Duration
+}
+
+// Identity is a verified user returned by [Options.Identify].
+type Identity struct {
+	// UserID is the application's stable id for the user. Required.
+	UserID string
+	// Name is the display name shown to others. It must be a valid name.
+	Name string
+}
+
+// RoomConfig describes a room that the application creates.
+type RoomConfig struct {
+	// ID is the room's id: 1–64 characters of [A-Za-z0-9_-].
+	ID string
+	// Name is a display name; default the ID.
+	Name string
+	// Topic is an optional line shown with the room.
+	Topic string
+	// Public rooms are listed by the rooms action; others can be joined
+	// only by id.
+	Public bool
+}
+
+func (o *Options) withDefaults() Options {
+	var d Options
+	if o != nil {
+		d = *o
+	}
+	if d.Rooms == nil {
+		d.Rooms = []RoomConfig{
+			{ID: "lobby", Name: "Lobby", Topic: "Say hi", Public: true},
+			{ID: "random", Name: "Random", Topic: "Anything goes", Public: true},
+			{ID: "games", Name: "Games", Topic: "Find someone to play with", Public: true},
+		}
+	}
+	def := func(v *int, x int) {
+		if *v == 0 {
+			*v = x
+		}
+	}
+	defDur := func(v *time.Duration, x time.Duration) {
+		if *v <= 0 {
+			*v = x
+		}
+	}
+	def(&d.HistoryLength, DefaultHistoryLength)
+	def(&d.MaxHistoryPage, 100)
+	def(&d.RoomMessageCap, 1000)
+	defDur(&d.MessageTTL, 7*24*time.Hour)
+	def(&d.MaxFrameBytes, DefaultMaxFrameBytes)
+	def(&d.MaxTextRunes, DefaultMaxTextRunes)
+	def(&d.MaxNameRunes, DefaultMaxNameRunes)
+	def(&d.MaxRoomsPerSession, 10)
+	def(&d.RateLimit.Count, 50)
+	defDur(&d.RateLimit.Window, 10*time.Second)
+	defDur(&d.PresenceTTL, 30*time.Minute)
+	defDur(&d.TokenTTL, 7*24*time.Hour)
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return d
+}

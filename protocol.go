@@ -1,0 +1,189 @@
+package chatfly
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// ProtocolVersion is the wire protocol version announced in welcome.
+const ProtocolVersion = 1
+
+// inFrame is a decoded client frame: the union of every action's fields.
+// Unknown fields are ignored, so new clients can talk to old servers.
+type inFrame struct {
+	Action string          `json:"action"`
+	ID     json.RawMessage `json:"id,omitempty"`
+	Name   string          `json:"name,omitempty"`
+	Token  string          `json:"token,omitempty"`
+	Room   string          `json:"room,omitempty"`
+	Text   *string         `json:"text,omitempty"`
+	After  int64           `json:"after,omitempty"`
+	Before int64           `json:"before,omitempty"`
+	Limit  int             `json:"limit,omitempty"`
+
+	raw []byte // the whole frame, for handlers of actions added by features
+}
+
+// decodeFrame parses a client frame. Errors are *Error values ready to send.
+func decodeFrame(data []byte) (*inFrame, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return nil, ErrBadJSON
+	}
+	var f inFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			f.ID = validID(f.ID)
+			return &f, Errorf(ErrBadRequest, "field "+strconv.Quote(te.Field)+" has the wrong type")
+		}
+		return nil, Errorf(ErrBadJSON, "frame is not a valid JSON object")
+	}
+	f.ID = validID(f.ID)
+	f.raw = data
+	if f.Action == "" {
+		return &f, Errorf(ErrBadRequest, `missing "action"`)
+	}
+	return &f, nil
+}
+
+// validID keeps an id only if it is a JSON string or number of at most 64
+// bytes, so the echo can never inject anything into a reply.
+func validID(id json.RawMessage) json.RawMessage {
+	if len(id) == 0 || len(id) > 64 {
+		return nil
+	}
+	switch c := id[0]; {
+	case c == '"':
+		var s string
+		if json.Unmarshal(id, &s) != nil {
+			return nil
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		var n json.Number
+		if json.Unmarshal(id, &n) != nil {
+			return nil
+		}
+	default:
+		return nil
+	}
+	return id
+}
+
+// Server frames. Each has "type" first and "id" when it answers a frame.
+
+type errorFrame struct {
+	Type    string          `json:"type"`
+	ID      json.RawMessage `json:"id,omitempty"`
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+}
+
+type welcomeFrame struct {
+	Type     string          `json:"type"`
+	ID       json.RawMessage `json:"id,omitempty"`
+	Session  string          `json:"session"`
+	Name     string          `json:"name"`
+	Token    string          `json:"token,omitempty"`
+	User     string          `json:"user,omitempty"`
+	Protocol int             `json:"protocol"`
+}
+
+type roomsFrame struct {
+	Type  string          `json:"type"`
+	ID    json.RawMessage `json:"id,omitempty"`
+	Rooms []RoomInfo      `json:"rooms"`
+}
+
+type joinedFrame struct {
+	Type    string            `json:"type"`
+	ID      json.RawMessage   `json:"id,omitempty"`
+	Room    RoomInfo          `json:"room"`
+	Members []Member          `json:"members"`
+	History []json.RawMessage `json:"history"`
+}
+
+type roomReplyFrame struct {
+	Type string          `json:"type"`
+	ID   json.RawMessage `json:"id,omitempty"`
+	Room string          `json:"room,omitempty"`
+	Seq  int64           `json:"seq,omitempty"`
+	TS   int64           `json:"ts,omitempty"`
+}
+
+type historyFrame struct {
+	Type     string            `json:"type"`
+	ID       json.RawMessage   `json:"id,omitempty"`
+	Room     string            `json:"room"`
+	Messages []json.RawMessage `json:"messages"`
+	More     bool              `json:"more"`
+}
+
+type messageEvent struct {
+	Type   string  `json:"type"`
+	Room   string  `json:"room"`
+	Seq    int64   `json:"seq"`
+	From   *Member `json:"from,omitempty"`
+	Text   string  `json:"text"`
+	TS     int64   `json:"ts"`
+	System bool    `json:"system,omitempty"`
+}
+
+type presenceEvent struct {
+	Type    string `json:"type"`
+	Room    string `json:"room"`
+	Event   string `json:"event"`
+	Member  Member `json:"member"`
+	Members int    `json:"members"`
+}
+
+type typingEvent struct {
+	Type   string `json:"type"`
+	Room   string `json:"room"`
+	Member Member `json:"member"`
+}
+
+// encodeMessage returns the message event frame for m. It is encoded once
+// per message: the same bytes are stored, fanned out and returned in history.
+func encodeMessage(m *Message) []byte {
+	ev := messageEvent{Type: "message", Room: m.Room, Seq: m.Seq, Text: m.Text, TS: m.Time.UnixMilli(), System: m.System}
+	if m.From.ID != "" || m.From.Name != "" {
+		ev.From = &m.From
+	}
+	return mustJSON(ev)
+}
+
+// decodeMessage parses a stored message event back into a Message.
+func decodeMessage(data []byte) (Message, error) {
+	var ev messageEvent
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return Message{}, err
+	}
+	m := Message{Room: ev.Room, Seq: ev.Seq, Text: ev.Text, Time: time.UnixMilli(ev.TS), System: ev.System}
+	if ev.From != nil {
+		m.From = *ev.From
+	}
+	return m, nil
+}
+
+// mustJSON encodes v, whose types are all chatfly's own and cannot fail.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("chatfly: encoding " + err.Error())
+	}
+	return b
+}
+
+// errorFrameFor renders err as an error frame answering id. Errors that are
+// not *Error are reported as "internal" without their text.
+func errorFrameFor(id json.RawMessage, err error) []byte {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = ErrInternal
+	}
+	return mustJSON(errorFrame{Type: "error", ID: id, Code: e.Code, Message: e.Message})
+}

@@ -1,0 +1,452 @@
+package chatfly
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// roomConfig returns the configuration of an existing room: a default room
+// of Options.Rooms, or one the application opened. Unknown rooms (and
+// malformed ids) are ErrNotFound.
+func (h *Hub) roomConfig(ctx context.Context, rid string) (RoomConfig, error) {
+	if rc, ok := h.rooms[rid]; ok {
+		return rc, nil
+	}
+	if !ValidRoomID(rid) {
+		return RoomConfig{}, Errorf(ErrNotFound, "no such room")
+	}
+	it, err := h.store.Get(ctx, metaKey(rid))
+	if errors.Is(err, ErrNotFound) {
+		return RoomConfig{}, Errorf(ErrNotFound, "no such room")
+	}
+	if err != nil {
+		return RoomConfig{}, err
+	}
+	var rc RoomConfig
+	return rc, json.Unmarshal(it.Value, &rc)
+}
+
+// members returns the unexpired member records of a room.
+func (h *Hub) members(ctx context.Context, rid string) ([]memberRec, error) {
+	items, err := h.store.Query(ctx, Query{Partition: roomPart(rid), Prefix: "mem#"})
+	if err != nil {
+		return nil, err
+	}
+	ms := make([]memberRec, len(items))
+	for i, it := range items {
+		ms[i] = parseMember(it.Value)
+		ms[i].sid = it.Sort[len("mem#"):]
+	}
+	return ms, nil
+}
+
+func publicMembers(ms []memberRec) []Member {
+	out := make([]Member, len(ms))
+	for i, m := range ms {
+		out[i] = Member{ID: m.sid, Name: m.name}
+	}
+	return out
+}
+
+// roomInfo describes a room with its occupancy.
+func (h *Hub) roomInfo(ctx context.Context, rc RoomConfig, members int) (RoomInfo, error) {
+	info := RoomInfo{ID: rc.ID, Name: rc.Name, Topic: rc.Topic, Public: rc.Public, Members: members}
+	it, err := h.store.Get(ctx, seqKey(rc.ID))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return info, err
+	}
+	info.Seq = it.N
+	return info, nil
+}
+
+// fanout sends one frame to every member except the session skip and
+// returns the connections the transport reported gone.
+func (h *Hub) fanout(ctx context.Context, ms []memberRec, skip string, frame []byte) []string {
+	conns := make([]string, 0, len(ms))
+	for _, m := range ms {
+		if m.sid != skip {
+			conns = append(conns, m.conn)
+		}
+	}
+	if len(conns) == 0 {
+		return nil
+	}
+	if h.bc != nil {
+		gone, err := h.bc.SendMany(ctx, conns, frame)
+		if err != nil {
+			h.log.WarnContext(ctx, "chatfly: fan-out", "err", err)
+		}
+		return gone
+	}
+	var gone []string
+	for _, conn := range conns {
+		if err := h.tr.Send(ctx, conn, frame); errors.Is(err, ErrGone) {
+			gone = append(gone, conn)
+		} else if err != nil {
+			h.log.WarnContext(ctx, "chatfly: send", "conn", conn, "err", err)
+		}
+	}
+	return gone
+}
+
+// dropGone cleans up after connections the transport reported gone.
+func (h *Hub) dropGone(ctx context.Context, gone []string) {
+	for _, conn := range gone {
+		if err := h.Disconnect(ctx, conn); err != nil {
+			h.log.WarnContext(ctx, "chatfly: removing gone connection", "conn", conn, "err", err)
+		}
+	}
+}
+
+func (h *Hub) handleRooms(c *call) error {
+	cfgs := make([]RoomConfig, 0, len(h.opts.Rooms))
+	for _, rc := range h.opts.Rooms {
+		if rc.Public {
+			cfgs = append(cfgs, h.rooms[rc.ID])
+		}
+	}
+	dir, err := h.store.Query(c.ctx, Query{Partition: directoryPart})
+	if err != nil {
+		return err
+	}
+	for _, it := range dir {
+		rc, err := h.roomConfig(c.ctx, it.Sort)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if rc.Public {
+			cfgs = append(cfgs, rc)
+		}
+	}
+	infos := make([]RoomInfo, 0, len(cfgs))
+	for _, rc := range cfgs {
+		ms, err := h.members(c.ctx, rc.ID)
+		if err != nil {
+			return err
+		}
+		info, err := h.roomInfo(c.ctx, rc, len(ms))
+		if err != nil {
+			return err
+		}
+		infos = append(infos, info)
+	}
+	h.reply(c, mustJSON(roomsFrame{Type: "rooms", ID: c.f.ID, Rooms: infos}))
+	return nil
+}
+
+func (h *Hub) handleJoin(c *call) error {
+	rid := c.f.Room
+	if rid == "" {
+		return Errorf(ErrBadRequest, `missing "room"`)
+	}
+	rc, err := h.roomConfig(c.ctx, rid)
+	if err != nil {
+		return err
+	}
+	mu := h.roomLock(rid)
+	mu.Lock()
+	gone, err := h.join(c, rc)
+	mu.Unlock()
+	h.dropGone(c.ctx, gone)
+	return err
+}
+
+// join does the work of handleJoin under the room's lock: the membership,
+// the presence event to the others, and the reply with the history, so that
+// no message falls between the history and the live events.
+func (h *Hub) join(c *call, rc RoomConfig) (gone []string, err error) {
+	rid, sid := rc.ID, c.conn.Session
+	exp := c.now.Add(h.opts.PresenceTTL)
+	ms, err := h.members(c.ctx, rid)
+	if err != nil {
+		return gone, err
+	}
+	if i := slices.IndexFunc(ms, func(m memberRec) bool { return m.sid == sid }); i >= 0 {
+		// Already a member (a reconnect): move the membership to this
+		// connection; nobody sees a second join.
+		if ms[i].conn != c.connID {
+			if _, err := h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name), Expires: exp}, Always); err != nil {
+				return gone, err
+			}
+			ms[i].conn = c.connID
+		}
+	} else {
+		if err := h.addMember(c, rid, exp); err != nil {
+			return gone, err
+		}
+		me := memberRec{sid: sid, conn: c.connID, name: c.conn.Name}
+		ms = append(ms, me)
+		frame := mustJSON(presenceEvent{Type: "presence", Room: rid, Event: "join", Member: c.member(), Members: len(ms)})
+		gone = h.fanout(c.ctx, ms, sid, frame)
+	}
+
+	var q Query
+	if c.f.After > 0 {
+		q = Query{Partition: roomPart(rid), Prefix: "msg#", StartAfter: msgSort(c.f.After), Limit: h.opts.MaxHistoryPage}
+	} else {
+		q = Query{Partition: roomPart(rid), Prefix: "msg#", Reverse: true, Limit: h.opts.HistoryLength}
+	}
+	hist, err := h.store.Query(c.ctx, q)
+	if err != nil {
+		return gone, err
+	}
+	if q.Reverse {
+		slices.Reverse(hist)
+	}
+	info, err := h.roomInfo(c.ctx, rc, len(ms))
+	if err != nil {
+		return gone, err
+	}
+	h.reply(c, mustJSON(joinedFrame{Type: "joined", ID: c.f.ID, Room: info, Members: publicMembers(ms), History: rawValues(hist)}))
+	return gone, nil
+}
+
+// addMember makes the calling session a member of rid: it claims the name in
+// the room, then writes the membership and the session's index of rooms.
+func (h *Hub) addMember(c *call, rid string, exp time.Time) error {
+	sid := c.conn.Session
+	rooms, err := h.sessionRooms(c.ctx, sid)
+	if err != nil {
+		return err
+	}
+	if len(rooms) >= h.opts.MaxRoomsPerSession {
+		return Errorf(ErrTooMany, "in too many rooms at once (at most "+itoa(int64(h.opts.MaxRoomsPerSession))+")")
+	}
+	nk := nameKeyOf(rid, c.conn.Name)
+	if _, err := h.store.Put(c.ctx, Item{Key: nk, Value: []byte(sid), Expires: exp}, IfAbsent); errors.Is(err, ErrConflict) {
+		// Taken, unless by this same session (left over from a lost leave).
+		it, gerr := h.store.Get(c.ctx, nk)
+		if gerr != nil && !errors.Is(gerr, ErrNotFound) {
+			return gerr
+		}
+		if gerr != nil || string(it.Value) != sid {
+			return Errorf(ErrNameTaken, "the name "+quote(c.conn.Name)+" is already taken in this room")
+		}
+	} else if err != nil {
+		return err
+	}
+	if _, err := h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name), Expires: exp}, Always); err != nil {
+		return err
+	}
+	_, err = h.store.Put(c.ctx, Item{Key: Key{Partition: sessPart(sid), Sort: roomSort(rid)}, Expires: exp}, Always)
+	return err
+}
+
+func rawValues(items []Item) []json.RawMessage {
+	out := make([]json.RawMessage, len(items))
+	for i, it := range items {
+		out[i] = it.Value
+	}
+	return out
+}
+
+func (h *Hub) handleLeave(c *call) error {
+	if c.f.Room == "" {
+		return Errorf(ErrBadRequest, `missing "room"`)
+	}
+	if err := h.leaveRoom(c.ctx, c.f.Room, c.conn.Session, c.connID); err != nil {
+		return err
+	}
+	h.reply(c, mustJSON(roomReplyFrame{Type: "left", ID: c.f.ID, Room: c.f.Room}))
+	return nil
+}
+
+// leaveRoom removes session sid from room rid if its membership belongs to
+// connection conn, and tells the others. A membership that has already moved
+// to another connection of the session is left alone.
+func (h *Hub) leaveRoom(ctx context.Context, rid, sid, conn string) error {
+	mu := h.roomLock(rid)
+	mu.Lock()
+	gone, err := h.leave(ctx, rid, sid, conn)
+	mu.Unlock()
+	h.dropGone(ctx, gone)
+	return err
+}
+
+// leave does the work of leaveRoom under the room's lock.
+func (h *Hub) leave(ctx context.Context, rid, sid, conn string) (gone []string, err error) {
+	idx := Key{Partition: sessPart(sid), Sort: roomSort(rid)}
+	it, err := h.store.Get(ctx, memKey(rid, sid))
+	if errors.Is(err, ErrNotFound) {
+		_ = h.store.Delete(ctx, idx, Always)
+		return nil, ErrNotMember
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := parseMember(it.Value)
+	if m.conn != conn {
+		return nil, nil
+	}
+	if err := h.store.Delete(ctx, memKey(rid, sid), IfVersion(it.Version)); errors.Is(err, ErrConflict) {
+		return nil, nil // it moved to another connection meanwhile
+	} else if err != nil {
+		return nil, err
+	}
+	if nit, err := h.store.Get(ctx, nameKeyOf(rid, m.name)); err == nil && string(nit.Value) == sid {
+		_ = h.store.Delete(ctx, nit.Key, IfVersion(nit.Version))
+	}
+	if err := h.store.Delete(ctx, idx, Always); err != nil {
+		return nil, err
+	}
+	ms, err := h.members(ctx, rid)
+	if err != nil {
+		return nil, err
+	}
+	frame := mustJSON(presenceEvent{Type: "presence", Room: rid, Event: "leave", Member: Member{ID: sid, Name: m.name}, Members: len(ms)})
+	return h.fanout(ctx, ms, sid, frame), nil
+}
+
+// membership returns the calling connection's membership of the frame's
+// room, or ErrNotMember.
+func (h *Hub) membership(c *call) error {
+	if c.f.Room == "" {
+		return Errorf(ErrBadRequest, `missing "room"`)
+	}
+	it, err := h.store.Get(c.ctx, memKey(c.f.Room, c.conn.Session))
+	if errors.Is(err, ErrNotFound) || (err == nil && parseMember(it.Value).conn != c.connID) {
+		return ErrNotMember
+	}
+	return err
+}
+
+// checkText validates message text against the limits.
+func (h *Hub) checkText(text string) error {
+	if strings.TrimSpace(text) == "" {
+		return Errorf(ErrBadRequest, "text is empty")
+	}
+	if !utf8.ValidString(text) {
+		return Errorf(ErrBadRequest, "text is not valid UTF-8")
+	}
+	if utf8.RuneCountInString(text) > h.opts.MaxTextRunes {
+		return Errorf(ErrTooLong, "text is longer than "+itoa(int64(h.opts.MaxTextRunes))+" characters")
+	}
+	return nil
+}
+
+func (h *Hub) handleSend(c *call) error {
+	if err := h.membership(c); err != nil {
+		return err
+	}
+	if c.f.Text == nil {
+		return Errorf(ErrBadRequest, `missing "text"`)
+	}
+	m := Message{Room: c.f.Room, From: c.member(), Text: *c.f.Text, Time: c.now}
+	if err := h.checkText(m.Text); err != nil {
+		return err
+	}
+	if h.opts.OnMessage != nil {
+		if err := h.opts.OnMessage(c.ctx, c.session(), &m); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return e
+			}
+			return Errorf(ErrRejected, err.Error())
+		}
+		m.Room, m.From, m.System = c.f.Room, c.member(), false // the hook may only rewrite the text
+		if err := h.checkText(m.Text); err != nil {
+			return err
+		}
+	}
+	if err := h.post(c.ctx, &m); err != nil {
+		return err
+	}
+	h.reply(c, mustJSON(roomReplyFrame{Type: "sent", ID: c.f.ID, Room: m.Room, Seq: m.Seq}))
+	return nil
+}
+
+// post assigns m its sequence number, stores it and delivers it to the
+// room's members, in seq order within this Hub.
+func (h *Hub) post(ctx context.Context, m *Message) error {
+	rid := m.Room
+	mu := h.roomLock(rid)
+	mu.Lock()
+	seq, err := h.store.Add(ctx, seqKey(rid), 1, time.Time{})
+	if err != nil {
+		mu.Unlock()
+		return err
+	}
+	m.Seq = seq
+	frame := encodeMessage(m)
+	if _, err := h.store.Put(ctx, Item{Key: msgKey(rid, seq), Value: frame, Expires: m.Time.Add(h.opts.MessageTTL)}, IfAbsent); err != nil {
+		mu.Unlock()
+		return err
+	}
+	ms, err := h.members(ctx, rid)
+	if err != nil {
+		mu.Unlock()
+		return err
+	}
+	gone := h.fanout(ctx, ms, "", frame)
+	mu.Unlock()
+
+	if limit := int64(h.opts.RoomMessageCap); limit > 0 && seq > limit {
+		if err := h.store.Delete(ctx, msgKey(rid, seq-limit), Always); err != nil {
+			h.log.WarnContext(ctx, "chatfly: pruning old message", "room", rid, "err", err)
+		}
+	}
+	h.dropGone(ctx, gone)
+	return nil
+}
+
+func (h *Hub) handleHistory(c *call) error {
+	if err := h.membership(c); err != nil {
+		return err
+	}
+	limit := c.f.Limit
+	if limit <= 0 || limit > h.opts.MaxHistoryPage {
+		limit = h.opts.MaxHistoryPage
+	}
+	msgs, more, err := h.history(c.ctx, c.f.Room, c.f.Before, limit)
+	if err != nil {
+		return err
+	}
+	h.reply(c, mustJSON(historyFrame{Type: "history", ID: c.f.ID, Room: c.f.Room, Messages: rawValues(msgs), More: more}))
+	return nil
+}
+
+// history returns up to limit stored message items with seq < before
+// (before <= 0: the latest), oldest first, and whether older ones may exist.
+func (h *Hub) history(ctx context.Context, rid string, before int64, limit int) ([]Item, bool, error) {
+	q := Query{Partition: roomPart(rid), Prefix: "msg#", Reverse: true, Limit: limit}
+	if before > 0 {
+		q.StartAfter = msgSort(before)
+	}
+	items, err := h.store.Query(ctx, q)
+	if err != nil {
+		return nil, false, err
+	}
+	slices.Reverse(items)
+	more := len(items) == limit
+	if more {
+		var first Message
+		if first, err = decodeMessage(items[0].Value); err == nil && first.Seq <= 1 {
+			more = false
+		}
+	}
+	return items, more, nil
+}
+
+func (h *Hub) handleTyping(c *call) error {
+	if err := h.membership(c); err != nil {
+		return err
+	}
+	ms, err := h.members(c.ctx, c.f.Room)
+	if err != nil {
+		return err
+	}
+	frame := mustJSON(typingEvent{Type: "typing", Room: c.f.Room, Member: c.member()})
+	h.dropGone(c.ctx, h.fanout(c.ctx, ms, c.conn.Session, frame))
+	if c.f.ID != nil {
+		h.reply(c, mustJSON(roomReplyFrame{Type: "ok", ID: c.f.ID}))
+	}
+	return nil
+}
