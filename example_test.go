@@ -18,8 +18,8 @@ func (printTransport) Send(_ context.Context, conn string, frame []byte) error {
 	for _, line := range strings.Split(string(frame), "\n") {
 		var ev struct {
 			Type, Room, Name, Text, Event, Code string
-			Seq                                int64
-			From, Member                       *chatfly.Member
+			Seq                                 int64
+			From, Member                        *chatfly.Member
 		}
 		_ = json.Unmarshal([]byte(line), &ev)
 		switch ev.Type {
