@@ -3,6 +3,7 @@ package chatfly
 import (
 	"bytes"
 	"strconv"
+	"unsafe"
 )
 
 // The Hub's storage layout. Every partition/sort key the Hub writes is built
@@ -65,7 +66,14 @@ func memberValue(conn, name string) []byte { return []byte(conn + "\n" + name) }
 
 // parseMember decodes a member item's value: "<conn>\n<name>". Names never
 // contain a newline (CleanName rejects control characters).
+//
+// The strings share memory with v instead of copying it: Storage values are
+// immutable by contract, and fan-out to a large room decodes every member
+// for every message.
 func parseMember(v []byte) memberRec {
 	conn, name, _ := bytes.Cut(v, []byte{'\n'})
-	return memberRec{conn: string(conn), name: string(name)}
+	return memberRec{conn: view(conn), name: view(name)}
 }
+
+// view returns b as a string without copying. b must never change.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
