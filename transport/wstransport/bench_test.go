@@ -1,0 +1,115 @@
+package wstransport_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/chatfly/chatfly/transport/wstransport"
+)
+
+// BenchmarkSendMany fans one 100-byte frame out to 1000 WebSocket clients
+// on loopback per operation, and counts an operation done when every client
+// has read its frame: ns/op is the cost of delivering one broadcast to 1000
+// connections, writers and (in-process) client readers included, and
+// allocs/op counts every allocation of the process meanwhile. Up to half a
+// queue of broadcasts is in flight, so writers coalesce as they would under
+// load. ns/delivery is ns/op / 1000; ns/SendMany is the time spent in the
+// SendMany call alone (enqueueing to 1000 queues).
+func BenchmarkSendMany(b *testing.B) {
+	const conns = 1000
+	const queue = 256
+	const window = queue / 4
+
+	e := newEnv(b, envConfig{opts: &wstransport.Options{
+		QueueSize:    queue,
+		PingInterval: -1,
+		Logger:       slog.New(slog.DiscardHandler),
+	}})
+	ids := make([]string, conns)
+	counts := make([]atomic.Int64, conns)
+	var total, messages atomic.Int64
+	var wg sync.WaitGroup
+	for i := range conns {
+		c, id := e.dial(e.url, nil)
+		ids[i] = id
+		wg.Go(func() { countFrames(c, &counts[i], &total, &messages) })
+	}
+	// allReached waits until every client has read n frames.
+	allReached := func(n int64) {
+		for total.Load() < n*conns {
+			runtime.Gosched()
+		}
+		for i := range counts {
+			for counts[i].Load() < n {
+				runtime.Gosched()
+			}
+		}
+	}
+	frame := bytes.Repeat([]byte("x"), 100)
+	var sent int64
+	var inSendMany time.Duration
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		if sent%window == 0 && sent >= window {
+			allReached(sent - window)
+		}
+		t0 := time.Now()
+		gone, _ := e.tr.SendMany(bg, ids, frame)
+		inSendMany += time.Since(t0)
+		if len(gone) != 0 {
+			b.Fatalf("%d connections gone", len(gone))
+		}
+		sent++
+	}
+	allReached(sent)
+	elapsed := time.Since(start)
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(sent*conns), "ns/delivery")
+	b.ReportMetric(float64(inSendMany.Nanoseconds())/float64(sent), "ns/SendMany")
+	b.ReportMetric(float64(total.Load())/float64(messages.Load()), "frames/message")
+
+	ctx, cancel := context.WithTimeout(bg, 30*time.Second)
+	defer cancel()
+	if err := e.tr.Shutdown(ctx); err != nil {
+		b.Fatal(err)
+	}
+	wg.Wait()
+}
+
+// countFrames reads messages without allocating and adds the number of
+// '\n'-separated frames in each to n and total, and 1 to messages.
+func countFrames(c *websocket.Conn, n, total, messages *atomic.Int64) {
+	buf := make([]byte, 4096)
+	for {
+		_, r, err := c.Reader(bg)
+		if err != nil {
+			return
+		}
+		frames := int64(1)
+		for {
+			k, err := r.Read(buf)
+			frames += int64(bytes.Count(buf[:k], []byte{'\n'}))
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return
+			}
+		}
+		n.Add(frames)
+		total.Add(frames)
+		messages.Add(1)
+	}
+}

@@ -1,0 +1,283 @@
+package wstransport
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+
+	"github.com/chatfly/chatfly"
+)
+
+// conn is one accepted WebSocket connection: its send queue, its writer
+// goroutine and the state the keepalive goroutine looks at.
+//
+// Goroutines: the handler goroutine (ServeHTTP) runs the read loop and owns
+// the connection's lifetime; the writer goroutine drains the queue; the
+// keepalive goroutine of the Transport starts short-lived ping and abort
+// goroutines. All of them are counted in helpers, which the handler waits
+// for before it returns.
+type conn struct {
+	id     string
+	t      *Transport
+	ws     *websocket.Conn
+	cancel context.CancelFunc // cancels the context given to Hub.Receive
+
+	// wake tells the writer that the queue became non-empty or that the
+	// connection is closing. Capacity 1: a pending wake is never lost.
+	wake chan struct{}
+
+	mu       sync.Mutex
+	queue    [][]byte             // frames waiting for the writer
+	closing  bool                 // no more frames are accepted
+	code     websocket.StatusCode // close code the writer sends; 0: none
+	reason   string
+	finished bool // the handler is waiting for helpers: start no more
+
+	helpers sync.WaitGroup
+
+	// Written by the writer, read by the keepalive goroutine.
+	writeStart atomic.Int64 // t.now() when the current write began; 0 when idle
+	// Owned by the keepalive goroutine (atomic so the race detector
+	// needn't reason about which lock orders it).
+	nextPing atomic.Int64
+	pinging  atomic.Bool
+	aborted  atomic.Bool
+}
+
+// maxKeptQueue is the largest queue slice a writer keeps for reuse once
+// the traffic is light again: a longer one, grown by a burst, is dropped
+// when a batch of at most maxKeptQueue/8 frames comes through, so that a
+// quiet connection does not hold it. While batches stay large it is reused.
+const maxKeptQueue = 64
+
+type sendResult uint8
+
+const (
+	sendOK       sendResult = iota
+	sendGone                // the connection is closed or closing
+	sendOverflow            // the queue was full: the connection is now closing
+)
+
+// enqueue adds frame to the queue without blocking. A full queue closes the
+// connection as a slow consumer and drops what it held.
+func (c *conn) enqueue(frame []byte) sendResult {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return sendGone
+	}
+	if len(c.queue) >= c.t.opts.QueueSize {
+		c.closing = true
+		c.code = websocket.StatusCode(chatfly.CloseSlowConsumer)
+		c.reason = "too slow"
+		clear(c.queue)
+		c.queue = c.queue[:0]
+		c.mu.Unlock()
+		c.signal()
+		c.t.log.Info("wstransport: closing slow consumer", "conn", c.id, "queued", c.t.opts.QueueSize)
+		return sendOverflow
+	}
+	c.queue = append(c.queue, frame)
+	first := len(c.queue) == 1
+	c.mu.Unlock()
+	// The writer takes the whole queue after each wake, so a wake is
+	// needed only when the queue goes from empty to non-empty.
+	if first {
+		c.signal()
+	}
+	return sendOK
+}
+
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// requestClose asks the writer to send what is queued, then close with code
+// and reason. Only the first request counts. It never blocks.
+func (c *conn) requestClose(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.code = code
+	c.reason = truncateReason(reason)
+	c.mu.Unlock()
+	c.signal()
+}
+
+// stopWriter makes the writer exit without writing anything more.
+func (c *conn) stopWriter() {
+	c.mu.Lock()
+	if !c.closing {
+		c.closing = true
+		c.code = 0
+	}
+	clear(c.queue)
+	c.queue = c.queue[:0]
+	c.mu.Unlock()
+	c.signal()
+}
+
+// isClosing reports whether the connection refuses new frames.
+func (c *conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
+// spawn runs f in a helper goroutine unless the handler is already waiting
+// for its helpers to finish.
+func (c *conn) spawn(f func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finished {
+		return false
+	}
+	c.helpers.Add(1)
+	go func() {
+		defer c.helpers.Done()
+		f()
+	}()
+	return true
+}
+
+// finish forbids new helpers and waits for the running ones.
+func (c *conn) finish() {
+	c.mu.Lock()
+	c.finished = true
+	c.mu.Unlock()
+	c.helpers.Wait()
+}
+
+// abort closes the socket without a close handshake (the peer is not
+// responding), which ends the read loop and the writer.
+func (c *conn) abort(why string) {
+	if c.aborted.Swap(true) {
+		return
+	}
+	c.t.log.Debug("wstransport: aborting connection", "conn", c.id, "why", why)
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.cancel()
+	c.spawn(func() { c.ws.CloseNow() })
+}
+
+// writeLoop is the writer goroutine: it waits for frames, writes everything
+// queued (coalesced) and, once the connection is closing, sends the close
+// frame if one was requested.
+func (c *conn) writeLoop() {
+	var spare [][]byte
+	for range c.wake {
+		c.mu.Lock()
+		batch := c.queue
+		c.queue = spare[:0]
+		closing, code, reason := c.closing, c.code, c.reason
+		c.mu.Unlock()
+
+		if len(batch) > 0 {
+			err := c.flush(batch)
+			clear(batch) // let the frames be collected
+			spare = batch[:0]
+			if cap(batch) > maxKeptQueue && len(batch) <= maxKeptQueue/8 {
+				spare = nil // the burst is over: shrink
+			}
+			if err != nil {
+				if !closing {
+					c.t.log.Debug("wstransport: write failed", "conn", c.id, "err", err)
+				}
+				c.abort("write failed")
+				return
+			}
+		}
+		if closing {
+			if code != 0 {
+				// Close handshake: at most 5 s to write the close frame
+				// and 5 s for the client's answer (coder/websocket).
+				err := c.ws.Close(code, reason)
+				if err != nil {
+					c.t.log.Debug("wstransport: close", "conn", c.id, "code", int(code), "err", err)
+				}
+			}
+			return
+		}
+	}
+}
+
+// flush writes batch as few WebSocket messages as the limits allow: frames
+// joined by '\n' up to MaxFramesPerWrite frames and MaxWriteBytes bytes. A
+// message of one frame is written straight from the frame, without a copy.
+func (c *conn) flush(batch [][]byte) error {
+	maxFrames, maxBytes := c.t.opts.MaxFramesPerWrite, c.t.opts.MaxWriteBytes
+	for len(batch) > 0 {
+		n, size := 1, len(batch[0])
+		for n < len(batch) && n < maxFrames && size+1+len(batch[n]) <= maxBytes {
+			size += 1 + len(batch[n])
+			n++
+		}
+		var err error
+		if n == 1 {
+			err = c.write(batch[0])
+		} else {
+			bp := c.t.getBuf()
+			b := (*bp)[:0]
+			for i, f := range batch[:n] {
+				if i > 0 {
+					b = append(b, '\n')
+				}
+				b = append(b, f...)
+			}
+			err = c.write(b)
+			*bp = b
+			c.t.putBuf(bp)
+		}
+		if err != nil {
+			return err
+		}
+		batch = batch[n:]
+	}
+	return nil
+}
+
+// write writes one text message. The context has no deadline, so
+// coder/websocket sets up no timer for it: the keepalive goroutine enforces
+// WriteTimeout from writeStart instead.
+func (c *conn) write(p []byte) error {
+	c.writeStart.Store(c.t.now())
+	err := c.ws.Write(context.Background(), websocket.MessageText, p)
+	c.writeStart.Store(0)
+	return err
+}
+
+// ping sends a WebSocket ping and waits for the pong. It runs in a helper
+// goroutine started by the keepalive goroutine.
+func (c *conn) ping() {
+	ctx, cancel := context.WithTimeout(context.Background(), c.t.opts.PingTimeout)
+	err := c.ws.Ping(ctx)
+	cancel()
+	c.pinging.Store(false)
+	if err != nil && !c.isClosing() {
+		c.abort("ping: " + err.Error())
+	}
+}
+
+// truncateReason cuts a close reason to the 123 bytes a close frame can
+// carry, on a UTF-8 boundary.
+func truncateReason(s string) string {
+	const maxReason = 123
+	if len(s) <= maxReason {
+		return s
+	}
+	i := maxReason
+	for i > 0 && s[i]&0xC0 == 0x80 {
+		i--
+	}
+	return s[:i]
+}

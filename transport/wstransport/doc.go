@@ -1,0 +1,43 @@
+// Package wstransport runs a chatfly Hub in a standalone server: it is the
+// http.Handler that accepts WebSocket connections (over
+// github.com/coder/websocket) and feeds the Hub what clients send, and the
+// [chatfly.Transport] through which the Hub writes to them.
+//
+// Use [New] to create a Transport, give it to chatfly.New, and mount
+// [Transport.Handler] on the path clients connect to:
+//
+//	ws := wstransport.New(nil)
+//	hub := chatfly.New(store, ws, nil)
+//	mux.Handle("/ws", ws.Handler(hub))
+//
+// Use [Transport.Shutdown] when the server stops: it closes every connection
+// with 1001 (chatfly.CloseGoingAway), which tells clients to reconnect, and
+// waits for the Hub's Disconnect calls. http.Server.Shutdown does not do it,
+// because WebSocket connections are hijacked from the server.
+//
+// # Connections
+//
+// The Handler asks the Hub's Connect before upgrading: a rejected request is
+// answered with HTTP 403 and a JSON body {"code":...,"message":...}, and never
+// reaches Receive. Cross-origin requests are refused unless allowed by
+// [Options].OriginPatterns. Messages larger than the read limit (the Hub's
+// MaxFrameBytes by default) close the connection with 1009
+// (chatfly.CloseTooBig). Keepalive pings detect dead clients.
+//
+// # Sending
+//
+// Send and SendMany never wait for a client: each connection has a bounded
+// queue and a writer goroutine. The writer sends every frame waiting in the
+// queue as one WebSocket text message, the frames separated by '\n', so a
+// busy connection needs few writes; clients split messages on '\n'. A
+// connection whose queue is full is closed with 4000
+// (chatfly.CloseSlowConsumer) and reason "too slow"; the client reconnects
+// and catches up from history.
+//
+// # Resources
+//
+// A connection costs two goroutines (its reader, which is the HTTP handler,
+// and its writer), its queue and coder/websocket's buffers. It holds no
+// timer: one keepalive goroutine per Transport, running only while there
+// are connections, enforces write timeouts and starts the pings.
+package wstransport

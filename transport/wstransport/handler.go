@@ -1,0 +1,273 @@
+package wstransport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/coder/websocket"
+
+	"github.com/chatfly/chatfly"
+)
+
+// Hub is what a [Transport.Handler] feeds with the events of its
+// connections. *chatfly.Hub implements it. Its methods are called
+// concurrently for different connections; for one connection the Handler
+// calls Connect, then Receive once per message in the order the messages
+// arrived (never concurrently), then Disconnect exactly once, and only if
+// Connect succeeded (and the connection id was not a duplicate, see
+// Options.NewConnID).
+type Hub interface {
+	// Connect is called before the WebSocket upgrade, with the request's
+	// context. An error refuses the connection with HTTP 403.
+	Connect(ctx context.Context, req *chatfly.ConnectRequest) error
+	// Receive is called with each text or binary message. frame is a new
+	// slice that the Hub may keep. An error is logged at debug level and
+	// the connection stays open. Once the connection is closing (Close,
+	// Shutdown, or a full send queue) Receive is no longer called for it.
+	// The connection's pongs are read between two Receive calls, so a
+	// Receive that blocks longer than Options.PingTimeout gets the
+	// connection aborted.
+	Receive(ctx context.Context, connID string, frame []byte) error
+	// Disconnect is called when the connection has ended, whatever the
+	// reason, with a fresh context bounded to 10 seconds.
+	Disconnect(ctx context.Context, connID string) error
+}
+
+var (
+	errShuttingDown = errors.New("wstransport: shutting down")
+	errDuplicateID  = errors.New("wstransport: NewConnID returned the id of a live connection")
+)
+
+// Handler returns the http.Handler that accepts WebSocket connections for
+// hub h. Mount it on the path clients connect to. Each upgrade request goes
+// through these steps:
+//
+//  1. Refused with 503 once Shutdown has begun, with 426 if it is not a
+//     WebSocket upgrade, with 403 if its Origin is not allowed (see
+//     Options.OriginPatterns). The Hub sees none of these.
+//  2. h.Connect with a new connection id. An error refuses the upgrade
+//     with 403 and a JSON body {"code":...,"message":...}: the code and
+//     message of the *chatfly.Error in the error's chain, or "internal"
+//     with a generic message.
+//  3. The upgrade. From then on h.Receive gets every message, in order,
+//     and Send reaches the client. Frames sent during Connect are refused
+//     with ErrGone, as on API Gateway.
+//  4. When the connection ends (closed by either side, read limit
+//     exceeded, ping or write timeout, network error, Shutdown),
+//     h.Disconnect, after the connection is removed from the Transport.
+//
+// The handler returns once all goroutines of the connection have exited.
+// One Transport may serve several Handlers (and so several Hubs); connection
+// ids are unique across them.
+func (t *Transport) Handler(h Hub) http.Handler {
+	return &handler{t: t, hub: h, readLimit: t.opts.readLimit(h)}
+}
+
+type handler struct {
+	t         *Transport
+	hub       Hub
+	readLimit int64
+}
+
+func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := hd.t
+	if !t.acquire() {
+		w.Header().Set("Retry-After", "5")
+		writeJSONError(w, http.StatusServiceUnavailable, chatfly.ErrUnavailable.Code, "server shutting down")
+		return
+	}
+	defer t.release()
+
+	if !isUpgrade(r) {
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "websocket")
+		writeJSONError(w, http.StatusUpgradeRequired, chatfly.ErrBadRequest.Code, "expected a WebSocket upgrade")
+		return
+	}
+	if !originAllowed(r, t.opts.OriginPatterns) {
+		writeJSONError(w, http.StatusForbidden, chatfly.ErrForbidden.Code, "origin not allowed")
+		return
+	}
+
+	id := t.opts.NewConnID()
+	if t.has(id) {
+		t.log.Error("wstransport: refusing connection", "conn", id, "err", errDuplicateID)
+		writeJSONError(w, http.StatusInternalServerError, chatfly.ErrInternal.Code, "internal error")
+		return
+	}
+	req := &chatfly.ConnectRequest{
+		ConnID:     id,
+		Header:     r.Header,
+		Query:      r.URL.Query(),
+		RemoteAddr: r.RemoteAddr,
+	}
+	if err := hd.hub.Connect(r.Context(), req); err != nil {
+		code, msg := chatfly.ErrInternal.Code, "connection refused"
+		var ce *chatfly.Error
+		if errors.As(err, &ce) {
+			code, msg = ce.Code, ce.Message
+		}
+		t.log.Debug("wstransport: connection refused", "conn", id, "remote", r.RemoteAddr, "err", err)
+		writeJSONError(w, http.StatusForbidden, code, msg)
+		return
+	}
+
+	// The request context must not be used after the upgrade (hijack);
+	// keep its values, not its cancellation.
+	base := context.WithoutCancel(r.Context())
+	disconnect := func() {
+		ctx, cancel := context.WithTimeout(base, disconnectTimeout)
+		defer cancel()
+		if err := hd.hub.Disconnect(ctx, id); err != nil {
+			t.log.Warn("wstransport: hub disconnect failed", "conn", id, "err", err)
+		}
+	}
+
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: t.opts.OriginPatterns})
+	if err != nil {
+		// Accept has answered the request.
+		t.log.Debug("wstransport: upgrade failed", "conn", id, "remote", r.RemoteAddr, "err", err)
+		disconnect()
+		return
+	}
+	ws.SetReadLimit(hd.readLimit)
+
+	// Receive's context: canceled when the connection is aborted (ping or
+	// write timeout, Shutdown deadline) or has ended.
+	ctx, cancel := context.WithCancel(base)
+	defer cancel()
+	c := &conn{id: id, t: t, ws: ws, cancel: cancel, wake: make(chan struct{}, 1)}
+	if err := t.register(c); err != nil {
+		if errors.Is(err, errDuplicateID) {
+			// The live connection registered after the check above.
+			t.log.Error("wstransport: refusing connection", "conn", id, "err", err)
+			ws.Close(websocket.StatusInternalError, "")
+			return // the Hub's state for id belongs to the live connection
+		}
+		ws.Close(websocket.StatusCode(chatfly.CloseGoingAway), "server shutting down")
+		disconnect()
+		return
+	}
+	c.spawn(c.writeLoop)
+
+	var readErr error
+	panicked := true
+	defer func() {
+		// Also after a panic of the Hub (net/http recovers it): the
+		// connection must still end cleanly and be disconnected.
+		if panicked {
+			c.abort("hub panicked")
+		}
+		// Refuse new frames and stop the writer, unless it is closing
+		// the connection on request (then it finishes its close
+		// handshake).
+		c.stopWriter()
+		// Finish the close handshake if one is under way (read limit,
+		// protocol error), or close: the client sees 1002 if it is
+		// still there.
+		ws.Close(websocket.StatusProtocolError, "")
+		cancel()
+		c.finish()
+		t.unregister(c)
+		logEnd(t, c, readErr)
+		disconnect()
+	}()
+	readErr = hd.readLoop(ctx, c)
+	panicked = false
+}
+
+// readLoop passes each message to the Hub until reading fails. The read
+// context has no Done channel, so coder/websocket arms no timer per read:
+// reads end when the socket is closed (by the client, the writer, the
+// keepalive goroutine or Shutdown).
+func (hd *handler) readLoop(ctx context.Context, c *conn) error {
+	rctx := context.WithoutCancel(ctx)
+	for {
+		_, data, err := c.ws.Read(rctx)
+		if err != nil {
+			return err
+		}
+		if c.isClosing() {
+			// Closed by the Hub, Shutdown or the send queue: the Hub
+			// gets no more frames from it, only its Disconnect.
+			continue
+		}
+		if err := hd.hub.Receive(ctx, c.id, data); err != nil {
+			hd.t.log.Debug("wstransport: hub receive failed", "conn", c.id, "err", err)
+		}
+	}
+}
+
+func logEnd(t *Transport, c *conn, err error) {
+	switch {
+	case errors.Is(err, websocket.ErrMessageTooBig):
+		t.log.Info("wstransport: connection closed: message too big", "conn", c.id, "err", err)
+	case websocket.CloseStatus(err) != -1:
+		t.log.Debug("wstransport: connection closed", "conn", c.id, "code", int(websocket.CloseStatus(err)))
+	default:
+		t.log.Debug("wstransport: connection ended", "conn", c.id, "err", err)
+	}
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, message string) {
+	body, _ := json.Marshal(struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}{code, message})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+// isUpgrade reports whether r asks for a WebSocket upgrade. The full
+// handshake is checked by websocket.Accept; this only keeps plain HTTP
+// requests away from the Hub.
+func isUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet &&
+		headerHasToken(r.Header, "Connection", "upgrade") &&
+		headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, key, token string) bool {
+	for _, v := range h.Values(key) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// originAllowed applies the documented rules of
+// websocket.AcceptOptions.OriginPatterns before the Hub is involved, so that
+// a cross-origin page never reaches Connect. Accept checks again.
+func originAllowed(r *http.Request, patterns []string) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range patterns {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok {
+			return true
+		}
+	}
+	return false
+}

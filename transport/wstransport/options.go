@@ -1,0 +1,168 @@
+package wstransport
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"path"
+	"time"
+
+	"github.com/chatfly/chatfly"
+)
+
+// Default values of [Options].
+const (
+	// DefaultQueueSize is how many frames may wait for one connection's
+	// writer before the connection is closed as a slow consumer.
+	DefaultQueueSize = 256
+	// DefaultWriteTimeout bounds one WebSocket message write.
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultPingInterval is the time between two keepalive pings.
+	DefaultPingInterval = 30 * time.Second
+	// DefaultPingTimeout is how long a pong may take to come back.
+	DefaultPingTimeout = 15 * time.Second
+	// DefaultMaxFramesPerWrite is the most frames coalesced into one
+	// WebSocket message.
+	DefaultMaxFramesPerWrite = 64
+	// DefaultMaxWriteBytes is the largest coalesced WebSocket message:
+	// 32 KiB, which is also coder/websocket's default read limit, so a Go
+	// client built on it with default settings can read every coalesced
+	// message.
+	DefaultMaxWriteBytes = 32 << 10
+)
+
+// disconnectTimeout bounds the Hub.Disconnect call made when a connection
+// ends; the request context is dead by then, so it gets a fresh one.
+const disconnectTimeout = 10 * time.Second
+
+// Options configures a [Transport]. A nil *Options, and every zero field,
+// means the documented default; defaults are applied in one place, by [New].
+// New copies the Options: changing them afterwards has no effect.
+type Options struct {
+	// ReadLimit is the largest WebSocket message read from a client, in
+	// bytes. A larger message closes the connection with 1009
+	// (chatfly.CloseTooBig). Zero means: the hub's MaxFrameBytes() if the
+	// hub given to [Transport.Handler] has that method (as *chatfly.Hub
+	// does), else chatfly.DefaultMaxFrameBytes. Negative disables the limit
+	// (not recommended).
+	ReadLimit int
+
+	// QueueSize is how many frames may wait for one connection's writer.
+	// A Send that finds the queue full closes the connection with 4000
+	// (chatfly.CloseSlowConsumer). Frames that the writer has already taken
+	// (the message being written) do not count. Default DefaultQueueSize.
+	QueueSize int
+
+	// WriteTimeout bounds the write of one WebSocket message to a client.
+	// A write that takes longer aborts the connection (without a close
+	// handshake: the client is not reading). It is checked by the
+	// Transport's keepalive goroutine, so a stalled write is cut between
+	// WriteTimeout and 1.25×WriteTimeout. Default DefaultWriteTimeout.
+	WriteTimeout time.Duration
+
+	// PingInterval is the time between two WebSocket pings to a client.
+	// Default DefaultPingInterval; negative disables pings.
+	PingInterval time.Duration
+	// PingTimeout is how long the pong may take; a connection whose pong
+	// is late is aborted (its Hub.Receive context is canceled and the
+	// socket closed without a handshake). Default DefaultPingTimeout.
+	PingTimeout time.Duration
+
+	// OriginPatterns lists the host patterns of cross-origin pages allowed
+	// to connect, as in websocket.AcceptOptions.OriginPatterns (path.Match
+	// syntax, matched against the Origin's host, or against
+	// "scheme://host" if the pattern has "://"). The request's own host is
+	// always allowed, and so are requests without an Origin header
+	// (non-browser clients). Default: same origin only. Other origins are
+	// refused with 403 before the Hub sees the connection.
+	OriginPatterns []string
+
+	// MaxFramesPerWrite is the most frames joined into one WebSocket
+	// message. Default DefaultMaxFramesPerWrite; 1 disables coalescing.
+	MaxFramesPerWrite int
+	// MaxWriteBytes is the largest coalesced WebSocket message, '\n'
+	// separators included. A single frame larger than this is sent alone,
+	// never split. Default DefaultMaxWriteBytes.
+	MaxWriteBytes int
+
+	// Logger receives the Transport's logs. Default: slog.Default().
+	Logger *slog.Logger
+
+	// NewConnID returns the id of a new connection. It must be safe for
+	// concurrent use and return unique ids: a request that gets the id of
+	// a live connection is refused with HTTP 500 before the Hub's Connect
+	// (or, in a narrow race, closed with 1011 after it, without
+	// Disconnect). Default: 128 random bits from crypto/rand,
+	// base64url-encoded without padding (22 characters).
+	NewConnID func() string
+}
+
+func (o *Options) withDefaults() Options {
+	var d Options
+	if o != nil {
+		d = *o
+	}
+	if d.QueueSize <= 0 {
+		d.QueueSize = DefaultQueueSize
+	}
+	if d.WriteTimeout <= 0 {
+		d.WriteTimeout = DefaultWriteTimeout
+	}
+	if d.PingInterval == 0 {
+		d.PingInterval = DefaultPingInterval
+	}
+	if d.PingTimeout <= 0 {
+		d.PingTimeout = DefaultPingTimeout
+	}
+	if d.MaxFramesPerWrite <= 0 {
+		d.MaxFramesPerWrite = DefaultMaxFramesPerWrite
+	}
+	if d.MaxWriteBytes <= 0 {
+		d.MaxWriteBytes = DefaultMaxWriteBytes
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.NewConnID == nil {
+		d.NewConnID = randomConnID
+	}
+	d.OriginPatterns = append([]string(nil), d.OriginPatterns...)
+	for _, p := range d.OriginPatterns {
+		if _, err := path.Match(p, ""); err != nil {
+			d.Logger.Warn("wstransport: bad origin pattern, it matches nothing", "pattern", p, "err", err)
+		}
+	}
+	return d
+}
+
+// readLimit resolves ReadLimit for hub h.
+func (o *Options) readLimit(h Hub) int64 {
+	switch {
+	case o.ReadLimit > 0:
+		return int64(o.ReadLimit)
+	case o.ReadLimit < 0:
+		return -1
+	}
+	if m, ok := h.(interface{ MaxFrameBytes() int }); ok {
+		if n := m.MaxFrameBytes(); n > 0 {
+			return int64(n)
+		}
+	}
+	return chatfly.DefaultMaxFrameBytes
+}
+
+// tick is the period of the keepalive goroutine: a quarter of the shortest
+// deadline it enforces.
+func (o *Options) tick() time.Duration {
+	d := o.WriteTimeout
+	if o.PingInterval > 0 && o.PingInterval < d {
+		d = o.PingInterval
+	}
+	return max(d/4, time.Millisecond)
+}
+
+func randomConnID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never returns an error (crypto/rand, Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

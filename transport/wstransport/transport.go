@@ -1,0 +1,238 @@
+package wstransport
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/chatfly/chatfly"
+)
+
+// Transport is a [chatfly.Transport] and [chatfly.Broadcaster] over the
+// WebSocket connections accepted by its [Transport.Handler].
+//
+// Every connection has a bounded send queue and one writer goroutine: Send
+// and SendMany only append to queues and never wait for a client. A
+// connection whose queue is full is closed with 4000
+// (chatfly.CloseSlowConsumer). The writer joins every frame queued at the
+// time it writes into one WebSocket text message, separated by '\n'.
+//
+// A Transport is safe for concurrent use by multiple goroutines. Its methods
+// may be called from within the Hub's Connect, Receive and Disconnect.
+type Transport struct {
+	opts  Options
+	log   *slog.Logger
+	epoch time.Time
+	bufs  sync.Pool // *[]byte, coalescing buffers shared by all writers
+
+	mu          sync.RWMutex
+	conns       map[string]*conn
+	shutdown    bool
+	active      int           // handlers and keepalive goroutine running
+	drained     chan struct{} // closed when shutdown && active == 0
+	janitorStop chan struct{} // non-nil while the keepalive goroutine runs
+}
+
+var (
+	_ chatfly.Transport   = (*Transport)(nil)
+	_ chatfly.Broadcaster = (*Transport)(nil)
+)
+
+// New returns a Transport. A nil opts uses the defaults of [Options].
+//
+// New starts no goroutine: the Transport's single keepalive goroutine runs
+// only while it has connections.
+func New(opts *Options) *Transport {
+	o := opts.withDefaults()
+	t := &Transport{
+		opts:  o,
+		log:   o.Logger,
+		epoch: time.Now(),
+		conns: make(map[string]*conn),
+	}
+	t.bufs.New = func() any {
+		b := make([]byte, 0, o.MaxWriteBytes)
+		return &b
+	}
+	return t
+}
+
+// Send queues frame for connection connID and returns without waiting for
+// the client. It returns an error wrapping [chatfly.ErrGone] if the
+// connection does not exist or is closing, or if its queue was full (the
+// connection is then closed with 4000, chatfly.CloseSlowConsumer). frame is
+// not modified and may be shared with other connections; the caller must not
+// modify it afterwards. ctx is not used: Send never blocks.
+func (t *Transport) Send(ctx context.Context, connID string, frame []byte) error {
+	t.mu.RLock()
+	c := t.conns[connID]
+	t.mu.RUnlock()
+	if c == nil {
+		return fmt.Errorf("wstransport: send to unknown connection %q: %w", connID, chatfly.ErrGone)
+	}
+	switch c.enqueue(frame) {
+	case sendGone:
+		return fmt.Errorf("wstransport: send to closed connection %q: %w", connID, chatfly.ErrGone)
+	case sendOverflow:
+		return fmt.Errorf("wstransport: send queue of connection %q is full, closed as too slow: %w", connID, chatfly.ErrGone)
+	}
+	return nil
+}
+
+// SendMany queues frame for every connection in connIDs, as Send does, and
+// returns the ids of the connections that are gone (unknown, closing, or
+// just closed because their queue was full). It never blocks on a client and
+// its error is always nil. A slow connection costs the others nothing.
+func (t *Transport) SendMany(ctx context.Context, connIDs []string, frame []byte) (gone []string, err error) {
+	t.mu.RLock()
+	for _, id := range connIDs {
+		c := t.conns[id]
+		if c == nil || c.enqueue(frame) != sendOK {
+			gone = append(gone, id)
+		}
+	}
+	t.mu.RUnlock()
+	return gone, nil
+}
+
+// Close closes connection connID with code and reason (reasons longer than
+// 123 bytes are cut). Frames queued before Close are written first; frames
+// sent after it are refused with ErrGone. Close returns at once: the close
+// handshake runs in the connection's writer goroutine, and the Hub's
+// Disconnect is called when the connection has ended. Closing an unknown or
+// already closing connection does nothing and returns nil.
+func (t *Transport) Close(ctx context.Context, connID string, code chatfly.CloseCode, reason string) error {
+	t.mu.RLock()
+	c := t.conns[connID]
+	t.mu.RUnlock()
+	if c != nil {
+		c.requestClose(websocket.StatusCode(code), reason)
+	}
+	return nil
+}
+
+// Len returns the number of open connections.
+func (t *Transport) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.conns)
+}
+
+// Shutdown stops the Transport: new upgrade requests are answered with 503,
+// every connection is closed with 1001 (chatfly.CloseGoingAway) and reason
+// "server shutting down" after its queued frames are written, and Shutdown
+// waits until every handler has returned (the Hub's Disconnect calls
+// included) and every goroutine of the Transport has exited. If ctx ends
+// first, the remaining connections are aborted without a close handshake
+// and Shutdown returns ctx.Err() without waiting further.
+//
+// Shutdown may be called more than once and concurrently. http.Server's
+// Shutdown does not close hijacked connections, so call both (see the
+// package example).
+func (t *Transport) Shutdown(ctx context.Context) error {
+	t.mu.Lock()
+	if !t.shutdown {
+		t.shutdown = true
+		t.drained = make(chan struct{})
+		if t.active == 0 {
+			close(t.drained)
+		}
+	}
+	drained := t.drained
+	conns := make([]*conn, 0, len(t.conns))
+	for _, c := range t.conns {
+		conns = append(conns, c)
+	}
+	t.mu.Unlock()
+
+	for _, c := range conns {
+		c.requestClose(websocket.StatusCode(chatfly.CloseGoingAway), "server shutting down")
+	}
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+	}
+	t.mu.RLock()
+	for _, c := range t.conns {
+		c.abort("shutdown deadline")
+	}
+	t.mu.RUnlock()
+	return ctx.Err()
+}
+
+func (t *Transport) has(id string) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	_, ok := t.conns[id]
+	return ok
+}
+
+// acquire counts a running handler; it fails once Shutdown has begun.
+func (t *Transport) acquire() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.shutdown {
+		return false
+	}
+	t.active++
+	return true
+}
+
+// release undoes acquire, and the count of the keepalive goroutine.
+func (t *Transport) release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.active--
+	if t.shutdown && t.active == 0 {
+		close(t.drained)
+	}
+}
+
+// register adds c. It fails if Shutdown has begun or the id is taken.
+func (t *Transport) register(c *conn) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.shutdown {
+		return errShuttingDown
+	}
+	if _, dup := t.conns[c.id]; dup {
+		return errDuplicateID
+	}
+	c.nextPing.Store(t.now() + int64(t.opts.PingInterval))
+	t.conns[c.id] = c
+	if t.janitorStop == nil {
+		t.janitorStop = make(chan struct{})
+		t.active++
+		go t.keepalive(t.janitorStop)
+	}
+	return nil
+}
+
+func (t *Transport) unregister(c *conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.conns[c.id] == c {
+		delete(t.conns, c.id)
+	}
+	if len(t.conns) == 0 && t.janitorStop != nil {
+		close(t.janitorStop)
+		t.janitorStop = nil
+	}
+}
+
+// now is a monotonic clock in nanoseconds, never 0.
+func (t *Transport) now() int64 { return int64(time.Since(t.epoch)) + 1 }
+
+func (t *Transport) getBuf() *[]byte { return t.bufs.Get().(*[]byte) }
+
+func (t *Transport) putBuf(b *[]byte) {
+	if cap(*b) > 4*t.opts.MaxWriteBytes {
+		return // do not keep a rare huge buffer
+	}
+	t.bufs.Put(b)
+}
