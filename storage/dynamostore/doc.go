@@ -1,0 +1,135 @@
+// Package dynamostore is a [chatfly.Storage] over one Amazon DynamoDB table.
+//
+// Use [Open] with an SDK client that you configured (region, credentials,
+// endpoint): the package never builds one. Use [CreateTable] to create the
+// table in tests and local development; table.yaml in this package's
+// directory is the same table as a CloudFormation resource, for
+// infrastructure code.
+//
+//	cfg, err := config.LoadDefaultConfig(ctx)
+//	...
+//	store, err := dynamostore.Open(dynamodb.NewFromConfig(cfg), "chatfly", nil)
+//	hub := chatfly.New(store, transport, nil)
+//
+// # Table
+//
+// Every item of chatfly lives in one table (a single-table design). The
+// chatfly core chooses the keys; the store maps a [chatfly.Key] to the
+// table's primary key as it is, partition = Key.Partition and
+// sort = Key.Sort, so that the items of one partition (a room's members,
+// its messages) are read together by one Query, in sort key order. For
+// example the core may keep a connection at conn#<id>, and a room's
+// messages and members at room#<id> with sort keys msg#<seq> and
+// mem#<session>. The table has no secondary index.
+//
+//	attribute  type  role
+//	---------  ----  -----------------------------------------------------------
+//	pk         S     partition key (HASH): Key.Partition, which must not be empty
+//	sk         S     sort key (RANGE): Key.Sort, escaped (see below)
+//	v          B     Item.Value; NULL when the value is empty
+//	n          N     Item.N, the counter of Add (0 after a Put)
+//	ver        N     Item.Version: 1 when created, +1 on every Put and Add
+//	exp        N     Item.Expires in Unix seconds, or NeverExpires (9999-12-31)
+//	                 when it never expires; the table's Time to Live attribute
+//
+// DynamoDB rejects an empty key attribute, so an empty Key.Sort is stored as
+// "\x00", and a sort key that starts with "\x00" gets one more "\x00" in
+// front; every other sort key is stored unchanged. The escaping keeps the
+// order and the prefixes of sort keys. Keys are limited by DynamoDB to 2048
+// bytes (partition) and 1024 bytes (sort, as stored), and must be valid
+// UTF-8.
+//
+// Every item the store writes has all of v, n, ver and exp, so that every
+// write is a whole-item SET and no update expression needs REMOVE.
+//
+// # Expiry
+//
+// Items expire when exp is not after the store's clock ([Options.Now]).
+// DynamoDB's TTL deletes them in the background, up to days late, so the
+// store never relies on it: every read (GetItem, Query) drops expired items,
+// and every condition treats an expired item as absent:
+//
+//	IfAbsent      attribute_not_exists(pk) OR exp <= :now
+//	IfExists      attribute_exists(pk) AND (attribute_not_exists(exp) OR exp > :now)
+//	IfVersion(v)  ver = :v AND (attribute_not_exists(exp) OR exp > :now)
+//
+// (attribute_not_exists(exp) keeps items written by other tools without exp
+// alive forever.) Expiry is kept in whole seconds: Expires is rounded down.
+//
+// # Cost per operation
+//
+// Each method is a fixed, small number of single-item requests, never a
+// Scan and never a transaction (TransactWriteItems is not used). Reads are
+// strongly consistent, so a read costs one read unit per 4 KB (rounded up,
+// at least one unit, including for a missing item); a write costs one write
+// unit per 1 KB of the larger of the old and the new item, also when its
+// condition fails.
+//
+//	method               requests          more requests, only
+//	-------------------  ----------------  -----------------------------------
+//	Get                  1 GetItem         -
+//	Put IfAbsent         1 PutItem         -
+//	Put IfVersion(v)     1 PutItem         -
+//	Put IfExists         1 UpdateItem      -
+//	Put Always           1 UpdateItem      over an expired leftover: 1 PutItem
+//	Delete               1 DeleteItem      -
+//	Add                  1 UpdateItem      over an expired leftover: 1 PutItem
+//	Query                1 Query per page  see below
+//
+// Put Always and IfExists use UpdateItem because the new version is the
+// stored one plus one, which only UpdateItem can read and write in one
+// request; it returns the new item's updated attributes, the value
+// included (bandwidth, not capacity).
+//
+// Query reads one page per request, of at most 1 MB, and asks for the next
+// one until the range is exhausted or q.Limit items passed the expiry
+// filter. It sends q.Limit (minus the items it already has) as the request's
+// Limit, so that reading the last 50 messages of a room reads 50 items,
+// not the room's history. Expired items are dropped by a FilterExpression,
+// which DynamoDB applies after reading: until TTL deletes them, expired
+// items in the queried range still cost read capacity, and can make Query
+// ask for another page. A prefix and a cursor (StartAfter) together become
+// one BETWEEN key condition whose bounds the store drops.
+//
+// Add and Put Always over an expired leftover loop over a conditional
+// UpdateItem and a conditional PutItem, without reading first; each turn
+// fails only if another writer changed the item in between, and the loop
+// gives up with an error wrapping chatfly.ErrUnavailable after 64 turns.
+//
+// # Errors
+//
+// A missing or expired item gives an error wrapping [chatfly.ErrNotFound], a
+// failed condition (ConditionalCheckFailedException) one wrapping
+// [chatfly.ErrConflict]. An item over DynamoDB's 400 KB item size, or a key
+// over its size limits, is refused before it is sent with an error wrapping
+// [chatfly.ErrTooLarge]; the store computes the size as DynamoDB does
+// (attribute names plus values, numbers at their largest), and maps
+// DynamoDB's own size ValidationException to ErrTooLarge too. Throttling
+// (ProvisionedThroughputExceededException, ThrottlingException,
+// RequestLimitExceeded), 5xx answers and broken connections are retried by
+// the SDK client's retryer with the store's exponential backoff and full
+// jitter ([Options.MaxAttempts], [Options.BaseBackoff],
+// [Options.MaxBackoff]); what is left after the retries is wrapped in
+// [chatfly.ErrUnavailable]. The SDK's error stays in the chain for
+// errors.As. An error caused by the caller's context is returned as it is.
+//
+// Retries of writes: a throttled request was not applied, so retrying it is
+// safe. A request that timed out, lost its connection or got a 5xx answer
+// may have been applied, and its retry then meets the already written item:
+// a conditional Put or Delete reports chatfly.ErrConflict although it took
+// effect, and Add skips a number (each number is still handed out at most
+// once). DynamoDB offers idempotency tokens only for transactions, which
+// the store does not use; set MaxAttempts to 1 to leave every retry to the
+// caller.
+//
+// # Emulators
+//
+// The tests run the storagetest conformance suite against two
+// DynamoDB-compatible servers: minidyn (github.com/truora/minidyn, in
+// process) and dynalite (npm, pinned in the module's package.json). The
+// store uses only what both implement, which shaped two choices above: an
+// empty value is stored as NULL (minidyn cannot store an empty binary) and
+// "never expires" as a far-future exp (minidyn ignores REMOVE in update
+// expressions). CreateTable ignores the "unknown operation" answer both
+// give to UpdateTimeToLive.
+package dynamostore

@@ -1,0 +1,4 @@
+package dynamostore
+
+// MapError exposes mapError to the tests of package dynamostore_test.
+var MapError = mapError
