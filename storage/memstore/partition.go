@@ -1,0 +1,103 @@
+package memstore
+
+import (
+	"strings"
+	"time"
+
+	"github.com/chatfly/chatfly"
+)
+
+// partition is the items of one partition, in byte order of sort key. The
+// shard's map holds the slice itself rather than a pointer to it, which
+// saves a dependent memory load on every lookup; writes that change its
+// length store it back.
+type partition []entry
+
+// entry is one stored item, without its partition.
+type entry struct {
+	sort    string
+	value   []byte
+	n       int64
+	version int64
+	expires time.Time
+}
+
+// search returns the index of the first entry whose sort key is not less
+// than s, and whether that key is s.
+func (p partition) search(s string) (int, bool) {
+	n := len(p)
+	if n == 0 || p[n-1].sort < s {
+		return n, false // appending: no search
+	}
+	i, j := 0, n-1 // p[n-1].sort >= s
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if p[h].sort < s {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i, p[i].sort == s
+}
+
+// bounds returns the range [lo, hi) of entries that may match q, before
+// expiry and limit.
+func (p partition) bounds(q chatfly.Query) (lo, hi int) {
+	lo, hi = 0, len(p)
+	if q.Prefix != "" {
+		lo, _ = p.search(q.Prefix)
+		// Keys with the prefix are contiguous from lo.
+		i, j := lo, hi
+		for i < j {
+			h := int(uint(i+j) >> 1)
+			if strings.HasPrefix(p[h].sort, q.Prefix) {
+				i = h + 1
+			} else {
+				j = h
+			}
+		}
+		hi = i
+	}
+	if q.StartAfter != "" {
+		i, found := p.search(q.StartAfter)
+		if q.Reverse {
+			hi = min(hi, i) // keys before i are less than StartAfter
+		} else {
+			if found {
+				i++
+			}
+			lo = max(lo, i)
+		}
+	}
+	return lo, hi
+}
+
+func (e *entry) item(partition string) chatfly.Item {
+	return chatfly.Item{
+		Key:     chatfly.Key{Partition: partition, Sort: e.sort},
+		Value:   e.value,
+		N:       e.n,
+		Version: e.version,
+		Expires: e.expires,
+	}
+}
+
+// clock reads the time at most once per operation, and only if an item that
+// can expire is looked at.
+type clock struct {
+	now  func() time.Time
+	t    time.Time
+	read bool
+}
+
+// expired reports whether an item that expires at exp has expired.
+func (c *clock) expired(exp time.Time) bool {
+	if exp.IsZero() {
+		return false
+	}
+	if !c.read {
+		c.t, c.read = c.now(), true
+	}
+	return chatfly.Expired(exp, c.t)
+}
