@@ -25,6 +25,19 @@ import (
 // retries as [ErrUnavailable], each possibly wrapped. The Hub maps them to
 // protocol error codes.
 //
+// Keys: Partition and Sort are non-empty, valid UTF-8, at most 1024 bytes
+// each (DynamoDB's limits); the Hub keeps to that. A Value and its keys fit
+// in 350 KB; a write beyond a backend's item size limit fails with
+// [ErrTooLarge].
+//
+// Ambiguity: a write that failed with a network error or timeout may still
+// have been applied. Retried, an Add then skips a number and a conditional
+// write may report ErrConflict although it took effect; the Hub tolerates
+// both (message sequence numbers may then have a gap).
+//
+// Context: a cancelled or expired ctx makes calls fail with an error that
+// wraps ctx.Err().
+//
 // Implementations must be safe for concurrent use by multiple goroutines and,
 // for a shared backend, by multiple processes. The memory implementation is
 // chatfly/storage/memstore; every implementation should pass the conformance
@@ -42,7 +55,9 @@ type Storage interface {
 
 	// Delete removes the item at key if cond holds. With [Always] deleting a
 	// missing item is not an error; with [IfExists] or [IfVersion] it returns
-	// ErrConflict when the item is absent or the condition fails.
+	// ErrConflict when the item is absent or the condition fails; with
+	// [IfAbsent] it does nothing and returns nil when the item is absent, and
+	// ErrConflict when it exists.
 	Delete(ctx context.Context, key Key, cond Cond) error
 
 	// Query returns the unexpired items of one partition whose sort keys

@@ -1,5 +1,6 @@
 // Command standalone runs a chatfly server: the chat engine on memory
-// storage, its WebSocket endpoint at /ws and a small chat page at /.
+// storage, its WebSocket endpoint at /ws and the chat app (package web) at /,
+// with the browser client module at /chatfly.js.
 //
 //	go run ./examples/standalone -addr :8080
 //
@@ -8,7 +9,6 @@ package main
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"flag"
 	"log/slog"
@@ -22,10 +22,8 @@ import (
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/storage/memstore"
 	"github.com/chatfly/chatfly/transport/wstransport"
+	"github.com/chatfly/chatfly/web"
 )
-
-//go:embed index.html
-var indexHTML []byte
 
 func main() {
 	addr := flag.String("addr", ":8080", "address to listen on")
@@ -70,11 +68,7 @@ func run(ctx context.Context, ln net.Listener, cfg *config) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/ws", ws.Handler(hub))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; connect-src 'self'")
-		_, _ = w.Write(indexHTML)
-	})
+	mux.Handle("/", web.Handler(nil)) // the app connects to /ws on the same host
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	errc := make(chan error, 1)
