@@ -64,6 +64,7 @@ func New(store Storage, tr Transport, opts *Options) *Hub {
 		"history": h.handleHistory,
 		"typing":  h.handleTyping,
 	}
+	h.registerRoomActions()
 	return h
 }
 
@@ -292,6 +293,9 @@ func (h *Hub) touch(c *call) {
 		return
 	}
 	for _, rid := range rooms {
+		if m, err := h.loadRoom(ctx, rid); err == nil {
+			h.keepAlive(ctx, m, c.now) // a room with members never expires
+		}
 		h.extend(ctx, Key{Partition: sessPart(sid), Sort: roomSort(rid)}, exp, nil)
 		h.extend(ctx, memKey(rid, sid), exp, func(v []byte) bool { return parseMember(v).conn == c.connID })
 		h.extend(ctx, nameKeyOf(rid, c.conn.Name), exp, func(v []byte) bool { return string(v) == sid })

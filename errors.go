@@ -58,6 +58,10 @@ var (
 	ErrRateLimited = &Error{"rate_limited", "slow down"}
 	// ErrRejected: a hook of the application rejected the connection or message.
 	ErrRejected = &Error{"rejected", "rejected"}
+	// ErrBanned: the session (or its address) is banned from the room.
+	ErrBanned = &Error{"banned", "you are banned from this room"}
+	// ErrMuted: the session is muted in the room: it can read but not send.
+	ErrMuted = &Error{"muted", "you are muted in this room"}
 	// ErrForbidden: the session may not do this.
 	ErrForbidden = &Error{"forbidden", "forbidden"}
 	// ErrConflict: a storage condition failed (an item exists, or changed

@@ -51,6 +51,21 @@ type Options struct {
 	// MaxRoomsPerSession limits how many rooms one session is in at once.
 	// Default 10.
 	MaxRoomsPerSession int
+	// MaxMembersPerRoom limits how many people are in one room at once.
+	// Default 1000.
+	MaxMembersPerRoom int
+
+	// RoomTTL is how long a room created with room.create lives without
+	// members and without messages; it then disappears with its messages,
+	// roles and bans. A room with members never expires. Default 24 hours.
+	RoomTTL time.Duration
+	// RoomsPerHour limits how many rooms one identity creates per hour.
+	// Default 10.
+	RoomsPerHour int
+	// MaxTopicRunes is the longest room topic, in characters. Default 200.
+	MaxTopicRunes int
+	// MaxBansPerRoom limits the ban list of one room. Default 1000.
+	MaxBansPerRoom int
 
 	// RateLimit limits how many frames a session may send. The default is
 	// 50 frames per 10 seconds. Set Count to a negative value to disable.
@@ -108,14 +123,14 @@ type Identity struct {
 // RoomConfig describes a room that the application creates.
 type RoomConfig struct {
 	// ID is the room's id: 1–64 characters of [A-Za-z0-9_-].
-	ID string
+	ID string `json:"id"`
 	// Name is a display name; default the ID.
-	Name string
+	Name string `json:"name"`
 	// Topic is an optional line shown with the room.
-	Topic string
+	Topic string `json:"topic,omitempty"`
 	// Public rooms are listed by the rooms action; others can be joined
 	// only by id.
-	Public bool
+	Public bool `json:"public,omitempty"`
 }
 
 func (o *Options) withDefaults() Options {
@@ -148,6 +163,11 @@ func (o *Options) withDefaults() Options {
 	def(&d.MaxTextRunes, DefaultMaxTextRunes)
 	def(&d.MaxNameRunes, DefaultMaxNameRunes)
 	def(&d.MaxRoomsPerSession, 10)
+	def(&d.MaxMembersPerRoom, 1000)
+	defDur(&d.RoomTTL, 24*time.Hour)
+	def(&d.RoomsPerHour, 10)
+	def(&d.MaxTopicRunes, 200)
+	def(&d.MaxBansPerRoom, 1000)
 	def(&d.RateLimit.Count, 50)
 	defDur(&d.RateLimit.Window, 10*time.Second)
 	defDur(&d.PresenceTTL, 30*time.Minute)

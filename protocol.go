@@ -24,6 +24,14 @@ type inFrame struct {
 	Before int64           `json:"before,omitempty"`
 	Limit  int             `json:"limit,omitempty"`
 
+	// room.* actions
+	Topic      *string `json:"topic,omitempty"`
+	Visibility string  `json:"visibility,omitempty"`
+	Member     string  `json:"member,omitempty"`
+	Reason     string  `json:"reason,omitempty"`
+	Duration   int64   `json:"duration,omitempty"` // seconds
+	Address    bool    `json:"address,omitempty"`
+
 	raw []byte // the whole frame, for handlers of actions added by features
 }
 

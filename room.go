@@ -30,6 +30,9 @@ type Member struct {
 	ID string `json:"id"`
 	// Name is the member's display name.
 	Name string `json:"name"`
+	// Role is "owner" or "moderator" for those roles in a room, else
+	// empty. It is set in member lists and presence events.
+	Role string `json:"role,omitempty"`
 }
 
 // Message is one chat message in a room.
@@ -64,6 +67,12 @@ type RoomInfo struct {
 	Members int `json:"members"`
 	// Seq is the sequence number of the room's latest message (0 if none).
 	Seq int64 `json:"seq"`
+	// Active is when the latest message was posted, in Unix
+	// milliseconds (0 if none). Set by the rooms action.
+	Active int64 `json:"active,omitempty"`
+	// Custom marks rooms created with room.create: they have an owner
+	// and moderators, and expire when inactive.
+	Custom bool `json:"custom,omitempty"`
 }
 
 // Room is a handle on one room for the application's server-side code: post
@@ -101,21 +110,18 @@ func (h *Hub) OpenRoom(ctx context.Context, cfg RoomConfig) (Room, error) {
 	if cfg.Name == "" {
 		cfg.Name = cfg.ID
 	}
-	_, err := h.store.Put(ctx, Item{Key: metaKey(cfg.ID), Value: mustJSON(cfg)}, IfAbsent)
-	if err != nil && !errors.Is(err, ErrConflict) {
+	m := &roomMeta{RoomConfig: cfg, Created: h.opts.Now().Unix()}
+	switch err := h.saveRoom(ctx, m, h.opts.Now()); {
+	case errors.Is(err, ErrConflict): // it exists: keep it as it is
+	case err != nil:
 		return nil, err
-	}
-	if err == nil && cfg.Public {
-		if _, err := h.store.Put(ctx, Item{Key: Key{Partition: directoryPart, Sort: cfg.ID}}, Always); err != nil {
-			return nil, err
-		}
 	}
 	return &roomHandle{h: h, id: cfg.ID}, nil
 }
 
 // Room returns a handle on an existing room, or ErrNotFound.
 func (h *Hub) Room(ctx context.Context, id string) (Room, error) {
-	if _, err := h.roomConfig(ctx, id); err != nil {
+	if _, err := h.loadRoom(ctx, id); err != nil {
 		return nil, err
 	}
 	return &roomHandle{h: h, id: id}, nil
@@ -130,7 +136,7 @@ type roomHandle struct {
 func (r *roomHandle) ID() string { return r.id }
 
 func (r *roomHandle) Info(ctx context.Context) (RoomInfo, error) {
-	rc, err := r.h.roomConfig(ctx, r.id)
+	m, err := r.h.loadRoom(ctx, r.id)
 	if err != nil {
 		return RoomInfo{}, err
 	}
@@ -138,12 +144,16 @@ func (r *roomHandle) Info(ctx context.Context) (RoomInfo, error) {
 	if err != nil {
 		return RoomInfo{}, err
 	}
-	return r.h.roomInfo(ctx, rc, len(ms))
+	return r.h.roomInfo(ctx, m, len(ms))
 }
 
 func (r *roomHandle) Members(ctx context.Context) ([]Member, error) {
+	m, err := r.h.loadRoom(ctx, r.id)
+	if err != nil {
+		return nil, err
+	}
 	ms, err := r.h.members(ctx, r.id)
-	return publicMembers(ms), err
+	return withRoles(ms, m), err
 }
 
 func (r *roomHandle) History(ctx context.Context, before int64, limit int) ([]Message, error) {
@@ -169,7 +179,11 @@ func (r *roomHandle) Post(ctx context.Context, from Member, text string) (Messag
 	if err := r.h.checkText(text); err != nil {
 		return Message{}, err
 	}
+	room, err := r.h.loadRoom(ctx, r.id)
+	if err != nil {
+		return Message{}, err
+	}
 	m := Message{Room: r.id, From: from, Text: text, Time: r.h.opts.Now(), System: from.ID == ""}
-	err := r.h.post(ctx, &m)
+	err = r.h.post(ctx, &m, room)
 	return m, err
 }

@@ -1,6 +1,7 @@
 package chatfly
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,27 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 )
-
-// roomConfig returns the configuration of an existing room: a default room
-// of Options.Rooms, or one the application opened. Unknown rooms (and
-// malformed ids) are ErrNotFound.
-func (h *Hub) roomConfig(ctx context.Context, rid string) (RoomConfig, error) {
-	if rc, ok := h.rooms[rid]; ok {
-		return rc, nil
-	}
-	if !ValidRoomID(rid) {
-		return RoomConfig{}, Errorf(ErrNotFound, "no such room")
-	}
-	it, err := h.store.Get(ctx, metaKey(rid))
-	if errors.Is(err, ErrNotFound) {
-		return RoomConfig{}, Errorf(ErrNotFound, "no such room")
-	}
-	if err != nil {
-		return RoomConfig{}, err
-	}
-	var rc RoomConfig
-	return rc, json.Unmarshal(it.Value, &rc)
-}
 
 // members returns the unexpired member records of a room.
 func (h *Hub) members(ctx context.Context, rid string) ([]memberRec, error) {
@@ -45,18 +25,10 @@ func (h *Hub) members(ctx context.Context, rid string) ([]memberRec, error) {
 	return ms, nil
 }
 
-func publicMembers(ms []memberRec) []Member {
-	out := make([]Member, len(ms))
-	for i, m := range ms {
-		out[i] = Member{ID: m.sid, Name: m.name}
-	}
-	return out
-}
-
 // roomInfo describes a room with its occupancy.
-func (h *Hub) roomInfo(ctx context.Context, rc RoomConfig, members int) (RoomInfo, error) {
-	info := RoomInfo{ID: rc.ID, Name: rc.Name, Topic: rc.Topic, Public: rc.Public, Members: members}
-	it, err := h.store.Get(ctx, seqKey(rc.ID))
+func (h *Hub) roomInfo(ctx context.Context, m *roomMeta, members int) (RoomInfo, error) {
+	info := RoomInfo{ID: m.ID, Name: m.Name, Topic: m.Topic, Public: m.Public, Members: members, Custom: m.Custom}
+	it, err := h.store.Get(ctx, seqKey(m.ID))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return info, err
 	}
@@ -103,11 +75,13 @@ func (h *Hub) dropGone(ctx context.Context, gone []string) {
 	}
 }
 
+// handleRooms lists the public rooms, default and created, busiest first,
+// then the most recently active.
 func (h *Hub) handleRooms(c *call) error {
-	cfgs := make([]RoomConfig, 0, len(h.opts.Rooms))
+	metas := make([]*roomMeta, 0, len(h.opts.Rooms))
 	for _, rc := range h.opts.Rooms {
 		if rc.Public {
-			cfgs = append(cfgs, h.rooms[rc.ID])
+			metas = append(metas, &roomMeta{RoomConfig: h.rooms[rc.ID]})
 		}
 	}
 	dir, err := h.store.Query(c.ctx, Query{Partition: directoryPart})
@@ -115,29 +89,44 @@ func (h *Hub) handleRooms(c *call) error {
 		return err
 	}
 	for _, it := range dir {
-		rc, err := h.roomConfig(c.ctx, it.Sort)
+		m, err := h.loadRoom(c.ctx, it.Sort)
 		if errors.Is(err, ErrNotFound) {
-			continue
+			continue // expired or deleted; its directory entry goes too
 		}
 		if err != nil {
 			return err
 		}
-		if rc.Public {
-			cfgs = append(cfgs, rc)
+		if m.Public {
+			metas = append(metas, m)
 		}
 	}
-	infos := make([]RoomInfo, 0, len(cfgs))
-	for _, rc := range cfgs {
-		ms, err := h.members(c.ctx, rc.ID)
+	infos := make([]RoomInfo, 0, len(metas))
+	for _, m := range metas {
+		ms, err := h.members(c.ctx, m.ID)
 		if err != nil {
 			return err
 		}
-		info, err := h.roomInfo(c.ctx, rc, len(ms))
+		info, err := h.roomInfo(c.ctx, m, len(ms))
 		if err != nil {
 			return err
+		}
+		last, err := h.store.Query(c.ctx, Query{Partition: roomPart(m.ID), Prefix: "msg#", Reverse: true, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(last) == 1 {
+			if msg, err := decodeMessage(last[0].Value); err == nil {
+				info.Active = msg.Time.UnixMilli()
+			}
 		}
 		infos = append(infos, info)
 	}
+	slices.SortStableFunc(infos, func(a, b RoomInfo) int {
+		if a.Members != b.Members {
+			return b.Members - a.Members
+		}
+		return cmp.Compare(b.Active, a.Active)
+	})
 	h.reply(c, mustJSON(roomsFrame{Type: "rooms", ID: c.f.ID, Rooms: infos}))
 	return nil
 }
@@ -147,23 +136,29 @@ func (h *Hub) handleJoin(c *call) error {
 	if rid == "" {
 		return Errorf(ErrBadRequest, `missing "room"`)
 	}
-	rc, err := h.roomConfig(c.ctx, rid)
+	m, err := h.loadRoom(c.ctx, rid)
 	if err != nil {
 		return err
 	}
+	if m.banned(c.conn.Session, c.conn.Addr) {
+		return ErrBanned
+	}
 	mu := h.roomLock(rid)
 	mu.Lock()
-	gone, err := h.join(c, rc)
+	gone, err := h.join(c, m)
 	mu.Unlock()
 	h.dropGone(c.ctx, gone)
+	if err == nil {
+		h.keepAlive(c.ctx, m, c.now)
+	}
 	return err
 }
 
 // join does the work of handleJoin under the room's lock: the membership,
 // the presence event to the others, and the reply with the history, so that
 // no message falls between the history and the live events.
-func (h *Hub) join(c *call, rc RoomConfig) (gone []string, err error) {
-	rid, sid := rc.ID, c.conn.Session
+func (h *Hub) join(c *call, m *roomMeta) (gone []string, err error) {
+	rid, sid := m.ID, c.conn.Session
 	exp := c.now.Add(h.opts.PresenceTTL)
 	ms, err := h.members(c.ctx, rid)
 	if err != nil {
@@ -179,12 +174,17 @@ func (h *Hub) join(c *call, rc RoomConfig) (gone []string, err error) {
 			ms[i].conn = c.connID
 		}
 	} else {
+		if len(ms) >= h.opts.MaxMembersPerRoom {
+			return gone, Errorf(ErrTooMany, "the room is full")
+		}
 		if err := h.addMember(c, rid, exp); err != nil {
 			return gone, err
 		}
 		me := memberRec{sid: sid, conn: c.connID, name: c.conn.Name}
 		ms = append(ms, me)
-		frame := mustJSON(presenceEvent{Type: "presence", Room: rid, Event: "join", Member: c.member(), Members: len(ms)})
+		who := c.member()
+		who.Role = m.role(sid)
+		frame := mustJSON(presenceEvent{Type: "presence", Room: rid, Event: "join", Member: who, Members: len(ms)})
 		gone = h.fanout(c.ctx, ms, sid, frame)
 	}
 
@@ -201,11 +201,11 @@ func (h *Hub) join(c *call, rc RoomConfig) (gone []string, err error) {
 	if q.Reverse {
 		slices.Reverse(hist)
 	}
-	info, err := h.roomInfo(c.ctx, rc, len(ms))
+	info, err := h.roomInfo(c.ctx, m, len(ms))
 	if err != nil {
 		return gone, err
 	}
-	h.reply(c, mustJSON(joinedFrame{Type: "joined", ID: c.f.ID, Room: info, Members: publicMembers(ms), History: rawValues(hist)}))
+	h.reply(c, mustJSON(joinedFrame{Type: "joined", ID: c.f.ID, Room: info, Members: withRoles(ms, m), History: rawValues(hist)}))
 	return gone, nil
 }
 
@@ -336,6 +336,13 @@ func (h *Hub) handleSend(c *call) error {
 	if err := h.membership(c); err != nil {
 		return err
 	}
+	room, err := h.loadRoom(c.ctx, c.f.Room)
+	if err != nil {
+		return err
+	}
+	if room.muted(c.conn.Session, c.now) {
+		return ErrMuted
+	}
 	if c.f.Text == nil {
 		return Errorf(ErrBadRequest, `missing "text"`)
 	}
@@ -356,7 +363,7 @@ func (h *Hub) handleSend(c *call) error {
 			return err
 		}
 	}
-	if err := h.post(c.ctx, &m); err != nil {
+	if err := h.post(c.ctx, &m, room); err != nil {
 		return err
 	}
 	h.reply(c, mustJSON(roomReplyFrame{Type: "sent", ID: c.f.ID, Room: m.Room, Seq: m.Seq}))
@@ -364,19 +371,19 @@ func (h *Hub) handleSend(c *call) error {
 }
 
 // post assigns m its sequence number, stores it and delivers it to the
-// room's members, in seq order within this Hub.
-func (h *Hub) post(ctx context.Context, m *Message) error {
+// members of room, in seq order within this Hub.
+func (h *Hub) post(ctx context.Context, m *Message, room *roomMeta) error {
 	rid := m.Room
 	mu := h.roomLock(rid)
 	mu.Lock()
-	seq, err := h.store.Add(ctx, seqKey(rid), 1, time.Time{})
+	seq, err := h.store.Add(ctx, seqKey(rid), 1, h.seqExpiry(room, m.Time))
 	if err != nil {
 		mu.Unlock()
 		return err
 	}
 	m.Seq = seq
 	frame := encodeMessage(m)
-	if _, err := h.store.Put(ctx, Item{Key: msgKey(rid, seq), Value: frame, Expires: m.Time.Add(h.opts.MessageTTL)}, IfAbsent); err != nil {
+	if _, err := h.store.Put(ctx, Item{Key: msgKey(rid, seq), Value: frame, Expires: h.messageExpiry(room, m.Time)}, IfAbsent); err != nil {
 		mu.Unlock()
 		return err
 	}
@@ -394,6 +401,7 @@ func (h *Hub) post(ctx context.Context, m *Message) error {
 		}
 	}
 	h.dropGone(ctx, gone)
+	h.keepAlive(ctx, room, m.Time)
 	return nil
 }
 

@@ -1,0 +1,448 @@
+package chatfly
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Custom rooms: room.create and the owner's and moderators' room.* actions.
+// Roles are bound to session ids, which a resume token (or a verified user
+// id) keeps across connections; every check is made here, server-side.
+
+func (h *Hub) registerRoomActions() {
+	h.handlers["room.create"] = h.handleRoomCreate
+	for action, spec := range moderationActions {
+		h.handlers[action] = func(c *call) error { return h.moderate(c, spec) }
+	}
+}
+
+// moderationAction describes one room.* action.
+type moderationAction struct {
+	name string
+	// owner: only the owner may do it; otherwise moderators may too, on
+	// members without a role.
+	owner bool
+	// target: the action names a member ("member": session id), who must
+	// be in the room unless offline is set.
+	target, offline bool
+	apply           func(h *Hub, c *call, m *roomMeta, t *Member) error
+	text            func(by, t *Member, c *call, m *roomMeta) string
+}
+
+var moderationActions = map[string]*moderationAction{
+	"room.update":   {name: "update", owner: true, apply: applyUpdate, text: updateText},
+	"room.delete":   {name: "delete", owner: true},
+	"room.promote":  {name: "promote", owner: true, target: true, apply: applyPromote, text: say("%by made %t a moderator")},
+	"room.demote":   {name: "demote", owner: true, target: true, offline: true, apply: applyDemote, text: say("%by removed %t as moderator")},
+	"room.transfer": {name: "transfer", owner: true, target: true, apply: applyTransfer, text: say("%by made %t the owner")},
+	"room.kick":     {name: "kick", target: true, text: sayReason("%by kicked %t")},
+	"room.ban":      {name: "ban", target: true, offline: true, apply: applyBan, text: sayReason("%by banned %t")},
+	"room.unban":    {name: "unban", target: true, offline: true, apply: applyUnban, text: say("%by unbanned %t")},
+	"room.mute":     {name: "mute", target: true, apply: applyMute, text: muteText},
+	"room.unmute":   {name: "unmute", target: true, offline: true, apply: applyUnmute, text: say("%by unmuted %t")},
+}
+
+// moderationEvent announces a change to everyone in the room.
+type moderationEvent struct {
+	Type   string    `json:"type"` // "moderation"
+	Room   string    `json:"room"`
+	Action string    `json:"action"`
+	By     Member    `json:"by"`
+	Target *Member   `json:"target,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	Until  int64     `json:"until,omitempty"` // end of a mute, Unix ms
+	Info   *RoomInfo `json:"info,omitempty"`  // the room after an update
+}
+
+type roomCreatedFrame struct {
+	Type string          `json:"type"` // "room.created"
+	ID   json.RawMessage `json:"id,omitempty"`
+	Room RoomInfo        `json:"room"`
+}
+
+func (h *Hub) handleRoomCreate(c *call) error {
+	name, err := CleanName(c.f.Name, 64)
+	if err != nil {
+		return Errorf(ErrBadRequest, "room name: "+strings.TrimPrefix(err.(*Error).Message, "name "))
+	}
+	public, err := parseVisibility(c.f.Visibility, false)
+	if err != nil {
+		return err
+	}
+	topic, err := h.cleanTopic(c.f.Topic)
+	if err != nil {
+		return err
+	}
+	ok, err := h.allowCreate(c)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return Errorf(ErrTooMany, "you created too many rooms in the last hour (at most "+itoa(int64(h.opts.RoomsPerHour))+")")
+	}
+	m := &roomMeta{
+		RoomConfig: RoomConfig{ID: newID(), Name: name, Topic: topic, Public: public},
+		Custom:     true,
+		Owner:      c.conn.Session,
+		Created:    c.now.Unix(),
+	}
+	if err := h.saveRoom(c.ctx, m, c.now); err != nil {
+		return err
+	}
+	info, err := h.roomInfo(c.ctx, m, 0)
+	if err != nil {
+		return err
+	}
+	h.reply(c, mustJSON(roomCreatedFrame{Type: "room.created", ID: c.f.ID, Room: info}))
+	return nil
+}
+
+// allowCreate counts a room creation against the identity's hourly limit.
+func (h *Hub) allowCreate(c *call) (bool, error) {
+	hour := c.now.Unix() / 3600
+	n, err := h.store.Add(c.ctx, Key{Partition: "rcreate#" + c.conn.Session, Sort: itoa(hour)}, 1, time.Unix((hour+2)*3600, 0))
+	return n <= int64(h.opts.RoomsPerHour), err
+}
+
+func parseVisibility(v string, current bool) (bool, error) {
+	switch v {
+	case "":
+		return current, nil
+	case "public":
+		return true, nil
+	case "private":
+		return false, nil
+	}
+	return false, Errorf(ErrBadRequest, `visibility is "public" or "private"`)
+}
+
+func (h *Hub) cleanTopic(t *string) (string, error) {
+	if t == nil {
+		return "", nil
+	}
+	topic := strings.TrimSpace(*t)
+	if utf8.RuneCountInString(topic) > h.opts.MaxTopicRunes {
+		return "", Errorf(ErrTooLong, "topic is longer than "+itoa(int64(h.opts.MaxTopicRunes))+" characters")
+	}
+	if strings.ContainsFunc(topic, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return "", Errorf(ErrBadRequest, "topic contains control characters")
+	}
+	return topic, nil
+}
+
+// moderate runs one room.* action: permission checks, the change to the
+// room's meta (one compare-and-set), the announcement, and for kick, ban
+// and delete the removal of members.
+func (h *Hub) moderate(c *call, a *moderationAction) error {
+	rid := c.f.Room
+	if rid == "" {
+		return Errorf(ErrBadRequest, `missing "room"`)
+	}
+	by := c.member()
+	var target *Member
+	var targetConn string
+	if a.target {
+		if c.f.Member == "" {
+			return Errorf(ErrBadRequest, `missing "member" (a session id)`)
+		}
+		if c.f.Member == by.ID {
+			return Errorf(ErrForbidden, "you cannot do that to yourself")
+		}
+		target = &Member{ID: c.f.Member}
+		it, err := h.store.Get(c.ctx, memKey(rid, c.f.Member))
+		switch {
+		case err == nil:
+			mr := parseMember(it.Value)
+			target.Name, targetConn = strings.Clone(mr.name), strings.Clone(mr.conn)
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+	}
+
+	m, err := h.updateRoom(c.ctx, rid, c.now, func(m *roomMeta) error {
+		by.Role = m.role(by.ID)
+		if !allowed(a, m, by.ID, target) {
+			return Errorf(ErrForbidden, "you may not "+a.name+" here")
+		}
+		if target != nil && target.Name == "" {
+			target.Name = knownName(m, target.ID)
+			if target.Name == "" || (!a.offline && targetConn == "") {
+				return Errorf(ErrNotMember, "that person is not in the room")
+			}
+		}
+		if target != nil {
+			target.Role = m.role(target.ID)
+		}
+		if a.name == "delete" {
+			return nil
+		}
+		if a.apply != nil {
+			return a.apply(h, c, m, target)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if a.name == "delete" {
+		return h.deleteRoom(c, m, by)
+	}
+
+	ev := moderationEvent{Type: "moderation", Room: rid, Action: a.name, By: by, Target: target, Reason: strings.TrimSpace(c.f.Reason)}
+	if target != nil {
+		target.Role = m.role(target.ID)
+		if mu, ok := m.Mutes[target.ID]; ok && a.name == "mute" && mu.Until > 0 {
+			ev.Until = mu.Until * 1000
+		}
+	}
+	if a.name == "update" {
+		ms, err := h.members(c.ctx, rid)
+		if err != nil {
+			return err
+		}
+		info, err := h.roomInfo(c.ctx, m, len(ms))
+		if err != nil {
+			return err
+		}
+		ev.Info = &info
+	}
+	if err := h.announce(c.ctx, m, ev, a.text(&by, target, c, m), c.now); err != nil {
+		return err
+	}
+	if (a.name == "kick" || a.name == "ban") && targetConn != "" {
+		if err := h.leaveRoom(c.ctx, rid, target.ID, targetConn); err != nil && !errors.Is(err, ErrNotMember) {
+			return err
+		}
+	}
+	h.reply(c, mustJSON(roomReplyFrame{Type: "ok", ID: c.f.ID, Room: rid}))
+	return nil
+}
+
+// allowed is the permission table: owners may do everything to anyone but
+// themselves; moderators may kick, ban, unban, mute and unmute members
+// without a role; members may do nothing.
+func allowed(a *moderationAction, m *roomMeta, actor string, target *Member) bool {
+	switch m.role(actor) {
+	case "owner":
+		return true
+	case "moderator":
+		return !a.owner && (target == nil || m.role(target.ID) == "")
+	}
+	return false
+}
+
+// knownName finds the name of someone who is not in the room but whom the
+// room remembers (a banned, muted or moderator identity).
+func knownName(m *roomMeta, sid string) string {
+	if b, ok := m.Bans[sid]; ok {
+		return b.Name
+	}
+	if mu, ok := m.Mutes[sid]; ok {
+		return mu.Name
+	}
+	return m.Mods[sid]
+}
+
+// announce tells the room about a moderation action: the structured event
+// for clients to update their views, and a system message for the history.
+func (h *Hub) announce(ctx context.Context, m *roomMeta, ev moderationEvent, text string, now time.Time) error {
+	ms, err := h.members(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	h.dropGone(ctx, h.fanout(ctx, ms, "", mustJSON(ev)))
+	msg := Message{Room: m.ID, Text: text, Time: now, System: true}
+	return h.post(ctx, &msg, m)
+}
+
+// deleteRoom removes a room: everyone in it is told and removed, and the
+// room, its roles and its directory entry are deleted. Its messages become
+// unreachable at once and are dropped by their own expiry.
+func (h *Hub) deleteRoom(c *call, m *roomMeta, by Member) error {
+	ms, err := h.members(c.ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	h.dropGone(c.ctx, h.fanout(c.ctx, ms, "", mustJSON(moderationEvent{Type: "moderation", Room: m.ID, Action: "delete", By: by})))
+	if err := h.store.Delete(c.ctx, metaKey(m.ID), IfVersion(m.version)); err != nil {
+		return err
+	}
+	m.Public = false
+	if err := h.listRoom(c.ctx, m); err != nil {
+		return err
+	}
+	for _, mr := range ms {
+		if err := h.leaveRoom(c.ctx, m.ID, mr.sid, mr.conn); err != nil && !errors.Is(err, ErrNotMember) {
+			return err
+		}
+	}
+	h.reply(c, mustJSON(roomReplyFrame{Type: "ok", ID: c.f.ID, Room: m.ID}))
+	return nil
+}
+
+func applyUpdate(h *Hub, c *call, m *roomMeta, _ *Member) error {
+	if c.f.Name == "" && c.f.Topic == nil && c.f.Visibility == "" {
+		return Errorf(ErrBadRequest, `nothing to update: give "name", "topic" or "visibility"`)
+	}
+	if c.f.Name != "" {
+		name, err := CleanName(c.f.Name, 64)
+		if err != nil {
+			return Errorf(ErrBadRequest, "room name: "+strings.TrimPrefix(err.(*Error).Message, "name "))
+		}
+		m.Name = name
+	}
+	if c.f.Topic != nil {
+		topic, err := h.cleanTopic(c.f.Topic)
+		if err != nil {
+			return err
+		}
+		m.Topic = topic
+	}
+	public, err := parseVisibility(c.f.Visibility, m.Public)
+	m.Public = public
+	return err
+}
+
+func applyPromote(_ *Hub, _ *call, m *roomMeta, t *Member) error {
+	if m.Mods == nil {
+		m.Mods = map[string]string{}
+	}
+	m.Mods[t.ID] = t.Name
+	return nil
+}
+
+func applyDemote(_ *Hub, _ *call, m *roomMeta, t *Member) error {
+	if m.Mods[t.ID] == "" {
+		return Errorf(ErrBadRequest, "that person is not a moderator")
+	}
+	delete(m.Mods, t.ID)
+	return nil
+}
+
+// applyTransfer makes the target the owner; the old owner stays on as a
+// moderator.
+func applyTransfer(_ *Hub, c *call, m *roomMeta, t *Member) error {
+	if m.Mods == nil {
+		m.Mods = map[string]string{}
+	}
+	delete(m.Mods, t.ID)
+	m.Mods[m.Owner] = c.conn.Name
+	m.Owner = t.ID
+	return nil
+}
+
+func applyBan(h *Hub, c *call, m *roomMeta, t *Member) error {
+	if len(m.Bans) >= h.opts.MaxBansPerRoom {
+		return Errorf(ErrTooMany, "the ban list is full")
+	}
+	b := banEntry{Name: t.Name, By: c.conn.Session, At: c.now.Unix()}
+	if c.f.Address {
+		if it, err := h.store.Get(c.ctx, memKey(m.ID, t.ID)); err == nil {
+			if cit, err := h.store.Get(c.ctx, connKey(parseMember(it.Value).conn)); err == nil {
+				var rec connRecord
+				if json.Unmarshal(cit.Value, &rec) == nil {
+					b.Addr = addrHost(rec.Addr)
+				}
+			}
+		}
+	}
+	if m.Bans == nil {
+		m.Bans = map[string]banEntry{}
+	}
+	m.Bans[t.ID] = b
+	delete(m.Mods, t.ID)
+	return nil
+}
+
+func applyUnban(_ *Hub, _ *call, m *roomMeta, t *Member) error {
+	if _, ok := m.Bans[t.ID]; !ok {
+		return Errorf(ErrBadRequest, "that person is not banned")
+	}
+	delete(m.Bans, t.ID)
+	return nil
+}
+
+func applyMute(_ *Hub, c *call, m *roomMeta, t *Member) error {
+	if c.f.Duration < 0 {
+		return Errorf(ErrBadRequest, "duration is a number of seconds, 0 or more")
+	}
+	mu := muteInfo{Name: t.Name}
+	if c.f.Duration > 0 {
+		mu.Until = c.now.Unix() + c.f.Duration
+	}
+	if m.Mutes == nil {
+		m.Mutes = map[string]muteInfo{}
+	}
+	m.Mutes[t.ID] = mu
+	return nil
+}
+
+func applyUnmute(_ *Hub, _ *call, m *roomMeta, t *Member) error {
+	if _, ok := m.Mutes[t.ID]; !ok {
+		return Errorf(ErrBadRequest, "that person is not muted")
+	}
+	delete(m.Mutes, t.ID)
+	return nil
+}
+
+// say returns a text function for a system message: %by and %t are
+// replaced by the names of the actor and the target.
+func say(format string) func(by, t *Member, c *call, m *roomMeta) string {
+	return func(by, t *Member, _ *call, _ *roomMeta) string {
+		return strings.NewReplacer("%by", by.Name, "%t", t.Name).Replace(format)
+	}
+}
+
+func sayReason(format string) func(by, t *Member, c *call, m *roomMeta) string {
+	base := say(format)
+	return func(by, t *Member, c *call, m *roomMeta) string {
+		s := base(by, t, c, m)
+		if r := strings.TrimSpace(c.f.Reason); r != "" {
+			s += ": " + r
+		}
+		return s
+	}
+}
+
+func muteText(by, t *Member, c *call, _ *roomMeta) string {
+	s := by.Name + " muted " + t.Name
+	if c.f.Duration > 0 {
+		s += " for " + (time.Duration(c.f.Duration) * time.Second).String()
+	}
+	return s
+}
+
+func updateText(by, _ *Member, c *call, m *roomMeta) string {
+	var parts []string
+	if c.f.Name != "" {
+		parts = append(parts, "renamed the room to "+m.Name)
+	}
+	if c.f.Topic != nil {
+		if m.Topic == "" {
+			parts = append(parts, "cleared the topic")
+		} else {
+			parts = append(parts, "set the topic to "+m.Topic)
+		}
+	}
+	if c.f.Visibility != "" {
+		if m.Public {
+			parts = append(parts, "made the room public")
+		} else {
+			parts = append(parts, "made the room private")
+		}
+	}
+	return by.Name + " " + strings.Join(parts, ", ")
+}
+
+// addrHost returns the host part of a remote address ("1.2.3.4:5678").
+func addrHost(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}

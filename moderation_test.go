@@ -1,0 +1,409 @@
+package chatfly_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatfly/chatfly"
+)
+
+// createRoom creates a custom room as conn and returns its id.
+func (th *testHub) createRoom(conn, name, visibility string) string {
+	th.t.Helper()
+	r := th.reply(conn, `{"action":"room.create","id":1,"name":`+jsonString(name)+`,"topic":"a topic","visibility":"`+visibility+`"}`)
+	if r["type"] != "room.created" {
+		th.t.Fatalf("room.create: %v", r)
+	}
+	return r["room"].(map[string]any)["id"].(string)
+}
+
+// snapshot is everything stored about a room and the directory.
+func (th *testHub) snapshot(room string) string {
+	th.t.Helper()
+	var b bytes.Buffer
+	for _, part := range []string{"room#" + room, "rooms"} {
+		items, err := th.store.Query(context.Background(), chatfly.Query{Partition: part})
+		if err != nil {
+			th.t.Fatal(err)
+		}
+		for _, it := range items {
+			fmt.Fprintf(&b, "%s/%s v%d n%d %q %v\n", it.Partition, it.Sort, it.Version, it.N, it.Value, it.Expires)
+		}
+	}
+	return b.String()
+}
+
+func (th *testHub) memberNames(room string) []string {
+	th.t.Helper()
+	r, err := th.hub.Room(context.Background(), room)
+	if err != nil {
+		th.t.Fatal(err)
+	}
+	ms, err := r.Members(context.Background())
+	if err != nil {
+		th.t.Fatal(err)
+	}
+	var names []string
+	for _, m := range ms {
+		names = append(names, m.Name+":"+m.Role)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Every (role, action) pair: the allowed ones take effect, the others get
+// forbidden and change nothing stored.
+func TestModerationPermissions(t *testing.T) {
+	type setup struct {
+		th                               *testHub
+		room                             string
+		owner, mod, mod2, member, target string // connections
+		sid                              map[string]string
+	}
+	actions := []struct {
+		name   string
+		frame  func(s *setup) string
+		check  func(t *testing.T, s *setup) // the effect, when allowed
+		byMods bool                         // moderators may do it
+	}{
+		{"update topic", func(s *setup) string { return `{"action":"room.update","room":"%r","topic":"new topic"}` },
+			func(t *testing.T, s *setup) {
+				info, _ := roomInfo(s.th, s.room)
+				if info.Topic != "new topic" {
+					t.Fatalf("topic %q", info.Topic)
+				}
+			}, false},
+		{"update visibility", func(s *setup) string { return `{"action":"room.update","room":"%r","visibility":"public"}` },
+			func(t *testing.T, s *setup) {
+				if !slices.Contains(listedRooms(s.th, s.owner), s.room) {
+					t.Fatal("room not listed after it was made public")
+				}
+			}, false},
+		{"promote", func(s *setup) string { return `{"action":"room.promote","room":"%r","member":"%target"}` },
+			func(t *testing.T, s *setup) {
+				if !slices.Contains(s.th.memberNames(s.room), "Tia:moderator") {
+					t.Fatalf("members %v", s.th.memberNames(s.room))
+				}
+			}, false},
+		{"demote", func(s *setup) string { return `{"action":"room.demote","room":"%r","member":"%mod2"}` },
+			func(t *testing.T, s *setup) {
+				if !slices.Contains(s.th.memberNames(s.room), "Mo2:") {
+					t.Fatalf("members %v", s.th.memberNames(s.room))
+				}
+			}, false},
+		{"transfer", func(s *setup) string { return `{"action":"room.transfer","room":"%r","member":"%target"}` },
+			func(t *testing.T, s *setup) {
+				names := s.th.memberNames(s.room)
+				if !slices.Contains(names, "Tia:owner") || !slices.Contains(names, "Olga:moderator") {
+					t.Fatalf("members %v", names)
+				}
+			}, false},
+		{"delete", func(s *setup) string { return `{"action":"room.delete","room":"%r"}` },
+			func(t *testing.T, s *setup) {
+				if _, err := s.th.hub.Room(context.Background(), s.room); err == nil {
+					t.Fatal("room still exists")
+				}
+			}, false},
+		{"kick", func(s *setup) string { return `{"action":"room.kick","room":"%r","member":"%target","reason":"spam"}` },
+			func(t *testing.T, s *setup) {
+				if slices.Contains(s.th.memberNames(s.room), "Tia:") {
+					t.Fatal("kicked member still in the room")
+				}
+				s.th.join(s.target, s.room) // a kicked member may come back
+			}, true},
+		{"ban", func(s *setup) string { return `{"action":"room.ban","room":"%r","member":"%target"}` },
+			func(t *testing.T, s *setup) {
+				if slices.Contains(s.th.memberNames(s.room), "Tia:") {
+					t.Fatal("banned member still in the room")
+				}
+				s.th.wantError(s.target, `{"action":"join","room":"`+s.room+`"}`, "banned")
+			}, true},
+		{"unban", func(s *setup) string { return `{"action":"room.unban","room":"%r","member":"%target"}` },
+			func(t *testing.T, s *setup) { s.th.join(s.target, s.room) }, true},
+		{"mute", func(s *setup) string { return `{"action":"room.mute","room":"%r","member":"%target","duration":600}` },
+			func(t *testing.T, s *setup) {
+				s.th.wantError(s.target, `{"action":"send","room":"`+s.room+`","text":"hi"}`, "muted")
+			}, true},
+		{"unmute", func(s *setup) string { return `{"action":"room.unmute","room":"%r","member":"%target"}` },
+			func(t *testing.T, s *setup) {
+				if r := s.th.reply(s.target, `{"action":"send","room":"`+s.room+`","text":"hi"}`); r["type"] != "sent" {
+					t.Fatalf("unmuted send: %v", r)
+				}
+			}, true},
+	}
+	for _, role := range []string{"owner", "moderator", "member"} {
+		for _, a := range actions {
+			t.Run(role+"/"+a.name, func(t *testing.T) {
+				th := newTestHub(t, nil)
+				s := &setup{th: th, sid: map[string]string{}}
+				var w map[string]any
+				for _, p := range []struct {
+					v    *string
+					name string
+				}{{&s.owner, "Olga"}, {&s.mod, "Mo"}, {&s.mod2, "Mo2"}, {&s.member, "Pat"}, {&s.target, "Tia"}} {
+					*p.v, w = th.hello(p.name)
+					s.sid[p.name] = w["session"].(string)
+				}
+				s.room = th.createRoom(s.owner, "Olga's room", "private")
+				for _, c := range []string{s.owner, s.mod, s.mod2, s.member, s.target} {
+					th.join(c, s.room)
+				}
+				th.reply(s.owner, `{"action":"room.promote","id":1,"room":"`+s.room+`","member":"`+s.sid["Mo"]+`"}`)
+				th.reply(s.owner, `{"action":"room.promote","id":1,"room":"`+s.room+`","member":"`+s.sid["Mo2"]+`"}`)
+				switch a.name {
+				case "unban":
+					th.reply(s.owner, `{"action":"room.ban","id":1,"room":"`+s.room+`","member":"`+s.sid["Tia"]+`"}`)
+				case "unmute":
+					th.reply(s.owner, `{"action":"room.mute","id":1,"room":"`+s.room+`","member":"`+s.sid["Tia"]+`"}`)
+				}
+				actor := map[string]string{"owner": s.owner, "moderator": s.mod, "member": s.member}[role]
+				frame := strings.NewReplacer(`"%r"`, `"`+s.room+`"`, `"%target"`, `"`+s.sid["Tia"]+`"`, `"%mod2"`, `"`+s.sid["Mo2"]+`"`).Replace(a.frame(s))
+				frame = strings.Replace(frame, "{", `{"id":"act",`, 1)
+				allowed := role == "owner" || (role == "moderator" && a.byMods)
+
+				before := th.snapshot(s.room)
+				for _, c := range []string{s.owner, s.mod, s.mod2, s.member, s.target} {
+					th.tr.take(c)
+				}
+				r := th.reply(actor, frame)
+				if !allowed {
+					if r["type"] != "error" || r["code"] != "forbidden" {
+						t.Fatalf("%s by %s: %v, want forbidden", a.name, role, r)
+					}
+					if after := th.snapshot(s.room); after != before {
+						t.Fatalf("forbidden %s changed the room:\nbefore:\n%s\nafter:\n%s", a.name, before, after)
+					}
+					if evs := th.tr.take(s.member); len(evs) != 0 && actor != s.member {
+						t.Fatalf("forbidden action announced: %v", evs)
+					}
+					return
+				}
+				if r["type"] != "ok" || r["id"] != "act" {
+					t.Fatalf("%s by %s: %v", a.name, role, r)
+				}
+				// Everyone in the room was told, with a structured event
+				// and (except for delete) a system message in the history.
+				evs := th.tr.take(s.member)
+				mod := ofType(evs, "moderation")
+				if len(mod) != 1 || mod[0]["by"].(map[string]any)["id"] != s.sid[map[string]string{"owner": "Olga", "moderator": "Mo"}[role]] {
+					t.Fatalf("announcement: %v", evs)
+				}
+				if a.name != "delete" {
+					if sys := ofType(evs, "message"); len(sys) != 1 || sys[0]["system"] != true {
+						t.Fatalf("system message: %v", evs)
+					}
+				}
+				a.check(t, s)
+			})
+		}
+	}
+}
+
+func roomInfo(th *testHub, id string) (chatfly.RoomInfo, error) {
+	r, err := th.hub.Room(context.Background(), id)
+	if err != nil {
+		return chatfly.RoomInfo{}, err
+	}
+	return r.Info(context.Background())
+}
+
+func listedRooms(th *testHub, conn string) []string {
+	var ids []string
+	for _, r := range th.reply(conn, `{"action":"rooms","id":"l"}`)["rooms"].([]any) {
+		ids = append(ids, r.(map[string]any)["id"].(string))
+	}
+	return ids
+}
+
+func TestBanSurvivesResumeKickDoesNot(t *testing.T) {
+	th := newTestHub(t, nil)
+	owner, _ := th.hello("Olga")
+	kicked, wk := th.hello("Kim")
+	banned, wb := th.hello("Ben")
+	room := th.createRoom(owner, "club", "private")
+	for _, c := range []string{owner, kicked, banned} {
+		th.join(c, room)
+	}
+	th.reply(owner, `{"action":"room.kick","id":1,"room":"`+room+`","member":"`+wk["session"].(string)+`"}`)
+	th.reply(owner, `{"action":"room.ban","id":1,"room":"`+room+`","member":"`+wb["session"].(string)+`"}`)
+
+	// Both reconnect with their resume tokens.
+	for _, c := range []string{kicked, banned} {
+		if err := th.hub.Disconnect(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k2 := th.connect()
+	th.reply(k2, `{"action":"hello","token":"`+wk["token"].(string)+`"}`)
+	th.join(k2, room)
+	b2 := th.connect()
+	th.reply(b2, `{"action":"hello","token":"`+wb["token"].(string)+`"}`)
+	th.wantError(b2, `{"action":"join","room":"`+room+`"}`, "banned")
+}
+
+func TestBanByAddress(t *testing.T) {
+	th := newTestHub(t, nil)
+	ctx := context.Background()
+	owner, _ := th.hello("Olga")
+	room := th.createRoom(owner, "club", "public")
+	th.join(owner, room)
+	for _, c := range []struct{ conn, addr string }{{"troll1", "203.0.113.7:4000"}, {"troll2", "203.0.113.7:4001"}, {"other", "198.51.100.1:4000"}} {
+		if err := th.hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: c.conn, RemoteAddr: c.addr}); err != nil {
+			t.Fatal(err)
+		}
+		th.reply(c.conn, `{"action":"hello","name":"`+c.conn+`"}`)
+	}
+	th.join("troll1", room)
+	sid := th.memberID(room, "troll1")
+	th.reply(owner, `{"action":"room.ban","id":1,"room":"`+room+`","member":"`+sid+`","address":true}`)
+	th.wantError("troll2", `{"action":"join","room":"`+room+`"}`, "banned") // new identity, same address
+	th.join("other", room)
+}
+
+func (th *testHub) memberID(room, name string) string {
+	th.t.Helper()
+	r, _ := th.hub.Room(context.Background(), room)
+	ms, _ := r.Members(context.Background())
+	for _, m := range ms {
+		if m.Name == name {
+			return m.ID
+		}
+	}
+	th.t.Fatalf("%s is not in %s", name, room)
+	return ""
+}
+
+func TestPrivateRoomsAreNotListedOrGuessable(t *testing.T) {
+	th := newTestHub(t, nil)
+	a, _ := th.hello("Ada")
+	priv := th.createRoom(a, "secret", "private")
+	pub := th.createRoom(a, "open house", "public")
+	if len(priv) < 22 {
+		t.Fatalf("room id %q is too short to be unguessable (want >= 128 bits)", priv)
+	}
+	ids := listedRooms(th, a)
+	if slices.Contains(ids, priv) || !slices.Contains(ids, pub) {
+		t.Fatalf("directory %v: want %s listed and %s not", ids, pub, priv)
+	}
+	// A wrong id looks exactly like a room that never existed.
+	wrong := th.reply(a, `{"action":"join","id":1,"room":"`+priv[:len(priv)-1]+"x"+`"}`)
+	never := th.reply(a, `{"action":"join","id":1,"room":"no-such-room"}`)
+	if wrong["code"] != "not_found" || wrong["message"] != never["message"] {
+		t.Fatalf("wrong id: %v; never existed: %v", wrong, never)
+	}
+	th.join(a, priv) // the right id works
+	// Making it public lists it; private again hides it.
+	th.reply(a, `{"action":"room.update","id":1,"room":"`+priv+`","visibility":"public"}`)
+	if !slices.Contains(listedRooms(th, a), priv) {
+		t.Fatal("public room not listed")
+	}
+	th.reply(a, `{"action":"room.update","id":1,"room":"`+priv+`","visibility":"private"}`)
+	if slices.Contains(listedRooms(th, a), priv) {
+		t.Fatal("private room listed")
+	}
+}
+
+func TestDirectoryOrder(t *testing.T) {
+	th := newTestHub(t, nil)
+	a, _ := th.hello("Ada")
+	b, _ := th.hello("Bob")
+	quiet := th.createRoom(a, "quiet", "public")
+	busy := th.createRoom(a, "busy", "public")
+	th.join(a, busy)
+	th.join(b, busy)
+	th.join(a, "random")
+	th.clock.Advance(time.Minute)
+	th.do(a, `{"action":"send","room":"random","text":"recent"}`)
+	ids := listedRooms(th, a)
+	if ids[0] != busy || ids[1] != "random" || !slices.Contains(ids, quiet) {
+		t.Fatalf("directory order %v: want busiest (%s) first, then most recently active", ids, busy)
+	}
+}
+
+func TestRoomTTL(t *testing.T) {
+	th := newTestHub(t, &chatfly.Options{RoomTTL: 24 * time.Hour, PresenceTTL: 30 * time.Minute})
+	a, _ := th.hello("Ada")
+	idle := th.createRoom(a, "idle", "public")
+	lively := th.createRoom(a, "lively", "public")
+	th.join(a, idle)
+	th.do(a, `{"action":"send","room":"`+idle+`","text":"bye"}`)
+	th.reply(a, `{"action":"leave","id":1,"room":"`+idle+`"}`)
+	th.join(a, lively)
+
+	// Ada stays in "lively" for three days, pinging; "idle" has nobody.
+	for range 3 * 24 * 6 {
+		th.clock.Advance(10 * time.Minute)
+		th.do(a, `{"action":"ping"}`)
+	}
+	if _, err := roomInfo(th, lively); err != nil {
+		t.Fatalf("a room with a member expired: %v", err)
+	}
+	th.wantError(a, `{"action":"join","room":"`+idle+`"}`, "not_found")
+	if ids := listedRooms(th, a); slices.Contains(ids, idle) || !slices.Contains(ids, lively) {
+		t.Fatalf("directory after expiry: %v", ids)
+	}
+	// Its messages and roles went with it.
+	items, _ := th.store.Query(context.Background(), chatfly.Query{Partition: "room#" + idle})
+	if len(items) != 0 {
+		t.Fatalf("items of the expired room still visible: %v", items)
+	}
+
+	// Once Ada leaves, "lively" expires a day later too.
+	th.reply(a, `{"action":"leave","id":1,"room":"`+lively+`"}`)
+	th.clock.Advance(23 * time.Hour)
+	if _, err := roomInfo(th, lively); err != nil {
+		t.Fatalf("expired too early: %v", err)
+	}
+	th.clock.Advance(2 * time.Hour)
+	if _, err := roomInfo(th, lively); err == nil {
+		t.Fatal("an empty, quiet room did not expire")
+	}
+}
+
+func TestMuteWithDuration(t *testing.T) {
+	th := newTestHub(t, &chatfly.Options{PresenceTTL: time.Hour})
+	o, _ := th.hello("Olga")
+	m, w := th.hello("Max")
+	room := th.createRoom(o, "r", "private")
+	th.join(o, room)
+	th.join(m, room)
+	th.tr.take(m)
+	th.reply(o, `{"action":"room.mute","id":1,"room":"`+room+`","member":"`+w["session"].(string)+`","duration":300}`)
+	th.wantError(m, `{"action":"send","room":"`+room+`","text":"hello?"}`, "muted")
+	th.do(o, `{"action":"send","room":"`+room+`","text":"you can still read"}`)
+	if msgs := ofType(th.tr.take(m), "message"); len(msgs) == 0 || msgs[len(msgs)-1]["text"] != "you can still read" {
+		t.Fatalf("muted member reads: %v", msgs)
+	}
+	th.clock.Advance(6 * time.Minute)
+	if r := th.reply(m, `{"action":"send","id":1,"room":"`+room+`","text":"back"}`); r["type"] != "sent" {
+		t.Fatalf("after the mute ended: %v", r)
+	}
+}
+
+func TestCustomRoomLimits(t *testing.T) {
+	th := newTestHub(t, &chatfly.Options{RoomsPerHour: 2, MaxTopicRunes: 10, MaxMembersPerRoom: 2, PresenceTTL: 3 * time.Hour})
+	a, _ := th.hello("Ada")
+	th.wantError(a, `{"action":"room.create","name":"x","topic":"`+strings.Repeat("t", 11)+`"}`, "too_long")
+	th.wantError(a, `{"action":"room.create","name":"x","visibility":"secret"}`, "bad_request")
+	th.wantError(a, `{"action":"room.create","name":" "}`, "bad_request")
+	room := th.createRoom(a, "one", "private")
+	th.createRoom(a, "two", "private")
+	th.wantError(a, `{"action":"room.create","name":"three"}`, "too_many")
+	th.clock.Advance(time.Hour)
+	th.createRoom(a, "three", "private")
+
+	b, _ := th.hello("Bob")
+	c, _ := th.hello("Cy")
+	th.join(a, room)
+	th.join(b, room)
+	th.wantError(c, `{"action":"join","room":"`+room+`"}`, "too_many")
+	th.wantError(a, `{"action":"room.update","room":"`+room+`","topic":"`+strings.Repeat("t", 11)+`"}`, "too_long")
+	// Default rooms have no owner: nobody can moderate them.
+	th.join(a, "lobby")
+	th.wantError(a, `{"action":"room.update","room":"lobby","topic":"mine"}`, "forbidden")
+}

@@ -1,0 +1,195 @@
+package chatfly
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+)
+
+// roomMeta is a room's configuration, roles and moderation state. Default
+// rooms have no stored meta; other rooms keep it in one item, so every
+// moderation change is a single compare-and-set and the room's roles and
+// bans expire together with it.
+type roomMeta struct {
+	RoomConfig
+	// Custom rooms were created with room.create: they have an owner and
+	// expire after RoomTTL without members or messages.
+	Custom  bool                `json:"custom,omitempty"`
+	Owner   string              `json:"owner,omitempty"`
+	Mods    map[string]string   `json:"mods,omitempty"`  // session id → name
+	Bans    map[string]banEntry `json:"bans,omitempty"`  // session id → ban
+	Mutes   map[string]muteInfo `json:"mutes,omitempty"` // session id → mute
+	Created int64               `json:"created,omitempty"`
+
+	version int64     // storage version; 0 for default rooms
+	expires time.Time // zero: never
+}
+
+type banEntry struct {
+	Name string `json:"name"`
+	Addr string `json:"addr,omitempty"` // remote address (host) also banned
+	By   string `json:"by"`
+	At   int64  `json:"at"`
+}
+
+type muteInfo struct {
+	Name  string `json:"name"`
+	Until int64  `json:"until,omitempty"` // Unix seconds; 0: until unmuted
+}
+
+// role returns sid's role in the room: "owner", "moderator" or "".
+func (m *roomMeta) role(sid string) string {
+	switch {
+	case sid == m.Owner && sid != "":
+		return "owner"
+	case m.Mods[sid] != "":
+		return "moderator"
+	}
+	return ""
+}
+
+// banned reports whether sid, or the host of addr, is banned.
+func (m *roomMeta) banned(sid, addr string) bool {
+	if _, ok := m.Bans[sid]; ok {
+		return true
+	}
+	host := addrHost(addr)
+	for _, b := range m.Bans {
+		if b.Addr != "" && b.Addr == host {
+			return true
+		}
+	}
+	return false
+}
+
+// muted reports whether sid may not send at now.
+func (m *roomMeta) muted(sid string, now time.Time) bool {
+	mu, ok := m.Mutes[sid]
+	return ok && (mu.Until == 0 || now.Unix() < mu.Until)
+}
+
+// loadRoom returns an existing room: a default room of Options.Rooms, or
+// one the application or a user created. Unknown and expired rooms, and
+// malformed ids, are ErrNotFound.
+func (h *Hub) loadRoom(ctx context.Context, rid string) (*roomMeta, error) {
+	if rc, ok := h.rooms[rid]; ok {
+		return &roomMeta{RoomConfig: rc}, nil
+	}
+	if !ValidRoomID(rid) {
+		return nil, Errorf(ErrNotFound, "no such room")
+	}
+	it, err := h.store.Get(ctx, metaKey(rid))
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(ErrNotFound, "no such room")
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := &roomMeta{version: it.Version, expires: it.Expires}
+	return m, json.Unmarshal(it.Value, m)
+}
+
+// saveRoom writes m if nobody changed it since it was read (ErrConflict
+// otherwise), extending a custom room's life.
+func (h *Hub) saveRoom(ctx context.Context, m *roomMeta, now time.Time) error {
+	if m.Custom {
+		m.expires = now.Add(h.opts.RoomTTL)
+	}
+	v, err := h.store.Put(ctx, Item{Key: metaKey(m.ID), Value: mustJSON(m), Expires: m.expires}, IfVersion(m.version))
+	if err != nil {
+		return err
+	}
+	m.version = v
+	return h.listRoom(ctx, m)
+}
+
+// listRoom puts a public room in the directory, or takes a private one out.
+func (h *Hub) listRoom(ctx context.Context, m *roomMeta) error {
+	key := Key{Partition: directoryPart, Sort: m.ID}
+	if !m.Public {
+		return h.store.Delete(ctx, key, Always)
+	}
+	_, err := h.store.Put(ctx, Item{Key: key, Expires: m.expires}, Always)
+	return err
+}
+
+// updateRoom applies change to the room's stored meta with compare-and-set,
+// retrying when another Hub changed it meanwhile. Default rooms have no
+// owner, so changing them is forbidden.
+func (h *Hub) updateRoom(ctx context.Context, rid string, now time.Time, change func(*roomMeta) error) (*roomMeta, error) {
+	for range 20 {
+		m, err := h.loadRoom(ctx, rid)
+		if err != nil {
+			return nil, err
+		}
+		if !m.Custom {
+			return nil, Errorf(ErrForbidden, "this room has no owner and cannot be moderated")
+		}
+		if err := change(m); err != nil {
+			return nil, err
+		}
+		if err := h.saveRoom(ctx, m, now); !errors.Is(err, ErrConflict) {
+			return m, err
+		}
+	}
+	return nil, Errorf(ErrUnavailable, "the room is changing too fast, try again")
+}
+
+// keepAlive extends the life of a custom room that is in use: at most a few
+// writes per RoomTTL, when a quarter of it has passed since the last one.
+// Failures are left to the next activity.
+func (h *Hub) keepAlive(ctx context.Context, m *roomMeta, now time.Time) {
+	if !m.Custom || m.expires.Sub(now) > h.opts.RoomTTL*3/4 {
+		return
+	}
+	err := h.saveRoom(ctx, m, now)
+	if err == nil {
+		// The sequence counter lives as long as the room.
+		_, err = h.store.Add(ctx, seqKey(m.ID), 0, h.seqExpiry(m, now))
+	}
+	if err != nil && !errors.Is(err, ErrConflict) {
+		h.log.WarnContext(ctx, "chatfly: extending room", "room", m.ID, "err", err)
+	}
+}
+
+// seqExpiry is when a room's sequence counter may be forgotten: never for
+// default and application rooms; for custom rooms, with the room.
+func (h *Hub) seqExpiry(m *roomMeta, now time.Time) time.Time {
+	if !m.Custom {
+		return time.Time{}
+	}
+	return now.Add(h.opts.RoomTTL)
+}
+
+// messageExpiry is when a message posted at t expires: after MessageTTL,
+// and in custom rooms no later than the room could expire, so that a room
+// goes with all its messages.
+func (h *Hub) messageExpiry(m *roomMeta, t time.Time) time.Time {
+	ttl := h.opts.MessageTTL
+	if m.Custom {
+		ttl = min(ttl, h.opts.RoomTTL)
+	}
+	return t.Add(ttl)
+}
+
+// withRoles returns ms as protocol members, with their roles in m.
+func withRoles(ms []memberRec, m *roomMeta) []Member {
+	out := make([]Member, len(ms))
+	for i, r := range ms {
+		out[i] = Member{ID: r.sid, Name: r.name, Role: m.role(r.sid)}
+	}
+	slices.SortStableFunc(out, func(a, b Member) int { return rankRole(a.Role) - rankRole(b.Role) })
+	return out
+}
+
+func rankRole(role string) int {
+	switch role {
+	case "owner":
+		return 0
+	case "moderator":
+		return 1
+	}
+	return 2
+}
