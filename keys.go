@@ -13,13 +13,17 @@ import (
 //	conn#<conn>      conn             connRecord JSON            PresenceTTL, refreshed
 //	sess#<session>   sess             current connection id      PresenceTTL, refreshed
 //	sess#<session>   room#<room>      (empty) rooms it is in     PresenceTTL, refreshed
-//	room#<room>      meta             RoomConfig JSON            never (app-created rooms)
-//	room#<room>      seq              counter N = latest seq     never
+//	room#<room>      meta             roomMeta JSON: config,     custom rooms: RoomTTL after the
+//	                                  owner, mods, bans, mutes   last activity; app rooms: never
+//	room#<room>      seq              counter N = latest seq     custom rooms: with the room
 //	room#<room>      mem#<session>    "<conn>\n<name>"           PresenceTTL, refreshed
 //	room#<room>      name#<lower>     session id owning the name PresenceTTL, refreshed
-//	room#<room>      msg#<seq:016d>   message event frame        MessageTTL
-//	rooms            <room>           (empty) public app rooms   never
+//	room#<room>      msg#<seq:016d>   message event frame        MessageTTL (custom: ≤ RoomTTL)
+//	rooms            <room>           (empty) public rooms       with the room
 //	rate#<subject>   <window>         counter N                  two windows
+//	rcreate#<sess>   <hour>           counter N                  two hours
+//
+// Default rooms (Options.Rooms) have no meta item.
 func connKey(conn string) Key { return Key{Partition: "conn#" + conn, Sort: "conn"} }
 
 func sessPart(sid string) string { return "sess#" + sid }
