@@ -477,7 +477,7 @@ func TestRoomsListsOccupancy(t *testing.T) {
 		got[r.ID] = r.Members
 		ids = append(ids, r.ID)
 	}
-	if !slices.Equal(ids, []string{"lobby", "random", "games"}) || got["lobby"] != 2 || got["games"] != 1 || got["random"] != 0 {
+	if !slices.Equal(ids, []string{"lobby", "games", "random"}) || got["lobby"] != 2 || got["games"] != 1 || got["random"] != 0 {
 		t.Fatalf("rooms: %+v", rooms)
 	}
 }
