@@ -25,6 +25,7 @@ type Hub struct {
 	store    Storage
 	tr       Transport
 	bc       Broadcaster // tr, if it implements Broadcaster
+	matcher  Matcher
 	opts     Options
 	log      *slog.Logger
 	rooms    map[string]RoomConfig // the default rooms of Options.Rooms
@@ -65,6 +66,11 @@ func New(store Storage, tr Transport, opts *Options) *Hub {
 		"typing":  h.handleTyping,
 	}
 	h.registerRoomActions()
+	h.registerRoulette()
+	h.matcher = h.opts.Matcher
+	if h.matcher == nil {
+		h.matcher = NewMatcher(store, &MatcherOptions{Now: h.opts.Now})
+	}
 	return h
 }
 
@@ -206,6 +212,9 @@ func (h *Hub) Disconnect(ctx context.Context, connID string) error {
 	if rec.Session == "" {
 		return nil
 	}
+	if err := h.leaveRoulette(ctx, rec.Session, connID); err != nil {
+		return err
+	}
 	rooms, err := h.sessionRooms(ctx, rec.Session)
 	if err != nil {
 		return err
@@ -292,6 +301,7 @@ func (h *Hub) touch(c *call) {
 		h.log.WarnContext(ctx, "chatfly: refreshing presence", "session", sid, "err", err)
 		return
 	}
+	h.extend(ctx, pairKey(sid), exp, nil)
 	for _, rid := range rooms {
 		if m, err := h.loadRoom(ctx, rid); err == nil {
 			h.keepAlive(ctx, m, c.now) // a room with members never expires

@@ -97,6 +97,10 @@ type Options struct {
 	// code if it is an *Error, else "rejected" with the error's text.
 	OnMessage func(ctx context.Context, s Session, m *Message) error
 
+	// Matcher pairs roulette waiters. Default: NewMatcher over the Hub's
+	// Storage with default MatcherOptions and the Hub's clock.
+	Matcher Matcher
+
 	// Logger receives the Hub's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now. Tests use a fake clock.

@@ -32,6 +32,9 @@ type inFrame struct {
 	Duration   int64   `json:"duration,omitempty"` // seconds
 	Address    bool    `json:"address,omitempty"`
 
+	// roulette.* actions
+	Interests []string `json:"interests,omitempty"`
+
 	raw []byte // the whole frame, for handlers of actions added by features
 }
 

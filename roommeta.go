@@ -21,6 +21,7 @@ type roomMeta struct {
 	Mods    map[string]string   `json:"mods,omitempty"`  // session id → name
 	Bans    map[string]banEntry `json:"bans,omitempty"`  // session id → ban
 	Mutes   map[string]muteInfo `json:"mutes,omitempty"` // session id → mute
+	Pair    []string            `json:"pair,omitempty"`  // a roulette pair room admits only these
 	Created int64               `json:"created,omitempty"`
 
 	version int64     // storage version; 0 for default rooms

@@ -140,6 +140,9 @@ func (h *Hub) handleJoin(c *call) error {
 	if err != nil {
 		return err
 	}
+	if !m.admits(c.conn.Session) {
+		return Errorf(ErrNotFound, "no such room")
+	}
 	if m.banned(c.conn.Session, c.conn.Addr) {
 		return ErrBanned
 	}

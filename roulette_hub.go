@@ -1,0 +1,221 @@
+package chatfly
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+)
+
+// The roulette protocol: roulette.join queues the session (or refreshes its
+// place), the Matcher pairs it, and the Hub opens a private pair room for
+// the two and tells both. roulette.next ends the pair and queues the
+// presser again; roulette.leave ends it and leaves the queue; a disconnect
+// ends it for the partner.
+
+// pairRecord is what Storage holds about a session's current pair.
+type pairRecord struct {
+	Room    string   `json:"room"`
+	Partner Member   `json:"partner"`
+	Shared  []string `json:"shared,omitempty"`
+}
+
+func pairKey(sid string) Key { return Key{Partition: sessPart(sid), Sort: "pair"} }
+
+func lastPartnerKey(sid string) Key { return Key{Partition: sessPart(sid), Sort: "rlast"} }
+
+type rouletteFrame struct {
+	Type      string          `json:"type"` // roulette.waiting, roulette.matched, roulette.ended, roulette.left
+	ID        json.RawMessage `json:"id,omitempty"`
+	Room      string          `json:"room,omitempty"`
+	Partner   *Member         `json:"partner,omitempty"`
+	Shared    []string        `json:"shared,omitempty"`
+	Interests []string        `json:"interests,omitempty"`
+	Reason    string          `json:"reason,omitempty"` // for roulette.ended: next, left, disconnected
+}
+
+func (h *Hub) registerRoulette() {
+	h.handlers["roulette.join"] = func(c *call) error { return h.rouletteJoin(c, "") }
+	h.handlers["roulette.next"] = h.rouletteNext
+	h.handlers["roulette.leave"] = h.rouletteLeave
+}
+
+// rouletteJoin queues the session, or answers with its pair if it has one
+// (a refresh that crossed the match is harmless).
+func (h *Hub) rouletteJoin(c *call, last string) error {
+	sid := c.conn.Session
+	if it, err := h.store.Get(c.ctx, pairKey(sid)); err == nil {
+		var p pairRecord
+		if json.Unmarshal(it.Value, &p) == nil {
+			h.reply(c, mustJSON(rouletteFrame{Type: "roulette.matched", ID: c.f.ID, Room: p.Room, Partner: &p.Partner, Shared: p.Shared}))
+			return nil
+		}
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	interests, err := cleanInterests(c.f.Interests)
+	if err != nil {
+		return err
+	}
+	if last == "" {
+		if it, err := h.store.Get(c.ctx, lastPartnerKey(sid)); err == nil {
+			last = string(it.Value)
+		}
+	}
+	m, err := h.matcher.Match(c.ctx, Waiter{Session: sid, Conn: c.connID, Name: c.conn.Name, Interests: interests, Last: last})
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		h.reply(c, mustJSON(rouletteFrame{Type: "roulette.waiting", ID: c.f.ID, Interests: interests}))
+		return nil
+	}
+	return h.startPair(c, m)
+}
+
+// startPair opens the pair room for a match, seats both in it, records the
+// pair for both, and tells both.
+func (h *Hub) startPair(c *call, m *Match) error {
+	rid := "rp-" + newID()
+	room := &roomMeta{RoomConfig: RoomConfig{ID: rid, Name: "Roulette"}, Custom: true, Pair: []string{m.A.Session, m.B.Session}, Created: c.now.Unix()}
+	if err := h.saveRoom(c.ctx, room, c.now); err != nil {
+		return err
+	}
+	exp := c.now.Add(h.opts.PresenceTTL)
+	for _, w := range []Waiter{m.A, m.B} {
+		if err := h.seat(c.ctx, rid, w.Session, w.Conn, w.Name, exp); err != nil {
+			return err
+		}
+	}
+	for _, p := range [][2]Waiter{{m.A, m.B}, {m.B, m.A}} {
+		rec := pairRecord{Room: rid, Partner: Member{ID: p[1].Session, Name: p[1].Name}, Shared: m.Shared}
+		// IfAbsent: a session is queued only without a pair, and a queue
+		// entry is claimed once, so an existing record would be a bug.
+		if _, err := h.store.Put(c.ctx, Item{Key: pairKey(p[0].Session), Value: mustJSON(rec), Expires: exp}, IfAbsent); err != nil {
+			return err
+		}
+	}
+	// With the pair recorded, the queue entries are no longer needed to
+	// keep the two from being queued again.
+	for _, w := range []Waiter{m.A, m.B} {
+		if err := h.matcher.Remove(c.ctx, w.Session); err != nil {
+			return err
+		}
+	}
+	ev := rouletteFrame{Type: "roulette.matched", Room: rid, Partner: &Member{ID: m.A.Session, Name: m.A.Name}, Shared: m.Shared}
+	if err := h.tr.Send(c.ctx, m.B.Conn, mustJSON(ev)); errors.Is(err, ErrGone) {
+		// The partner vanished: its cleanup ends the pair; look again.
+		h.dropGone(c.ctx, []string{m.B.Conn})
+		return h.rouletteJoin(c, "")
+	}
+	ev.ID, ev.Partner = c.f.ID, &Member{ID: m.B.Session, Name: m.B.Name}
+	h.reply(c, mustJSON(ev))
+	return nil
+}
+
+func (h *Hub) rouletteNext(c *call) error {
+	last, err := h.endPair(c.ctx, c.conn.Session, "next")
+	if err != nil {
+		return err
+	}
+	return h.rouletteJoin(c, last)
+}
+
+func (h *Hub) rouletteLeave(c *call) error {
+	if _, err := h.endPair(c.ctx, c.conn.Session, "left"); err != nil {
+		return err
+	}
+	if err := h.matcher.Remove(c.ctx, c.conn.Session); err != nil {
+		return err
+	}
+	h.reply(c, mustJSON(rouletteFrame{Type: "roulette.left", ID: c.f.ID}))
+	return nil
+}
+
+// endPair ends the session's pair, if any: the partner is told (reason),
+// both leave the pair room, and each remembers the other as their last
+// partner. It returns the partner's session id.
+func (h *Hub) endPair(ctx context.Context, sid, reason string) (string, error) {
+	it, err := h.store.Get(ctx, pairKey(sid))
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var p pairRecord
+	if err := json.Unmarshal(it.Value, &p); err != nil {
+		return "", err
+	}
+	if err := h.store.Delete(ctx, pairKey(sid), IfVersion(it.Version)); errors.Is(err, ErrConflict) {
+		return "", nil // ended concurrently
+	} else if err != nil {
+		return "", err
+	}
+	// The partner's record goes only if it is still about this pair: the
+	// partner may have moved on to a new one already.
+	if pit, err := h.store.Get(ctx, pairKey(p.Partner.ID)); err == nil {
+		var pp pairRecord
+		if json.Unmarshal(pit.Value, &pp) == nil && pp.Room == p.Room {
+			_ = h.store.Delete(ctx, pairKey(p.Partner.ID), IfVersion(pit.Version))
+		}
+	}
+	ms, err := h.members(ctx, p.Room)
+	if err != nil {
+		return "", err
+	}
+	remember := h.opts.Now().Add(time.Hour)
+	for _, who := range [][2]string{{sid, p.Partner.ID}, {p.Partner.ID, sid}} {
+		_, _ = h.store.Put(ctx, Item{Key: lastPartnerKey(who[0]), Value: []byte(who[1]), Expires: remember}, Always)
+	}
+	for _, m := range ms {
+		if m.sid == p.Partner.ID {
+			if err := h.tr.Send(ctx, m.conn, mustJSON(rouletteFrame{Type: "roulette.ended", Room: p.Room, Reason: reason})); err != nil && !errors.Is(err, ErrGone) {
+				h.log.WarnContext(ctx, "chatfly: telling partner", "err", err)
+			}
+		}
+		h.unseat(ctx, p.Room, m)
+	}
+	_ = h.store.Delete(ctx, metaKey(p.Room), Always)
+	return p.Partner.ID, nil
+}
+
+// seat makes a session a member of a room without the checks and
+// announcements of a join (pair rooms).
+func (h *Hub) seat(ctx context.Context, rid, sid, conn, name string, exp time.Time) error {
+	if _, err := h.store.Put(ctx, Item{Key: memKey(rid, sid), Value: memberValue(conn, name), Expires: exp}, Always); err != nil {
+		return err
+	}
+	_, err := h.store.Put(ctx, Item{Key: Key{Partition: sessPart(sid), Sort: roomSort(rid)}, Expires: exp}, Always)
+	return err
+}
+
+// unseat removes a membership written by seat.
+func (h *Hub) unseat(ctx context.Context, rid string, m memberRec) {
+	_ = h.store.Delete(ctx, memKey(rid, m.sid), Always)
+	_ = h.store.Delete(ctx, Key{Partition: sessPart(m.sid), Sort: roomSort(rid)}, Always)
+}
+
+// admits reports whether sid may enter room m: pair rooms admit only their
+// two sessions.
+func (m *roomMeta) admits(sid string) bool {
+	return len(m.Pair) == 0 || slices.Contains(m.Pair, sid)
+}
+
+// leaveRoulette takes a disconnecting connection's session out of roulette:
+// out of the queue, and out of its pair if the pair is on this connection
+// (a session that reconnected elsewhere keeps its pair).
+func (h *Hub) leaveRoulette(ctx context.Context, sid, conn string) error {
+	if it, err := h.store.Get(ctx, pairKey(sid)); err == nil {
+		var p pairRecord
+		if json.Unmarshal(it.Value, &p) == nil {
+			if mit, err := h.store.Get(ctx, memKey(p.Room, sid)); err != nil || parseMember(mit.Value).conn == conn {
+				if _, err := h.endPair(ctx, sid, "disconnected"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return h.matcher.Remove(ctx, sid)
+}
