@@ -106,7 +106,11 @@ type matcher struct {
 	opts  MatcherOptions
 }
 
-const queuePart = "rq"
+const (
+	queuePart  = "rq"
+	pairedMark = "paired" // queue index value between pairing and the Hub's record
+	claimTTL   = 10 * time.Second
+)
 
 // queueEntry is the stored value of a queue item.
 type queueEntry struct {
@@ -136,6 +140,9 @@ func (m *matcher) Match(ctx context.Context, w Waiter) (*Match, error) {
 		return nil, err
 	}
 	var own Item
+	if err == nil && string(idx.Value) == pairedMark {
+		return nil, nil // just paired; the Hub is recording the pair
+	}
 	if err == nil {
 		it, err := m.store.Get(ctx, Key{Partition: queuePart, Sort: string(idx.Value)})
 		switch {
@@ -214,10 +221,18 @@ func (m *matcher) pair(ctx context.Context, own Item, w Waiter, now time.Time) (
 			}
 			continue
 		}
-		// Both entries are ours: the pairing is decided. The claimed
-		// entries stay until their short expiry, so that a refresh arriving
-		// before the Hub has recorded the pair finds them claimed and does
-		// not queue the session again.
+		// Both entries are ours: the pairing is decided. The entries go
+		// (claimed ones would crowd the front of the queue); the two
+		// index items say "paired" for a short while, so that a refresh
+		// arriving before the Hub has recorded the pair does not queue the
+		// session again.
+		for _, sid := range []string{w.Session, partner.Session} {
+			if _, err := m.store.Put(ctx, Item{Key: queueIndex(sid), Value: []byte(pairedMark), Expires: now.Add(claimTTL)}, Always); err != nil {
+				return nil, err
+			}
+		}
+		_ = m.store.Delete(ctx, own.Key, Always)
+		_ = m.store.Delete(ctx, best.Key, Always)
 		return &Match{A: w, B: partner.Waiter, Shared: shared}, nil
 	}
 	return nil, nil // heavy contention: stay queued; the next refresh tries again
@@ -272,7 +287,7 @@ func (m *matcher) claim(ctx context.Context, it Item, claim string, now time.Tim
 	}
 	e.Claim = claim
 	// A claim outlives a crash of its Matcher only briefly.
-	_, err := m.store.Put(ctx, Item{Key: it.Key, Value: mustJSON(e), Expires: now.Add(10 * time.Second)}, IfVersion(it.Version))
+	_, err := m.store.Put(ctx, Item{Key: it.Key, Value: mustJSON(e), Expires: now.Add(claimTTL)}, IfVersion(it.Version))
 	if errors.Is(err, ErrConflict) {
 		return false, nil
 	}
@@ -301,7 +316,7 @@ func (m *matcher) Remove(ctx context.Context, sid string) error {
 		return err
 	}
 	key := Key{Partition: queuePart, Sort: string(idx.Value)}
-	if it, err := m.store.Get(ctx, key); err == nil {
+	if it, err := m.store.Get(ctx, key); err == nil && string(idx.Value) != pairedMark {
 		var e queueEntry
 		if json.Unmarshal(it.Value, &e) == nil && e.Claim == "" {
 			if err := m.store.Delete(ctx, key, IfVersion(it.Version)); err != nil && !errors.Is(err, ErrConflict) {

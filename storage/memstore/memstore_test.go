@@ -28,3 +28,9 @@ func TestConformanceRealClock(t *testing.T) {
 		return &storagetest.Env{Storage: store}, nil
 	}))
 }
+
+func TestHubScenarios(t *testing.T) {
+	storagetest.RunHubTests(t, storagetest.HarnessFunc(func(context.Context, *testing.T) (*storagetest.Env, error) {
+		return &storagetest.Env{Storage: memstore.New(nil)}, nil
+	}))
+}
