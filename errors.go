@@ -62,6 +62,15 @@ var (
 	ErrBanned = &Error{"banned", "you are banned from this room"}
 	// ErrMuted: the session is muted in the room: it can read but not send.
 	ErrMuted = &Error{"muted", "you are muted in this room"}
+	// ErrIllegalMove: the game move is malformed or breaks the game's rules
+	// (an occupied cell, say). Games return errors wrapping it.
+	ErrIllegalMove = &Error{"illegal_move", "illegal move"}
+	// ErrNotYourTurn: the move came from a player whose turn it is not.
+	ErrNotYourTurn = &Error{"not_your_turn", "it is not your turn"}
+	// ErrNotPlayer: the session is not a player of that game (a spectator).
+	ErrNotPlayer = &Error{"not_player", "you are not playing this game"}
+	// ErrGameOver: the game has ended.
+	ErrGameOver = &Error{"game_over", "the game is over"}
 	// ErrForbidden: the session may not do this.
 	ErrForbidden = &Error{"forbidden", "forbidden"}
 	// ErrConflict: a storage condition failed (an item exists, or changed

@@ -101,6 +101,14 @@ type Options struct {
 	// Storage with default MatcherOptions and the Hub's clock.
 	Matcher Matcher
 
+	// Games are the games that can be played in rooms, by
+	// GameInfo.Name. chatfly/games/builtin lists the built-in ones.
+	Games []Game
+	// TurnTimeout, if positive, is how long a player may take for a move;
+	// past it the opponent may claim the game (game.claim). Zero: no
+	// timer, as suits casual games.
+	TurnTimeout time.Duration
+
 	// Logger receives the Hub's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now. Tests use a fake clock.
