@@ -26,6 +26,7 @@ type Hub struct {
 	tr       Transport
 	bc       Broadcaster // tr, if it implements Broadcaster
 	matcher  Matcher
+	games    map[string]Game // Options.Games by name
 	opts     Options
 	log      *slog.Logger
 	rooms    map[string]RoomConfig // the default rooms of Options.Rooms
@@ -67,6 +68,7 @@ func New(store Storage, tr Transport, opts *Options) *Hub {
 	}
 	h.registerRoomActions()
 	h.registerRoulette()
+	h.registerGames()
 	h.matcher = h.opts.Matcher
 	if h.matcher == nil {
 		h.matcher = NewMatcher(store, &MatcherOptions{Now: h.opts.Now})

@@ -35,6 +35,12 @@ type inFrame struct {
 	// roulette.* actions
 	Interests []string `json:"interests,omitempty"`
 
+	// game.* actions
+	Game    string          `json:"game,omitempty"` // game.start: the game's name; others: the game id
+	Players int             `json:"players,omitempty"`
+	Invite  []string        `json:"invite,omitempty"`
+	Move    json.RawMessage `json:"move,omitempty"`
+
 	raw []byte // the whole frame, for handlers of actions added by features
 }
 

@@ -13,7 +13,22 @@ import (
 
 // members returns the unexpired member records of a room.
 func (h *Hub) members(ctx context.Context, rid string) ([]memberRec, error) {
-	items, err := h.store.Query(ctx, Query{Partition: roomPart(rid), Prefix: "mem#"})
+	q := Query{Partition: roomPart(rid), Prefix: "mem#"}
+	if sc, ok := h.store.(Scanner); ok {
+		// Without copying every member item first (see Scanner).
+		var ms []memberRec
+		err := sc.Scan(ctx, q, func(it *Item, left int) bool {
+			if ms == nil {
+				ms = make([]memberRec, 0, left)
+			}
+			m := parseMember(it.Value)
+			m.sid = it.Sort[len("mem#"):]
+			ms = append(ms, m)
+			return true
+		})
+		return ms, err
+	}
+	items, err := h.store.Query(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -268,44 +283,47 @@ func (h *Hub) handleLeave(c *call) error {
 func (h *Hub) leaveRoom(ctx context.Context, rid, sid, conn string) error {
 	mu := h.roomLock(rid)
 	mu.Lock()
-	gone, err := h.leave(ctx, rid, sid, conn)
+	gone, left, err := h.leave(ctx, rid, sid, conn)
 	mu.Unlock()
 	h.dropGone(ctx, gone)
+	if left {
+		h.forfeitOnLeave(ctx, rid, sid, h.opts.Now())
+	}
 	return err
 }
 
 // leave does the work of leaveRoom under the room's lock.
-func (h *Hub) leave(ctx context.Context, rid, sid, conn string) (gone []string, err error) {
+func (h *Hub) leave(ctx context.Context, rid, sid, conn string) (gone []string, left bool, err error) {
 	idx := Key{Partition: sessPart(sid), Sort: roomSort(rid)}
 	it, err := h.store.Get(ctx, memKey(rid, sid))
 	if errors.Is(err, ErrNotFound) {
 		_ = h.store.Delete(ctx, idx, Always)
-		return nil, ErrNotMember
+		return nil, false, ErrNotMember
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	m := parseMember(it.Value)
 	if m.conn != conn {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err := h.store.Delete(ctx, memKey(rid, sid), IfVersion(it.Version)); errors.Is(err, ErrConflict) {
-		return nil, nil // it moved to another connection meanwhile
+		return nil, false, nil // it moved to another connection meanwhile
 	} else if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if nit, err := h.store.Get(ctx, nameKeyOf(rid, m.name)); err == nil && string(nit.Value) == sid {
 		_ = h.store.Delete(ctx, nit.Key, IfVersion(nit.Version))
 	}
 	if err := h.store.Delete(ctx, idx, Always); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ms, err := h.members(ctx, rid)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	frame := mustJSON(presenceEvent{Type: "presence", Room: rid, Event: "leave", Member: Member{ID: sid, Name: m.name}, Members: len(ms)})
-	return h.fanout(ctx, ms, sid, frame), nil
+	return h.fanout(ctx, ms, sid, frame), true, nil
 }
 
 // membership returns the calling connection's membership of the frame's
