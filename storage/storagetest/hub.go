@@ -21,6 +21,7 @@ import (
 // them as well as [RunConformanceTests].
 func RunHubTests(t *testing.T, h Harness) {
 	t.Run("Roulette/Concurrent", func(t *testing.T) { testRouletteConcurrent(t, h, 200, 6) })
+	t.Run("Game/CompareAndSet", func(t *testing.T) { testGameCompareAndSet(t, h, 30) })
 }
 
 // sharedTransport is one Transport for all Hubs, as API Gateway is: any Hub
@@ -202,4 +203,137 @@ func waitingSessions(tr *sharedTransport, conns []string) []string {
 		}
 	}
 	return out
+}
+
+// tally is a game for testing compare-and-set: both seats may always move;
+// every move adds one; the game ends at a target.
+type tally struct{ target int }
+
+func (g tally) Info() chatfly.GameInfo {
+	return chatfly.GameInfo{Name: "tally", Title: "Tally", MinPlayers: 2, MaxPlayers: 2}
+}
+
+func (tally) Start([]string, *rand.Rand) ([]byte, error) { return []byte("0"), nil }
+
+func (g tally) Move(state []byte, _ int, move json.RawMessage) ([]byte, error) {
+	n, _ := strconv.Atoi(string(state))
+	var m struct{ Expect int }
+	if err := json.Unmarshal(move, &m); err != nil {
+		return nil, chatfly.ErrIllegalMove
+	}
+	if m.Expect >= 0 && m.Expect != n {
+		// A move made for a state that has moved on (turn-based games
+		// reject such moves as out of turn or on a taken cell).
+		return nil, chatfly.Errorf(chatfly.ErrIllegalMove, "stale move")
+	}
+	return []byte(strconv.Itoa(n + 1)), nil
+}
+
+func (tally) View(state []byte, _ int) (any, error) { return json.RawMessage(state), nil }
+
+func (g tally) Status(state []byte) (chatfly.GameStatus, error) {
+	n, _ := strconv.Atoi(string(state))
+	if n >= g.target {
+		return chatfly.GameStatus{Over: true}, nil
+	}
+	return chatfly.GameStatus{Turn: []int{0, 1}}, nil
+}
+
+// testGameCompareAndSet has two Hubs apply moves to one game at the same
+// time. Moves that do not depend on the state all apply, none lost; moves
+// made for one version compete, and exactly one wins each version.
+func testGameCompareAndSet(t *testing.T, h Harness, rounds int) {
+	ctx := context.Background()
+	env, err := h.MakeStorage(ctx, t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &sharedTransport{events: map[string][]map[string]any{}}
+	opts := &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}, Games: []chatfly.Game{tally{target: 1 << 30}}}
+	hubs := []*chatfly.Hub{chatfly.New(env.Storage, tr, opts), chatfly.New(env.Storage, tr, opts)}
+	prefix := "gt-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
+	recv := func(hub *chatfly.Hub, conn, frame string) map[string]any {
+		if err := hub.Receive(ctx, conn, []byte(frame)); err != nil {
+			t.Fatalf("%s: %v", frame, err)
+		}
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		evs := tr.events[conn]
+		for i := len(evs) - 1; i >= 0; i-- {
+			if evs[i]["id"] != nil { // the reply to this frame
+				return evs[i]
+			}
+		}
+		t.Fatalf("%s: no reply", frame)
+		return nil
+	}
+	players := []string{prefix + "a", prefix + "b"}
+	for i, conn := range players {
+		if err := hubs[i].Connect(ctx, &chatfly.ConnectRequest{ConnID: conn}); err != nil {
+			t.Fatal(err)
+		}
+		recv(hubs[i], conn, `{"action":"hello","id":0,"name":"p`+strconv.Itoa(i)+`"}`)
+		recv(hubs[i], conn, `{"action":"join","id":0,"room":"games"}`)
+	}
+	game := recv(hubs[0], players[0], `{"action":"game.start","id":1,"room":"games","game":"tally"}`)["game"].(map[string]any)
+	gid := game["id"].(string)
+	move := func(expect int) string {
+		return `{"action":"game.move","id":2,"room":"games","game":"` + gid + `","move":{"expect":` + strconv.Itoa(expect) + `}}`
+	}
+	recv(hubs[1], players[1], `{"action":"game.accept","id":1,"room":"games","game":"`+gid+`"}`)
+
+	versions := map[float64]int{}
+	wins := 0
+	for n := range rounds {
+		// Both players move for state n at once, through different Hubs.
+		var wg sync.WaitGroup
+		replies := make([]map[string]any, 2)
+		for i := range 2 {
+			wg.Go(func() { replies[i] = recv(hubs[i], players[i], move(n)) })
+		}
+		wg.Wait()
+		won := 0
+		for _, r := range replies {
+			switch {
+			case r["type"] == "game.state":
+				won++
+				versions[r["game"].(map[string]any)["version"].(float64)]++
+			case r["code"] != "illegal_move":
+				t.Fatalf("round %d: %v", n, r)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d moves won version %d, want exactly one", n, won, n)
+		}
+		wins += won
+	}
+	// Moves that do not depend on the state: every one applies.
+	var wg sync.WaitGroup
+	const free = 20
+	for i := range 2 {
+		wg.Go(func() {
+			for range free {
+				if r := recv(hubs[i], players[i], move(-1)); r["type"] != "game.state" {
+					t.Errorf("free move: %v", r)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	it, err := env.Storage.Query(ctx, chatfly.Query{Partition: "room#games", Prefix: "game#" + gid})
+	if err != nil || len(it) != 1 {
+		t.Fatalf("game item: %v, %v", it, err)
+	}
+	var rec struct {
+		State json.RawMessage `json:"state"`
+	}
+	_ = json.Unmarshal(it[0].Value, &rec)
+	if got, want := string(rec.State), strconv.Itoa(rounds+2*free); got != want {
+		t.Fatalf("tally = %s, want %s: a concurrent move was lost", got, want)
+	}
+	for v, n := range versions {
+		if n != 1 {
+			t.Fatalf("version %v was reported by %d moves", v, n)
+		}
+	}
 }
