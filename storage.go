@@ -74,6 +74,19 @@ type Storage interface {
 	Add(ctx context.Context, key Key, delta int64, expires time.Time) (int64, error)
 }
 
+// Scanner is an optional interface of a [Storage] that can visit the
+// result of a query in place instead of copying it into a slice. The Hub
+// uses it, when the Storage implements it, to read a room's members for
+// every message it fans out (chatfly/storage/memstore implements it).
+type Scanner interface {
+	// Scan calls f with each item Query(ctx, q) would return, in the same
+	// order, until f returns false. left is an upper bound of the number of
+	// items left to visit, this one included, so that f can size a result
+	// once. The *Item is valid only during the call (its fields, which are
+	// immutable, may be kept). f must not call the Storage.
+	Scan(ctx context.Context, q Query, f func(it *Item, left int) bool) error
+}
+
 // Key addresses one item of a [Storage].
 type Key struct {
 	// Partition groups items that are read together by Query.

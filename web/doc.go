@@ -1,0 +1,47 @@
+// Package web serves chatfly's browser side: the single-page chat app and
+// chatfly.js, the browser client for the wire protocol that other pages can
+// import. Everything is embedded in the binary: no build step, no CDN, and it
+// works offline.
+//
+// Use Handler to serve the app next to the WebSocket endpoint:
+//
+//	mux.Handle("/ws", ws.Handler(hub))
+//	mux.Handle("/", web.Handler(nil)) // the page connects to /ws on the same host
+//
+// Use WriteFiles (or Files) to put the same app on static hosting such as S3
+// and CloudFront, with Options.WebSocketURL set to the API Gateway wss://
+// endpoint.
+//
+// # What is served
+//
+//   - / (and /index.html): the app. Its <head> carries the WebSocket URL in
+//     <meta name="chatfly-ws">, a Content-Security-Policy that allows no inline
+//     script except the import map, and an import map that points every module
+//     at a content-versioned URL (?v=hash), so a new release is never mixed
+//     with cached old modules.
+//   - /chatfly.js: the client module, for integrators:
+//     import { connect } from "/chatfly.js". Like the other static files it
+//     is served with Access-Control-Allow-Origin: *, so that pages on other
+//     origins can import it (module scripts are fetched with CORS).
+//   - /app.js, /app.css, /lib/*.js, /views/*.js: the app's modules and style.
+//
+// Every response has a strong ETag (a hash of the content) and answers a
+// matching If-None-Match with 304. A URL whose ?v= is the content's version
+// is cached for a year as immutable; other URLs (index.html, unversioned
+// modules) are served with Cache-Control: no-cache, so browsers revalidate.
+// Bodies are gzip-compressed once, when the package is first used, and sent
+// compressed to clients that accept gzip.
+//
+// # The app
+//
+// The app is plain modern JavaScript (ES modules) in static/: app.js holds a
+// small router over location.hash and the shared state, views/*.js one screen
+// each (name, rooms, chat), lib/dom.js the helpers that build elements. User
+// text only ever reaches the page as text nodes, never as HTML.
+//
+// To add a screen, write static/views/<name>.js exporting a view object whose
+// render(app, params) returns {el, title, focus, destroy}, import it in
+// app.js and add a route (a regexp over the hash, without "#/") to routes.
+// Keep the total initial weight (HTML + JS + CSS) under 50 KB: a test checks
+// it.
+package web

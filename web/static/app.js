@@ -1,0 +1,140 @@
+// The chatfly web app: a tiny router over location.hash that shows one view
+// at a time, and the shared state the views use (the chatfly.js client, the
+// user's name, the status line).
+//
+// Adding a screen: write views/<name>.js exporting a view (see views/rooms.js:
+// render(app, params) returns {el, title, focus?, destroy?}), import it here
+// and add a route. The route's regexp matches the hash without "#/"; its
+// groups are the view's params. Routes with session: true need a connected
+// client: without one the user picks a name first and then comes back.
+import { Client } from "./chatfly.js";
+import { h } from "./lib/dom.js";
+import nameView from "./views/name.js";
+import roomsView from "./views/rooms.js";
+import chatView from "./views/chat.js";
+
+export const routes = [
+  { path: /^(name)?$/, view: nameView },
+  { path: /^rooms$/, view: roomsView, session: true },
+  { path: /^room\/([A-Za-z0-9_-]{1,64})$/, view: chatView, session: true },
+];
+
+const NAME_KEY = "chatfly.name";
+const TOKEN_KEY = "chatfly.token";
+const store = (() => {
+  try {
+    return window.sessionStorage;
+  } catch {
+    return null;
+  }
+})();
+
+const main = document.getElementById("view");
+const statusEl = document.getElementById("status");
+const meEl = document.getElementById("me");
+
+export const app = {
+  client: null,
+  name: (store && store.getItem(NAME_KEY)) || "",
+  // The WebSocket endpoint: the page's <meta name="chatfly-ws">, filled in
+  // by the server (or by web.WriteFiles for static hosting).
+  ws: document.querySelector('meta[name="chatfly-ws"]')?.content || "/ws",
+  next: "", // the route to show once connected
+
+  // navigate shows the screen of route ("rooms", "room/lobby") at once and
+  // records it in the history (so Back works), or replaces the current
+  // entry (redirects).
+  navigate(route, replace = false) {
+    if (location.hash !== "#/" + route) history[replace ? "replaceState" : "pushState"](null, "", "#/" + route);
+    render();
+  },
+
+  // connect starts a session as name (resume: with the stored token, so the
+  // same identity again) and resolves once the server welcomed it.
+  connect(name, resume = false) {
+    if (this.client) this.client.close();
+    if (!resume) store?.removeItem(TOKEN_KEY);
+    const c = new Client({ url: this.ws, name, tokenKey: TOKEN_KEY });
+    this.client = c;
+    let down = false;
+    c.on("welcome", (w) => {
+      this.name = w.name;
+      store?.setItem(NAME_KEY, w.name);
+      meEl.textContent = w.name;
+      meEl.setAttribute("aria-label", "Change name (now " + w.name + ")");
+      meEl.hidden = false;
+    });
+    c.on("state", (s) => {
+      if (this.client !== c) return;
+      if (s.state === "connecting") this.status("Connecting…");
+      else if (s.state === "reconnecting") {
+        down = true;
+        this.status(c.welcome ? "Reconnecting…" : "Cannot reach the chat server. Retrying…", "warn");
+      } else if (s.state === "open") {
+        this.status(down ? "Back online" : "", "ok", down ? 4000 : 0);
+        down = false;
+      } else if (s.state === "closed" && s.code !== 1000) {
+        const why = s.code === 4001 ? "This chat was opened in another tab or window." : "The server ended the connection.";
+        this.status(why, "error", 0, h("button", { type: "button", onclick: () => this.reconnect() }, "Reconnect here"));
+      }
+    });
+    c.ready.catch(() => {
+      if (this.client === c) this.client = null;
+    });
+    return c.ready;
+  },
+
+  // reconnect resumes a session that the server closed for good (4001, 1008)
+  // and shows the current screen again with the new client.
+  reconnect() {
+    this.connect(this.name, true).catch(() => this.navigate("name"));
+    render(true);
+  },
+
+  // status shows text in the status line (a live region) with a kind
+  // ("ok", "warn", "error"), for ms milliseconds if ms > 0.
+  status(text, kind = "", ms = 0, ...extra) {
+    clearTimeout(this._statusTimer);
+    statusEl.replaceChildren(...(text ? [text] : []), ...extra); // empty: no text node, so :empty applies
+    statusEl.dataset.kind = kind;
+    if (ms > 0) this._statusTimer = setTimeout(() => this.status(""), ms);
+  },
+};
+
+let current = null;
+let shown = null; // the path of the current view
+
+// render shows the view of the current location, unless it is already shown.
+function render(force = false) {
+  const path = location.hash.replace(/^#\/?/, "");
+  if (path === shown && !force) return;
+  const r = routes.find((r) => r.path.test(path));
+  if (!r) return app.navigate(app.client ? "rooms" : "", true);
+  if (r.session && !app.client) {
+    app.next = path;
+    return app.navigate("", true);
+  }
+  if (path === "" && app.client) return app.navigate("rooms", true);
+  current?.destroy?.();
+  shown = path;
+  current = r.view.render(app, r.path.exec(path).slice(1));
+  main.replaceChildren(current.el);
+  document.title = (current.title ? current.title + " · " : "") + "chatfly";
+  (current.focus || current.el.querySelector("h1"))?.focus();
+}
+
+meEl.addEventListener("click", () => app.navigate("name"));
+// In-app links ("#/…") switch screens without waiting for hashchange.
+document.addEventListener("click", (e) => {
+  const a = e.target.closest?.('a[href^="#/"]');
+  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  e.preventDefault();
+  app.navigate(a.getAttribute("href").slice(2));
+});
+window.addEventListener("hashchange", () => render()); // Back, Forward, typed URLs
+if (app.name && store?.getItem(TOKEN_KEY)) {
+  // A reload: be the same person again. If the server refuses, pick a name.
+  app.connect(app.name, true).catch(() => app.navigate("name"));
+}
+render();
+performance.mark("chatfly:ready"); // the first screen is up

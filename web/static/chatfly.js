@@ -1,0 +1,469 @@
+// chatfly.js: the browser client for the chatfly wire protocol, version 1
+// (PROTOCOL.md). A plain ES module with no dependencies:
+//
+//   import { connect } from "/chatfly.js";
+//   const chat = await connect({ name: "Ada" });   // url defaults to /ws on this host
+//   chat.on("message", (m) => console.log(m.from?.name, m.text));
+//   await chat.join("lobby");
+//   await chat.send("lobby", "hello");
+//
+// The client reconnects by itself (server restart, network drop, too slow)
+// with its resume token, joins its rooms again with `after` set to the last
+// seq it saw, and delivers each message once, whether it came live or from a
+// join's history. Requests made while it reconnects wait until it is back.
+
+export const PROTOCOL = 1;
+
+// An error frame from the server, or a local failure ("disconnected",
+// "timeout", "closed", "too_large"). `code` is the stable protocol code.
+export class ChatflyError extends Error {
+  constructor(code, message, frame) {
+    super(message || code);
+    this.name = "ChatflyError";
+    this.code = code;
+    this.frame = frame;
+  }
+}
+
+// Close codes after which reconnecting would not help (PROTOCOL.md).
+const FINAL_CLOSE = new Set([1000, 1008, 4001]);
+// Hello errors that another attempt would not fix.
+const FINAL_HELLO = new Set(["invalid_name", "rejected", "forbidden", "bad_request", "already_hello"]);
+const SEEN_MAX = 2000; // seqs remembered per room for de-duplication
+
+function wsURL(url) {
+  const base = globalThis.location ? globalThis.location.href : undefined;
+  const u = new URL(url || "/ws", base);
+  if (u.protocol === "http:") u.protocol = "ws:";
+  else if (u.protocol === "https:") u.protocol = "wss:";
+  return u.href;
+}
+
+function defaultStorage() {
+  try {
+    return globalThis.sessionStorage || null;
+  } catch {
+    return null; // storage blocked (sandboxed frame, privacy settings)
+  }
+}
+
+// Client is one chatfly session. It is an EventTarget: `on(type, fn)` calls
+// fn with each event's frame; addEventListener gets CustomEvents whose
+// `detail` is the frame. Events:
+//
+//   message   {room, seq, from, text, ts, system?}  once per seq, live or from a join's history
+//   presence  {room, event: "join"|"leave", member, members}
+//   typing    {room, member}
+//   joined    the join reply plus {rejoin, reset}; sent before that join's messages.
+//             reset: the room's seq went backwards (its storage was wiped,
+//             for example a memory server restarted): earlier seqs are void.
+//   welcome   the welcome frame, after every (re)connection's hello
+//   state     {state: "connecting"|"open"|"reconnecting"|"closed", code?, reason?, delay?, attempt?}
+//   error     a ChatflyError that answers no request (a failed rejoin, an error frame without id)
+//   any other server event type, under its own name (later protocol additions)
+export class Client extends EventTarget {
+  constructor(opts = {}) {
+    super();
+    this.url = wsURL(opts.url);
+    this.name = opts.name || "";
+    this.storage = opts.storage === undefined ? defaultStorage() : opts.storage;
+    this.tokenKey = opts.tokenKey || "chatfly.token";
+    this.token = opts.token || "";
+    try {
+      if (!this.token && this.storage) this.token = this.storage.getItem(this.tokenKey) || "";
+    } catch {
+      // storage blocked: start without a token
+    }
+    this.timeout = opts.timeout || 15000;
+    this.maxFrameBytes = opts.maxFrameBytes || 16384;
+    this.minDelay = opts.minDelay || 250;
+    this.maxDelay = opts.maxDelay || 15000;
+    this.state = "idle";
+    this.welcome = null;
+    this._ws = null;
+    this._rooms = new Map(); // joined rooms: id -> {seq, seen}
+    this._pending = new Map(); // request id -> {resolve, reject, timer}
+    this._waiters = new Set(); // requests waiting for "open"
+    this._typed = new Map(); // room -> last typing time
+    this._nextId = 1;
+    this._attempt = 0;
+    this._opened = false; // a hello succeeded once
+    this._closed = false;
+    this._handshaking = null;
+    this._lastSent = 0;
+    this.ready = new Promise((res, rej) => {
+      this._ready = { res, rej };
+    });
+    this.ready.catch(() => {}); // the caller may never look
+    this._online = () => {
+      if (this.state === "reconnecting" && this._timer) this._retryNow();
+    };
+    globalThis.addEventListener?.("online", this._online);
+    this._ping = setInterval(() => {
+      if (this.state === "open" && Date.now() - this._lastSent > 300000) this.request("ping").catch(() => {});
+    }, 60000);
+    // Dial after the caller had a chance to subscribe (it sees "connecting").
+    queueMicrotask(() => this._closed || this._dial());
+  }
+
+  // on subscribes fn to events of type and returns the function that
+  // unsubscribes it.
+  on(type, fn) {
+    const h = (e) => fn(e.detail);
+    this.addEventListener(type, h);
+    return () => this.removeEventListener(type, h);
+  }
+
+  // request sends any action with its fields and resolves with the reply
+  // frame, or rejects with a ChatflyError. It waits while the client
+  // reconnects; a request in flight when the connection drops rejects with
+  // code "disconnected" (it may or may not have been done).
+  async request(action, fields = {}) {
+    await this._whenOpen();
+    try {
+      return await this._call(action, fields, this._ws);
+    } catch (err) {
+      // The server lost this connection's state: say hello again, then retry once.
+      if (err.code !== "hello_required" || this.state !== "open") throw err;
+      await this._handshake(this._ws);
+      return this._call(action, fields, this._ws);
+    }
+  }
+
+  async rooms() {
+    return (await this.request("rooms")).rooms;
+  }
+
+  // join enters room and resolves with the joined frame (members, history,
+  // and reset). Its history messages are also emitted as "message" events.
+  // The client joins it again after every reconnection until leave.
+  async join(room, opts = {}) {
+    const f = { room };
+    if (opts.after > 0) f.after = opts.after;
+    return this._joined(room, await this.request("join", f), false);
+  }
+
+  async leave(room) {
+    this._rooms.delete(room);
+    return this.request("leave", { room });
+  }
+
+  send(room, text) {
+    return this.request("send", { room, text });
+  }
+
+  // history resolves with {messages, more}: messages with seq < before
+  // (the latest if omitted), oldest first.
+  history(room, opts = {}) {
+    const f = { room };
+    if (opts.before > 0) f.before = opts.before;
+    if (opts.limit > 0) f.limit = opts.limit;
+    return this.request("history", f);
+  }
+
+  // typing tells the room that the user is typing, at most every 3 seconds
+  // per room; it returns whether it sent the notice.
+  typing(room) {
+    const now = Date.now();
+    if (this.state !== "open" || now - (this._typed.get(room) || 0) < 3000) return false;
+    try {
+      this._write({ action: "typing", room });
+    } catch {
+      return false;
+    }
+    this._typed.set(room, now);
+    return true;
+  }
+
+  ping() {
+    return this.request("ping");
+  }
+
+  // lastSeq is the highest message seq seen in room (0 if none).
+  lastSeq(room) {
+    const r = this._rooms.get(room);
+    return r ? r.seq : 0;
+  }
+
+  // close hangs up for good. Pending requests reject with code "closed".
+  close() {
+    if (this._closed) return;
+    this._closed = true;
+    clearTimeout(this._timer);
+    clearInterval(this._ping);
+    globalThis.removeEventListener?.("online", this._online);
+    const ws = this._ws;
+    this._ws = null;
+    if (ws) ws.close(1000);
+    this._fail(new ChatflyError("closed", "client closed"));
+    this._ready.rej(new ChatflyError("closed", "client closed"));
+    this._setState("closed", { code: 1000 });
+  }
+
+  // ---- internals ----
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  _setState(state, extra = {}) {
+    this.state = state;
+    if (state === "open") for (const w of this._waiters) w.res();
+    this._emit("state", { state, ...extra });
+  }
+
+  _dial() {
+    this._timer = null;
+    this._setState(this._opened ? "reconnecting" : "connecting", { attempt: this._attempt });
+    const ws = new WebSocket(this.url);
+    this._ws = ws;
+    ws.onopen = () => {
+      this._handshake(ws).catch((err) => this._handshakeFailed(ws, err));
+    };
+    ws.onmessage = (e) => {
+      if (ws === this._ws && typeof e.data === "string") this._data(e.data);
+    };
+    ws.onclose = (e) => this._onClose(ws, e.code, e.reason);
+  }
+
+  _handshake(ws) {
+    if (!this._handshaking) {
+      this._handshaking = this._hello(ws).finally(() => {
+        this._handshaking = null;
+      });
+    }
+    return this._handshaking;
+  }
+
+  async _hello(ws) {
+    let w = null;
+    if (this.token) {
+      try {
+        w = await this._call("hello", { token: this.token }, ws);
+      } catch (err) {
+        if (err.code !== "invalid_token") throw err;
+        this._saveToken(""); // expired or from another secret: start over by name
+      }
+    }
+    if (!w) w = await this._call("hello", { name: this.name }, ws);
+    this.welcome = w;
+    this.name = w.name;
+    this._saveToken(w.token || "");
+    this._emit("welcome", w);
+    for (const [room, r] of [...this._rooms]) {
+      const f = { room };
+      if (r.seq > 0) f.after = r.seq;
+      try {
+        const j = await this._call("join", f, ws);
+        const d = this._joined(room, j, true);
+        // A join with after returns at most one page: fetch the rest of a long absence.
+        const top = d.reset ? 0 : this.lastSeq(room);
+        if (j.room && j.room.seq > top) await this._fill(room, top, j.room.seq, ws);
+      } catch (err) {
+        if (err.code === "disconnected") throw err;
+        this._rooms.delete(room);
+        err.room = room;
+        this._emit("error", err);
+      }
+    }
+    this._attempt = 0;
+    this._opened = true;
+    this._setState("open");
+    this._ready.res(this);
+  }
+
+  // _fill delivers the messages of room with from < seq <= to that the
+  // client has not seen, paging back from to; from 0 means "the latest page".
+  async _fill(room, from, to, ws) {
+    let before = to + 1;
+    while (before - 1 > from) {
+      const res = await this._call("history", { room, before, limit: from ? 100 : 50 }, ws);
+      const ms = res.messages || [];
+      for (const m of ms) if (m.seq > from && this._accept({ ...m, room })) this._emit("message", { room, ...m });
+      if (!from || !ms.length || !res.more) break;
+      before = ms[0].seq;
+    }
+  }
+
+  _handshakeFailed(ws, err) {
+    if (ws !== this._ws) return;
+    if (FINAL_HELLO.has(err.code)) {
+      this._ready.rej(err);
+      this._emit("error", err);
+      this.close();
+      return;
+    }
+    // Anything else (unavailable, rate_limited, a dropped socket): try again later.
+    this._ws = null;
+    ws.onclose = null;
+    ws.close(1000);
+    this._onClose(ws, 1011, err.message, true);
+  }
+
+  _saveToken(token) {
+    this.token = token;
+    try {
+      if (!this.storage) return;
+      if (token) this.storage.setItem(this.tokenKey, token);
+      else this.storage.removeItem(this.tokenKey);
+    } catch {
+      // storage full or blocked: the token lives in memory only
+    }
+  }
+
+  _onClose(ws, code, reason, detached) {
+    if (!detached && ws !== this._ws) return;
+    this._ws = null;
+    if (this._closed) return;
+    if (FINAL_CLOSE.has(code)) {
+      this._closed = true;
+      this._fail(new ChatflyError("closed", reason || "closed by the server (" + code + ")"));
+      clearInterval(this._ping);
+      globalThis.removeEventListener?.("online", this._online);
+      this._ready.rej(new ChatflyError("closed", reason || "closed by the server (" + code + ")"));
+      this._setState("closed", { code, reason });
+      return;
+    }
+    this._fail(new ChatflyError("disconnected", "connection lost"));
+    // Full jitter within [d/2, d], d doubling from minDelay up to maxDelay.
+    // A server going away (1001) gets a short spread-out first delay.
+    let d = Math.min(this.maxDelay, this.minDelay * 2 ** this._attempt);
+    if (code === 1001 && this._attempt === 0) d = 4 * this.minDelay; // 0.5–1 s by default
+    const delay = Math.round(d / 2 + (Math.random() * d) / 2);
+    this._attempt++;
+    this._timer = setTimeout(() => this._dial(), delay);
+    this._setState("reconnecting", { code, reason, delay, attempt: this._attempt });
+  }
+
+  _retryNow() {
+    clearTimeout(this._timer);
+    this._dial();
+  }
+
+  // _fail rejects every request in flight and every waiter.
+  _fail(err) {
+    for (const p of this._pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this._pending.clear();
+    if (this._closed) {
+      for (const w of this._waiters) w.rej(err);
+      this._waiters.clear();
+    }
+  }
+
+  _whenOpen() {
+    if (this.state === "open") return Promise.resolve();
+    if (this._closed) return Promise.reject(new ChatflyError("closed", "client closed"));
+    return new Promise((res, rej) => {
+      const w = {
+        res: () => done(res),
+        rej: (e) => done(() => rej(e)),
+      };
+      const timer = setTimeout(() => w.rej(new ChatflyError("timeout", "not connected to the chat server")), this.timeout);
+      const done = (f) => {
+        clearTimeout(timer);
+        this._waiters.delete(w);
+        f();
+      };
+      this._waiters.add(w);
+    });
+  }
+
+  _write(frame) {
+    const ws = this._ws;
+    if (!ws || ws.readyState !== 1) throw new ChatflyError("disconnected", "not connected");
+    const s = JSON.stringify(frame);
+    if (new TextEncoder().encode(s).length > this.maxFrameBytes) throw new ChatflyError("too_large", "frame too large");
+    ws.send(s);
+    this._lastSent = Date.now();
+  }
+
+  _call(action, fields, ws) {
+    return new Promise((resolve, reject) => {
+      if (ws !== this._ws) return reject(new ChatflyError("disconnected", "connection lost"));
+      const id = this._nextId++;
+      try {
+        this._write({ ...fields, action, id });
+      } catch (err) {
+        return reject(err);
+      }
+      const timer = setTimeout(() => {
+        this._pending.delete(id);
+        reject(new ChatflyError("timeout", action + " timed out"));
+      }, this.timeout);
+      this._pending.set(id, { resolve, reject, timer });
+    });
+  }
+
+  _data(data) {
+    for (const line of data.split("\n")) {
+      if (!line) continue;
+      let f;
+      try {
+        f = JSON.parse(line);
+      } catch {
+        continue; // not ours to fix
+      }
+      if (f && typeof f === "object") this._frame(f);
+    }
+  }
+
+  _frame(f) {
+    const p = f.id === undefined ? null : this._pending.get(f.id);
+    if (p) {
+      this._pending.delete(f.id);
+      clearTimeout(p.timer);
+      if (f.type === "error") p.reject(new ChatflyError(f.code, f.message, f));
+      else p.resolve(f);
+      return;
+    }
+    if (f.type === "message") {
+      if (this._accept(f)) this._emit("message", f);
+    } else if (f.type === "error") {
+      this._emit("error", new ChatflyError(f.code, f.message, f));
+    } else if (typeof f.type === "string" && f.type) {
+      this._emit(f.type, f);
+    }
+  }
+
+  // _accept records a message's seq and reports whether it is new.
+  _accept(m) {
+    const r = this._rooms.get(m.room);
+    if (!r || typeof m.seq !== "number") return true;
+    if (r.seen.has(m.seq)) return false;
+    r.seen.add(m.seq);
+    if (r.seen.size > SEEN_MAX) r.seen.delete(r.seen.values().next().value);
+    if (m.seq > r.seq) r.seq = m.seq;
+    return true;
+  }
+
+  _joined(room, j, rejoin) {
+    let r = this._rooms.get(room);
+    const reset = !!(r && j.room && typeof j.room.seq === "number" && j.room.seq < r.seq);
+    if (!r || reset) {
+      r = { seq: 0, seen: new Set() };
+      this._rooms.set(room, r);
+    }
+    const fresh = (j.history || []).filter((m) => this._accept({ ...m, room }));
+    const detail = { ...j, rejoin, reset };
+    this._emit("joined", detail);
+    for (const m of fresh) this._emit("message", { room, ...m });
+    return detail;
+  }
+}
+
+// connect opens a Client and resolves with it once the server welcomed it,
+// or rejects with the ChatflyError of a refused hello (invalid_name, …).
+// While the server cannot be reached it keeps trying (see the "state" event).
+export async function connect(opts) {
+  const c = new Client(opts);
+  try {
+    await c.ready;
+  } catch (err) {
+    c.close();
+    throw err;
+  }
+  return c;
+}

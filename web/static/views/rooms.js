@@ -1,0 +1,64 @@
+// The public rooms, with how many people are in each. A view module exports
+// an object with render(app, params), which returns:
+//   el       the view's root element, put into <main>
+//   title    the document title
+//   focus    the element to focus when the view appears (default: its h1)
+//   destroy  called when the view goes away: unsubscribe, clear timers
+import { h, plural } from "../lib/dom.js";
+
+export default {
+  render(app) {
+    const c = app.client;
+    const heading = h("h1", { tabIndex: -1, id: "rooms-title" }, "Rooms");
+    const list = h("ul", { class: "rooms", "aria-labelledby": "rooms-title" });
+    const note = h("p", { class: "help" }, "Loading rooms…");
+    const rows = new Map(); // room id -> {li, count, topic}
+    let first = true;
+
+    function row(r) {
+      const count = h("span", { class: "room-count" });
+      const topic = h("span", { class: "room-topic" });
+      const name = h("span", { class: "room-name" });
+      const link = h("a", { class: "room", href: "#/room/" + r.id, "data-room": r.id }, name, topic, count);
+      return { li: h("li", null, link), link, name, count, topic };
+    }
+
+    async function load() {
+      let rooms;
+      try {
+        rooms = await c.rooms();
+      } catch (err) {
+        note.textContent = "Could not load the rooms: " + err.message;
+        return;
+      }
+      const ids = new Set(rooms.map((r) => r.id));
+      for (const [id, x] of rows) if (!ids.has(id)) (x.li.remove(), rows.delete(id));
+      for (const r of rooms) {
+        let x = rows.get(r.id);
+        if (!x) rows.set(r.id, (x = row(r))), list.append(x.li);
+        x.name.textContent = r.name || r.id;
+        x.topic.textContent = r.topic || "";
+        x.count.textContent = plural(r.members, "person", "people");
+        x.link.setAttribute("aria-label", [r.name || r.id, r.topic, x.count.textContent].filter(Boolean).join(", "));
+      }
+      note.textContent = rooms.length ? "" : "No public rooms yet.";
+      if (first && document.activeElement === heading) list.querySelector("a")?.focus();
+      first = false;
+    }
+
+    const refresh = h("button", { type: "button", class: "secondary", onclick: load }, "Refresh");
+    const timer = setInterval(load, 10000);
+    const off = c.on("welcome", load);
+    load();
+    const el = h("section", { class: "rooms-view" }, heading, list, note, refresh);
+    return {
+      el,
+      title: "Rooms",
+      focus: heading,
+      destroy() {
+        clearInterval(timer);
+        off();
+      },
+    };
+  },
+};

@@ -1,0 +1,355 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+//go:embed static/index.html static/*.js static/*.css static/lib/*.js static/views/*.js
+var static embed.FS
+
+// DefaultWebSocketURL is the endpoint the page connects to when
+// Options.WebSocketURL is empty: /ws on the page's own host.
+const DefaultWebSocketURL = "/ws"
+
+// Options configures Handler, Files and WriteFiles. A nil *Options means the
+// defaults.
+type Options struct {
+	// WebSocketURL is the chatfly endpoint the page connects to: a path on
+	// the page's host ("/ws", "/chat/ws"), or an absolute ws://, wss://,
+	// http:// or https:// URL (for example an API Gateway endpoint,
+	// "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod"); http(s)
+	// becomes ws(s). Default DefaultWebSocketURL.
+	WebSocketURL string
+}
+
+// File is one file of the app, as Files returns it.
+type File struct {
+	// Path is the file's path relative to the app's root, without a leading
+	// slash: "index.html", "chatfly.js", "views/chat.js".
+	Path string
+	// ContentType is its media type, for the Content-Type header.
+	ContentType string
+	// Body is its content. It must not be modified.
+	Body []byte
+}
+
+// asset is a file ready to serve.
+type asset struct {
+	ctype   string
+	body    []byte
+	gz      []byte // gzip of body, nil when that is not smaller
+	version string // content hash, the ?v= of its immutable URL
+	etag    string // of body
+	etagGz  string // of gz
+}
+
+func newAsset(name string, body []byte) *asset {
+	sum := sha256.Sum256(body)
+	v := hex.EncodeToString(sum[:8])
+	a := &asset{ctype: contentType(name), body: body, version: v, etag: `"` + v + `"`, etagGz: `"` + v + `-gz"`}
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	_, _ = zw.Write(body)
+	_ = zw.Close()
+	if b.Len() < len(body) {
+		a.gz = b.Bytes()
+	}
+	return a
+}
+
+func contentType(name string) string {
+	switch path.Ext(name) {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	}
+	return "application/octet-stream"
+}
+
+// staticAssets are the embedded files other than index.html, by URL path
+// ("/chatfly.js"), built once.
+var staticAssets = sync.OnceValue(func() map[string]*asset {
+	m := map[string]*asset{}
+	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == "static/index.html" {
+			return err
+		}
+		b, err := static.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		m[strings.TrimPrefix(p, "static")] = newAsset(p, b)
+		return nil
+	})
+	if err != nil {
+		panic("chatfly/web: reading embedded files: " + err.Error())
+	}
+	return m
+})
+
+// site is the app for one set of Options: the index page built for them and
+// the shared static assets.
+type site struct {
+	index  *asset
+	assets map[string]*asset
+}
+
+func newSite(opts *Options) (*site, error) {
+	ws := DefaultWebSocketURL
+	if opts != nil && opts.WebSocketURL != "" {
+		ws = opts.WebSocketURL
+	}
+	connect, err := connectSource(ws)
+	if err != nil {
+		return nil, err
+	}
+	assets := staticAssets()
+	tmpl, err := static.ReadFile("static/index.html")
+	if err != nil {
+		return nil, err
+	}
+	const marker = "<!--chatfly:head-->"
+	if !bytes.Contains(tmpl, []byte(marker)) {
+		return nil, errors.New("chatfly/web: index.html has no " + marker)
+	}
+
+	paths := make([]string, 0, len(assets))
+	for p := range assets {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	vurl := func(p string) string { return "." + p + "?v=" + assets[p].version }
+	imports := map[string]string{}
+	for _, p := range paths {
+		if path.Ext(p) == ".js" {
+			imports["."+p] = vurl(p)
+		}
+	}
+	importMap, err := json.Marshal(map[string]any{"imports": imports})
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(importMap)
+	csp := "default-src 'none'; script-src 'self' 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
+		"style-src 'self'; img-src 'self' data:; connect-src 'self'" + connect + "; base-uri 'none'; form-action 'self'"
+
+	var head strings.Builder
+	fmt.Fprintf(&head, "<meta http-equiv=\"Content-Security-Policy\" content=\"%s\">\n", html.EscapeString(csp))
+	fmt.Fprintf(&head, "<meta name=\"chatfly-ws\" content=\"%s\">\n", html.EscapeString(ws))
+	head.WriteString("<link rel=\"icon\" href=\"data:,\">\n")
+	fmt.Fprintf(&head, "<link rel=\"stylesheet\" href=\"%s\">\n", vurl("/app.css"))
+	// The import map comes before any module load, then preloads for every
+	// module so that the browser fetches them in parallel, not one import
+	// level at a time.
+	fmt.Fprintf(&head, "<script type=\"importmap\">%s</script>\n", importMap)
+	for _, p := range paths {
+		if path.Ext(p) == ".js" && p != "/app.js" {
+			fmt.Fprintf(&head, "<link rel=\"modulepreload\" href=\"%s\">\n", vurl(p))
+		}
+	}
+	fmt.Fprintf(&head, "<script type=\"module\" src=\"%s\"></script>", vurl("/app.js"))
+	page := bytes.Replace(tmpl, []byte(marker), []byte(head.String()), 1)
+	return &site{index: newAsset("index.html", page), assets: assets}, nil
+}
+
+// connectSource validates the WebSocket URL and returns what it adds to the
+// CSP's connect-src: nothing for a path on the page's host (CSP's 'self'
+// covers ws: and wss: to it), else the URL's origin.
+func connectSource(ws string) (string, error) {
+	u, err := url.Parse(ws)
+	if err != nil {
+		return "", fmt.Errorf("chatfly/web: WebSocketURL %q: %w", ws, err)
+	}
+	switch u.Scheme {
+	case "":
+		if u.Host != "" || !strings.HasPrefix(u.Path, "/") {
+			return "", fmt.Errorf("chatfly/web: WebSocketURL %q: want a path starting with / or an absolute URL", ws)
+		}
+		return "", nil
+	case "ws", "wss", "http", "https":
+		if u.Host == "" {
+			return "", fmt.Errorf("chatfly/web: WebSocketURL %q has no host", ws)
+		}
+		scheme := map[string]string{"http": "ws", "https": "wss"}[u.Scheme]
+		if scheme == "" {
+			scheme = u.Scheme
+		}
+		if strings.ContainsAny(u.Host, " ;'\"") {
+			return "", fmt.Errorf("chatfly/web: WebSocketURL %q: bad host", ws)
+		}
+		return " " + scheme + "://" + u.Host, nil
+	}
+	return "", fmt.Errorf("chatfly/web: WebSocketURL %q: scheme must be ws, wss, http or https", ws)
+}
+
+// Handler returns the http.Handler that serves the app and chatfly.js (see
+// the package documentation for the paths and caching). Mount it at "/", or
+// under a prefix with http.StripPrefix. It answers GET and HEAD only.
+//
+// Handler panics if opts.WebSocketURL is not a path or a ws(s)/http(s) URL.
+// The handler is safe for concurrent use.
+func Handler(opts *Options) http.Handler {
+	s, err := newSite(opts)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	a := s.index
+	if p := r.URL.Path; p != "/" && p != "" && p != "/index.html" {
+		a = s.assets[p]
+	}
+	if a == nil {
+		http.NotFound(w, r)
+		return
+	}
+	hd := w.Header()
+	if a != s.index && r.URL.RawQuery == "v="+a.version {
+		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		hd.Set("Cache-Control", "no-cache")
+	}
+	hd.Set("Vary", "Accept-Encoding")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	if a == s.index {
+		hd.Set("Referrer-Policy", "no-referrer")
+	} else {
+		// Public files: pages on other origins may import chatfly.js, and
+		// module scripts are fetched with CORS.
+		hd.Set("Access-Control-Allow-Origin", "*")
+	}
+	body, etag, gz := a.body, a.etag, false
+	if a.gz != nil && acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		body, etag, gz = a.gz, a.etagGz, true
+	}
+	hd.Set("ETag", etag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, a) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hd.Set("Content-Type", a.ctype)
+	if gz {
+		hd.Set("Content-Encoding", "gzip")
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// acceptsGzip reports whether Accept-Encoding values allow gzip: "gzip" or
+// "*" with a non-zero q (an explicit gzip;q=0 wins over *).
+func acceptsGzip(values []string) bool {
+	star := false
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			name, params, _ := strings.Cut(part, ";")
+			name = strings.ToLower(strings.TrimSpace(name))
+			if name != "gzip" && name != "x-gzip" && name != "*" {
+				continue
+			}
+			ok := true
+			for p := range strings.SplitSeq(params, ";") {
+				k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+				if strings.EqualFold(strings.TrimSpace(k), "q") {
+					q, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+					ok = err == nil && q > 0
+				}
+			}
+			if name == "*" {
+				star = ok
+				continue
+			}
+			return ok
+		}
+	}
+	return star
+}
+
+// etagMatch reports whether an If-None-Match value names a's content, in
+// either encoding (weak comparison, as RFC 9110 asks for If-None-Match).
+func etagMatch(inm string, a *asset) bool {
+	if strings.TrimSpace(inm) == "*" {
+		return true
+	}
+	for t := range strings.SplitSeq(inm, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == a.etag || t == a.etagGz {
+			return true
+		}
+	}
+	return false
+}
+
+// Files returns the files of the app configured by opts, for uploading to
+// static hosting: index.html first, then the rest sorted by path. Serve
+// index.html with Cache-Control: no-cache; the page refers to the other files
+// with a ?v=<content hash> query, so they may be cached for long.
+func Files(opts *Options) ([]File, error) {
+	s, err := newSite(opts)
+	if err != nil {
+		return nil, err
+	}
+	files := []File{{Path: "index.html", ContentType: s.index.ctype, Body: s.index.body}}
+	paths := make([]string, 0, len(s.assets))
+	for p := range s.assets {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		a := s.assets[p]
+		files = append(files, File{Path: strings.TrimPrefix(p, "/"), ContentType: a.ctype, Body: a.body})
+	}
+	return files, nil
+}
+
+// WriteFiles writes the files of the app configured by opts into dir,
+// creating directories as needed, for example to upload them to S3:
+//
+//	web.WriteFiles("dist", &web.Options{WebSocketURL: "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod"})
+func WriteFiles(dir string, opts *Options) error {
+	files, err := Files(opts)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, f.Body, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

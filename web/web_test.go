@@ -1,0 +1,305 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/base64"
+	"html"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// maxPageWeight is the budget for the initial page: HTML + JS + CSS,
+// uncompressed.
+const maxPageWeight = 50 * 1024
+
+func get(t *testing.T, h http.Handler, method, target string, header ...string) *http.Response {
+	t.Helper()
+	r := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Result()
+}
+
+func body(t *testing.T, res *http.Response) []byte {
+	t.Helper()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestPageWeight(t *testing.T) {
+	files, err := Files(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, gz := 0, 0
+	for _, f := range files {
+		total += len(f.Body)
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+		_, _ = zw.Write(f.Body)
+		_ = zw.Close()
+		gz += b.Len()
+		t.Logf("%-16s %6d bytes", f.Path, len(f.Body))
+	}
+	t.Logf("total %d bytes (%d gzipped), budget %d", total, gz, maxPageWeight)
+	if total > maxPageWeight {
+		t.Errorf("page weight %d bytes, over the %d-byte budget", total, maxPageWeight)
+	}
+}
+
+// TestIndex checks the page's head: the configured endpoint, the CSP whose
+// hash matches the import map, and versioned URLs for every asset.
+func TestIndex(t *testing.T) {
+	h := Handler(&Options{WebSocketURL: "wss://example.com/prod?x=\"><script>"})
+	res := get(t, h, "GET", "/")
+	page := string(body(t, res))
+	if ct := res.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if !strings.Contains(page, `<meta name="chatfly-ws" content="wss://example.com/prod?x=&#34;&gt;&lt;script&gt;">`) {
+		t.Errorf("the WebSocket URL is not in the page, escaped:\n%s", page)
+	}
+	m := regexp.MustCompile(`<script type="importmap">(.*?)</script>`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no import map:\n%s", page)
+	}
+	sum := sha256.Sum256([]byte(m[1]))
+	csp := regexp.MustCompile(`<meta http-equiv="Content-Security-Policy" content="([^"]*)">`).FindStringSubmatch(page)
+	if csp == nil {
+		t.Fatalf("no CSP:\n%s", page)
+	}
+	policy := html.UnescapeString(csp[1])
+	if hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(policy, "script-src 'self' "+hash+";") {
+		t.Errorf("the CSP does not allow the import map by its hash %s: %s", hash, policy)
+	}
+	if !strings.Contains(policy, "connect-src 'self' wss://example.com;") {
+		t.Errorf("the CSP does not allow the WebSocket origin:\n%s", page)
+	}
+	for p, a := range staticAssets() {
+		if !strings.Contains(page, "."+p+"?v="+a.version) {
+			t.Errorf("page does not refer to %s?v=%s", p, a.version)
+		}
+	}
+	if strings.Contains(page, "chatfly:head") {
+		t.Error("head marker left in the page")
+	}
+}
+
+func TestHeaders(t *testing.T) {
+	h := Handler(nil)
+	app := staticAssets()["/app.js"]
+	tests := []struct {
+		name, target, cache, ctype string
+	}{
+		{"index", "/", "no-cache", "text/html; charset=utf-8"},
+		{"index.html", "/index.html", "no-cache", "text/html; charset=utf-8"},
+		{"client module", "/chatfly.js", "no-cache", "text/javascript; charset=utf-8"},
+		{"versioned", "/app.js?v=" + app.version, "public, max-age=31536000, immutable", "text/javascript; charset=utf-8"},
+		{"stale version", "/app.js?v=0123456789abcdef", "no-cache", "text/javascript; charset=utf-8"},
+		{"css", "/app.css", "no-cache", "text/css; charset=utf-8"},
+		{"view", "/views/chat.js", "no-cache", "text/javascript; charset=utf-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := get(t, h, "GET", tt.target)
+			b := body(t, res)
+			if res.StatusCode != 200 {
+				t.Fatalf("status %d", res.StatusCode)
+			}
+			for k, want := range map[string]string{
+				"Cache-Control":          tt.cache,
+				"Content-Type":           tt.ctype,
+				"Vary":                   "Accept-Encoding",
+				"X-Content-Type-Options": "nosniff",
+				"Content-Encoding":       "",
+			} {
+				if got := res.Header.Get(k); got != want {
+					t.Errorf("%s: %q, want %q", k, got, want)
+				}
+			}
+			wantACAO := "*"
+			if strings.HasPrefix(tt.name, "index") {
+				wantACAO = ""
+			}
+			if got := res.Header.Get("Access-Control-Allow-Origin"); got != wantACAO {
+				t.Errorf("Access-Control-Allow-Origin %q, want %q", got, wantACAO)
+			}
+			etag := res.Header.Get("ETag")
+			if !regexp.MustCompile(`^"[0-9a-f]{16}"$`).MatchString(etag) {
+				t.Errorf("ETag %q", etag)
+			}
+			if cl := res.Header.Get("Content-Length"); cl != strconv.Itoa(len(b)) {
+				t.Errorf("Content-Length %s for %d bytes", cl, len(b))
+			}
+
+			// 304 for the same ETag, with the caching headers and no body.
+			res = get(t, h, "GET", tt.target, "If-None-Match", `"nope", `+etag)
+			if res.StatusCode != 304 || len(body(t, res)) != 0 {
+				t.Errorf("If-None-Match %s: status %d", etag, res.StatusCode)
+			}
+			if res.Header.Get("ETag") != etag || res.Header.Get("Cache-Control") != tt.cache {
+				t.Errorf("304 headers: %v", res.Header)
+			}
+			if res := get(t, h, "GET", tt.target, "If-None-Match", `"other"`); res.StatusCode != 200 {
+				t.Errorf("other ETag: status %d", res.StatusCode)
+			}
+
+			// gzip when accepted, precompressed, same content.
+			res = get(t, h, "GET", tt.target, "Accept-Encoding", "br, gzip;q=0.8")
+			gz := body(t, res)
+			if res.Header.Get("Content-Encoding") != "gzip" {
+				t.Fatalf("no gzip: %v", res.Header)
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(gz))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := io.ReadAll(zr)
+			if err != nil || !bytes.Equal(plain, b) {
+				t.Errorf("gunzipped body differs (err %v)", err)
+			}
+			gzTag := res.Header.Get("ETag")
+			if gzTag == etag || res.Header.Get("Content-Length") != strconv.Itoa(len(gz)) {
+				t.Errorf("gzip ETag %s (plain %s), Content-Length %s for %d bytes", gzTag, etag, res.Header.Get("Content-Length"), len(gz))
+			}
+			if res := get(t, h, "GET", tt.target, "Accept-Encoding", "gzip", "If-None-Match", "W/"+gzTag); res.StatusCode != 304 {
+				t.Errorf("If-None-Match W/%s: status %d", gzTag, res.StatusCode)
+			}
+		})
+	}
+}
+
+func TestNotServed(t *testing.T) {
+	h := Handler(nil)
+	for _, target := range []string{"/nope.js", "/static/app.js", "/views/", "/lib"} {
+		if res := get(t, h, "GET", target); res.StatusCode != 404 {
+			t.Errorf("GET %s: status %d, want 404", target, res.StatusCode)
+		}
+	}
+	res := get(t, h, "POST", "/")
+	if res.StatusCode != 405 || res.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST: status %d, Allow %q", res.StatusCode, res.Header.Get("Allow"))
+	}
+	res = get(t, h, "HEAD", "/chatfly.js")
+	if res.StatusCode != 200 || len(body(t, res)) != 0 || res.Header.Get("Content-Length") == "0" {
+		t.Errorf("HEAD: status %d, Content-Length %s", res.StatusCode, res.Header.Get("Content-Length"))
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for v, want := range map[string]bool{
+		"":                     false,
+		"gzip":                 true,
+		"GZIP":                 true,
+		"deflate, gzip":        true,
+		"gzip;q=0":             false,
+		"gzip; q=0.001":        true,
+		"br":                   false,
+		"*":                    true,
+		"*;q=0":                false,
+		"gzip;q=0, *":          false,
+		"identity, *;q=0.5":    true,
+		"x-gzip":               true,
+		"gzip;q=bogus, br;q=1": false,
+	} {
+		if got := acceptsGzip([]string{v}); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestWebSocketURLOption(t *testing.T) {
+	for ws, want := range map[string]string{
+		"/ws":                         "",
+		"/chat/ws":                    "",
+		"ws://127.0.0.1:8080/ws":      " ws://127.0.0.1:8080",
+		"https://chat.example.com/ws": " wss://chat.example.com",
+		"wss://abc.execute-api.eu-west-1.amazonaws.com/prod": " wss://abc.execute-api.eu-west-1.amazonaws.com",
+	} {
+		got, err := connectSource(ws)
+		if err != nil || got != want {
+			t.Errorf("connectSource(%q) = %q, %v; want %q", ws, got, err, want)
+		}
+	}
+	for _, ws := range []string{"ws", "javascript:alert(1)", "ftp://x/y", "wss:///path", "//host/ws", "wss://a b/"} {
+		if _, err := connectSource(ws); err == nil {
+			t.Errorf("connectSource(%q): no error", ws)
+		}
+		if _, err := Files(&Options{WebSocketURL: ws}); err == nil {
+			t.Errorf("Files with WebSocketURL %q: no error", ws)
+		}
+	}
+}
+
+func TestWriteFiles(t *testing.T) {
+	dir := t.TempDir()
+	const ws = "wss://abc.execute-api.eu-west-1.amazonaws.com/prod"
+	if err := WriteFiles(dir, &Options{WebSocketURL: ws}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			got = append(got, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := Files(&Options{WebSocketURL: ws})
+	if len(got) != len(files) {
+		t.Errorf("wrote %q, want %d files", got, len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		if err != nil || !bytes.Equal(b, f.Body) {
+			t.Errorf("%s: %v", f.Path, err)
+		}
+	}
+	index, _ := os.ReadFile(filepath.Join(dir, "index.html"))
+	if !bytes.Contains(index, []byte(`<meta name="chatfly-ws" content="`+ws+`">`)) {
+		t.Errorf("index.html lacks the endpoint:\n%s", index)
+	}
+}
+
+// TestNoHTMLSinks keeps user text out of the HTML parser: the app never uses
+// the APIs that parse strings as HTML.
+func TestNoHTMLSinks(t *testing.T) {
+	sinks := regexp.MustCompile(`innerHTML|outerHTML|insertAdjacentHTML|document\.write|createContextualFragment|DOMParser|eval\(|new Function`)
+	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".js") {
+			return err
+		}
+		b, err := static.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if sinks.MatchString(line) {
+				t.Errorf("%s:%d: %s", p, i+1, strings.TrimSpace(line))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
