@@ -68,20 +68,20 @@ type gameFrame struct {
 }
 
 type gameView struct {
-	ID       string      `json:"id"`
-	Name     string      `json:"name"`
-	Title    string      `json:"title"`
-	Status   string      `json:"status"`
-	Size     int         `json:"size"`
-	Seats    []Member    `json:"seats"`
-	Invited  []string    `json:"invited,omitempty"`
-	You      int         `json:"you"` // your seat, or -1
-	Turn     []int       `json:"turn"`
-	Winners  []int       `json:"winners,omitempty"`
-	Reason   string      `json:"reason,omitempty"`
-	Deadline int64       `json:"deadline,omitempty"`
-	Version  int64       `json:"version"`
-	View     any         `json:"view,omitempty"`
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Title    string   `json:"title"`
+	Status   string   `json:"status"`
+	Size     int      `json:"size"`
+	Seats    []Member `json:"seats"`
+	Invited  []string `json:"invited,omitempty"`
+	You      int      `json:"you"` // your seat, or -1
+	Turn     []int    `json:"turn"`
+	Winners  []int    `json:"winners,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+	Deadline int64    `json:"deadline,omitempty"`
+	Version  int64    `json:"version"`
+	View     any      `json:"view,omitempty"`
 }
 
 func (h *Hub) registerGames() {
