@@ -2,6 +2,7 @@ package chatfly
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,7 @@ type gameRecord struct {
 	Size     int             `json:"size"`
 	Seats    []Member        `json:"seats"`
 	Invited  []string        `json:"invited,omitempty"` // session ids; empty: open seats
+	Order    []string        `json:"order,omitempty"`   // seat order at the start (rematches), if set
 	Seed     uint64          `json:"seed"`
 	State    json.RawMessage `json:"state,omitempty"`
 	Result   *GameStatus     `json:"result,omitempty"`
@@ -95,12 +97,47 @@ func (h *Hub) registerGames() {
 	h.handlers["game.resign"] = func(c *call) error { return h.gameChange(c, h.applyResign) }
 	h.handlers["game.claim"] = func(c *call) error { return h.gameChange(c, h.applyClaim) }
 	h.handlers["game.list"] = h.gameList
+	h.handlers["game.rematch"] = h.gameRematch
+}
+
+// gameRematch starts a new game of a finished one with the same players,
+// seats rotated so that someone else moves first; the others are invited.
+func (h *Hub) gameRematch(c *call) error {
+	if c.f.Room == "" || c.f.Game == "" {
+		return Errorf(ErrBadRequest, `"room" and "game" (the game id) are required`)
+	}
+	if err := h.membership(c); err != nil {
+		return err
+	}
+	old, err := h.loadGame(c.ctx, c.f.Room, c.f.Game)
+	if err != nil {
+		return err
+	}
+	seat := old.seatOf(c.conn.Session)
+	switch {
+	case seat < 0:
+		return ErrNotPlayer
+	case old.Status != "over":
+		return Errorf(ErrForbidden, "the game is not over yet")
+	}
+	c.f.Game, c.f.Players, c.f.Invite = old.Game, old.Size, nil
+	order := make([]string, len(old.Seats))
+	for i, m := range old.Seats {
+		order[(i+len(old.Seats)-1)%len(old.Seats)] = m.ID // everyone moves up a seat
+		if m.ID != c.conn.Session {
+			c.f.Invite = append(c.f.Invite, m.ID)
+		}
+	}
+	return h.openGame(c, order)
 }
 
 // gameStart opens a game in a room: the starter takes the first seat; the
 // others are invited (invite: session ids) or the seats are open to anyone
 // in the room. game.rematch is game.start with the same players.
-func (h *Hub) gameStart(c *call) error {
+func (h *Hub) gameStart(c *call) error { return h.openGame(c, nil) }
+
+// openGame opens a game; order, if set, is the seat order at the start.
+func (h *Hub) openGame(c *call, order []string) error {
 	if err := h.membership(c); err != nil {
 		return err
 	}
@@ -127,11 +164,13 @@ func (h *Hub) gameStart(c *call) error {
 			return err
 		}
 	}
+	// The seed decides hidden things (a secret word): it comes from
+	// crypto/rand and never leaves the server.
 	var seed [8]byte
-	copy(seed[:], newID())
+	_, _ = crand.Read(seed[:])
 	rec := &gameRecord{
 		ID: newID()[:12], Game: info.Name, Room: c.f.Room, Status: "open", Size: size,
-		Seats: []Member{c.member()}, Invited: c.f.Invite,
+		Seats: []Member{c.member()}, Invited: c.f.Invite, Order: order,
 		Seed: binary.LittleEndian.Uint64(seed[:]), Started: c.now.UnixMilli(),
 	}
 	if err := h.startIfFull(rec, c.now); err != nil {
@@ -149,6 +188,11 @@ func (h *Hub) gameStart(c *call) error {
 func (h *Hub) startIfFull(rec *gameRecord, now time.Time) error {
 	if rec.Status != "open" || len(rec.Seats) < rec.Size {
 		return nil
+	}
+	if len(rec.Order) == len(rec.Seats) {
+		slices.SortStableFunc(rec.Seats, func(a, b Member) int {
+			return slices.Index(rec.Order, a.ID) - slices.Index(rec.Order, b.ID)
+		})
 	}
 	g := h.games[rec.Game]
 	players := make([]string, len(rec.Seats))

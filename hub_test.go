@@ -28,13 +28,14 @@ func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.
 // marked gone makes Send return ErrGone.
 type recTransport struct {
 	mu     sync.Mutex
+	raw    map[string][]string // every frame line, as sent
 	events map[string][]map[string]any
 	closed map[string]chatfly.CloseCode
 	gone   map[string]bool
 }
 
 func newRecTransport() *recTransport {
-	return &recTransport{events: map[string][]map[string]any{}, closed: map[string]chatfly.CloseCode{}, gone: map[string]bool{}}
+	return &recTransport{raw: map[string][]string{}, events: map[string][]map[string]any{}, closed: map[string]chatfly.CloseCode{}, gone: map[string]bool{}}
 }
 
 func (t *recTransport) Send(_ context.Context, conn string, frame []byte) error {
@@ -49,6 +50,7 @@ func (t *recTransport) Send(_ context.Context, conn string, frame []byte) error 
 			panic("hub sent invalid JSON: " + string(line))
 		}
 		t.events[conn] = append(t.events[conn], ev)
+		t.raw[conn] = append(t.raw[conn], string(line))
 	}
 	return nil
 }
@@ -76,6 +78,7 @@ type testHub struct {
 	store *memstore.Store
 	clock *fakeClock
 	next  int
+	conns map[string]string // by name, for tests that keep them
 }
 
 func newTestHub(t *testing.T, opts *chatfly.Options) *testHub {
