@@ -5,42 +5,91 @@ package e2e_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"go.uber.org/goleak"
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/client"
+	"github.com/chatfly/chatfly/storage/dynamostore"
+	"github.com/chatfly/chatfly/storage/dynamostore/dynamotest"
 	"github.com/chatfly/chatfly/storage/memstore"
 	"github.com/chatfly/chatfly/transport/wstransport"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	dynamotest.Stop()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// storeKind is a Storage that the chat scenarios run on.
+type storeKind struct {
+	name string
+	make func(t *testing.T) chatfly.Storage // a new, empty Storage for t
+	// emulated: every storage call is a request to a DynamoDB emulator,
+	// far slower than memstore.
+	emulated bool
+}
+
+// stores are the Storages of the chat scenarios: memstore, and dynamostore
+// on a fresh table of minidyn (in process, always) and of dynalite (skipped
+// when it is not installed, unless CHATFLY_REQUIRE_DYNALITE=1; see package
+// dynamotest).
+var stores = []storeKind{
+	{name: "memstore", make: func(*testing.T) chatfly.Storage { return memstore.New(nil) }},
+	{name: "minidyn", make: func(t *testing.T) chatfly.Storage { return openDynamo(t, dynamotest.Minidyn(t)) }, emulated: true},
+	{name: "dynalite", make: func(t *testing.T) chatfly.Storage { return openDynamo(t, dynamotest.Dynalite(t)) }, emulated: true},
+}
+
+func openDynamo(t *testing.T, client *dynamodb.Client) chatfly.Storage {
+	t.Helper()
+	s, err := dynamostore.Open(client, dynamotest.NewTable(t, client), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// forEachStore runs f as a subtest of t per Storage, named after it.
+func forEachStore(t *testing.T, f func(t *testing.T, st storeKind)) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) { f(t, st) })
+	}
+}
 
 type server struct {
-	t     *testing.T
-	url   string
-	hub   *chatfly.Hub
-	store *memstore.Store
-	ws    *wstransport.Transport
-	srv   *httptest.Server
+	t   *testing.T
+	url string
+	hub *chatfly.Hub
+	ws  *wstransport.Transport
+	srv *httptest.Server
 }
 
 type serverConfig struct {
 	hub    *chatfly.Options
 	ws     *wstransport.Options
-	store  *memstore.Store
-	sndBuf int // server socket send buffer, if > 0
+	store  chatfly.Storage // nil: a new memstore
+	sndBuf int             // server socket send buffer, if > 0
 }
 
-// startServer runs a Hub on memstore behind wstransport on 127.0.0.1.
+// startServer runs a Hub on cfg.store behind wstransport on 127.0.0.1.
 func startServer(t *testing.T, cfg serverConfig) *server {
 	t.Helper()
 	if cfg.hub == nil {
@@ -62,7 +111,7 @@ func startServer(t *testing.T, cfg serverConfig) *server {
 		}
 	}
 	srv.Start()
-	s := &server{t: t, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", hub: hub, store: cfg.store, ws: ws, srv: srv}
+	s := &server{t: t, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", hub: hub, ws: ws, srv: srv}
 	t.Cleanup(s.stop)
 	return s
 }
@@ -125,7 +174,11 @@ func join(t *testing.T, c *client.Client, room string) *client.Joined {
 }
 
 func TestTwoClientsChatThirdGetsHistory(t *testing.T) {
-	s := startServer(t, serverConfig{})
+	forEachStore(t, twoClientsChatThirdGetsHistory)
+}
+
+func twoClientsChatThirdGetsHistory(t *testing.T, st storeKind) {
+	s := startServer(t, serverConfig{store: st.make(t)})
 	ada, lin := s.dial("Ada", nil), s.dial("Lin", nil)
 	join(t, ada, "lobby")
 	j := join(t, lin, "lobby")
@@ -170,16 +223,31 @@ func TestTwoClientsChatThirdGetsHistory(t *testing.T) {
 	}
 }
 
-// 20 clients each send 50 messages at once into one room: every client
-// receives every message exactly once, in seq order, with no gap.
+// 20 clients each send 50 messages at once into one room (10 clients of 20
+// messages on the DynamoDB emulators): every client receives every message
+// exactly once, in seq order, with no gap.
 func TestConcurrentSendersExactlyOnceInOrder(t *testing.T) {
-	const clients, each = 20, 50
-	// The burst is 1000 messages to each client within a second or so under
-	// the race detector: queues are sized so that this test is about order,
-	// not about slow consumers (TestSlowConsumerIsDropped is).
+	forEachStore(t, concurrentSendersExactlyOnceInOrder)
+}
+
+func concurrentSendersExactlyOnceInOrder(t *testing.T, st storeKind) {
+	clients, each := 20, 50
+	if st.emulated {
+		// 10 clients of 20 messages on the DynamoDB emulators: the full
+		// size takes about 90s on minidyn under the race detector (it
+		// reads the whole table for every Query, so the test is
+		// quadratic there) and 20s on dynalite. 10 concurrent senders
+		// still contend for every sequence number.
+		clients, each = 10, 20
+	}
+	// The burst is clients*each messages to each client (1000 on memstore
+	// within a second or so under the race detector): queues are sized so
+	// that this test is about order, not about slow consumers
+	// (TestSlowConsumerIsDropped is).
 	s := startServer(t, serverConfig{
-		hub: &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}},
-		ws:  &wstransport.Options{QueueSize: clients * each},
+		store: st.make(t),
+		hub:   &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}},
+		ws:    &wstransport.Options{QueueSize: clients * each},
 	})
 	cs := make([]*client.Client, clients)
 	for i := range cs {
@@ -222,8 +290,10 @@ func TestConcurrentSendersExactlyOnceInOrder(t *testing.T) {
 	}
 }
 
-func TestNames(t *testing.T) {
-	s := startServer(t, serverConfig{})
+func TestNames(t *testing.T) { forEachStore(t, names) }
+
+func names(t *testing.T, st storeKind) {
+	s := startServer(t, serverConfig{store: st.make(t)})
 	ada := s.dial("Ada", nil)
 	join(t, ada, "lobby")
 	other := s.dial("aDA", nil)
@@ -238,7 +308,11 @@ func TestNames(t *testing.T) {
 }
 
 func TestResumeAfterReconnectAndForgedToken(t *testing.T) {
-	s := startServer(t, serverConfig{})
+	forEachStore(t, resumeAfterReconnectAndForgedToken)
+}
+
+func resumeAfterReconnectAndForgedToken(t *testing.T, st storeKind) {
+	s := startServer(t, serverConfig{store: st.make(t)})
 	ada := s.dial("Ada", nil)
 	w := ada.Welcome()
 	join(t, ada, "lobby")
@@ -263,8 +337,10 @@ func TestResumeAfterReconnectAndForgedToken(t *testing.T) {
 	}
 }
 
+// TestIdentifyHook runs on memstore only: it counts the items in storage.
 func TestIdentifyHook(t *testing.T) {
-	s := startServer(t, serverConfig{hub: &chatfly.Options{
+	store := memstore.New(nil)
+	s := startServer(t, serverConfig{store: store, hub: &chatfly.Options{
 		Identify: func(_ context.Context, r *chatfly.ConnectRequest) (*chatfly.Identity, error) {
 			c, err := (&http.Request{Header: r.Header}).Cookie("session")
 			switch {
@@ -280,12 +356,12 @@ func TestIdentifyHook(t *testing.T) {
 	if w := vera.Welcome(); w.Name != "Vera (verified)" || w.User != "u-1" {
 		t.Fatalf("verified welcome: %+v", w)
 	}
-	before := s.store.Len()
+	before := store.Len()
 	_, err := client.Dial(ctx(t), s.url, &client.Options{Name: "Mallory", HTTPHeader: http.Header{"Cookie": {"session=forged"}}})
 	if !errors.Is(err, chatfly.ErrRejected) {
 		t.Fatalf("rejected connect: %v, want rejected", err)
 	}
-	if after := s.store.Len(); after != before {
+	if after := store.Len(); after != before {
 		t.Fatalf("a rejected connection changed storage: %d items -> %d", before, after)
 	}
 	if s.ws.Len() != 1 {
@@ -293,8 +369,10 @@ func TestIdentifyHook(t *testing.T) {
 	}
 }
 
-func TestMessageHook(t *testing.T) {
-	s := startServer(t, serverConfig{hub: &chatfly.Options{
+func TestMessageHook(t *testing.T) { forEachStore(t, messageHook) }
+
+func messageHook(t *testing.T, st storeKind) {
+	s := startServer(t, serverConfig{store: st.make(t), hub: &chatfly.Options{
 		OnMessage: func(_ context.Context, _ chatfly.Session, m *chatfly.Message) error {
 			if strings.Contains(strings.ToLower(m.Text), "casino") {
 				return errors.New("links to casinos are not allowed")
@@ -324,8 +402,10 @@ func TestMessageHook(t *testing.T) {
 
 // Bad input gets an error frame with a stable code and the connection stays
 // usable; a frame over the read limit closes it with 1009.
-func TestBadInputKeepsConnection(t *testing.T) {
-	s := startServer(t, serverConfig{hub: &chatfly.Options{
+func TestBadInputKeepsConnection(t *testing.T) { forEachStore(t, badInputKeepsConnection) }
+
+func badInputKeepsConnection(t *testing.T, st storeKind) {
+	s := startServer(t, serverConfig{store: st.make(t), hub: &chatfly.Options{
 		MaxTextRunes: 100,
 		RateLimit:    chatfly.RateLimit{Count: 30, Window: time.Minute},
 	}})
@@ -438,31 +518,53 @@ func roomMembers(s *server, room string) ([]chatfly.Member, error) {
 }
 
 // Shutdown closes clients with 1001; a new process with the same secret
-// accepts their resume tokens.
+// accepts their resume tokens, whether it starts on new storage (memory
+// storage after a restart) or on the storage of the old one (a shared
+// DynamoDB table, where the room's history is still there).
 func TestShutdownAndResumeOnNewServer(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st storeKind) {
+		t.Run("NewStorage", func(t *testing.T) { shutdownAndResumeOnNewServer(t, st, false) })
+		t.Run("SameStorage", func(t *testing.T) { shutdownAndResumeOnNewServer(t, st, true) })
+	})
+}
+
+func shutdownAndResumeOnNewServer(t *testing.T, st storeKind, sameStorage bool) {
 	secret := []byte("shared secret for this test only")
-	s := startServer(t, serverConfig{hub: &chatfly.Options{Secret: secret}})
+	store := st.make(t)
+	s := startServer(t, serverConfig{store: store, hub: &chatfly.Options{Secret: secret}})
 	ada := s.dial("Ada", nil)
 	w := ada.Welcome()
+	join(t, ada, "lobby")
+	if _, err := ada.Send(ctx(t), "lobby", "before the restart"); err != nil {
+		t.Fatal(err)
+	}
 	s.stop()
 	<-ada.Done()
 	var closeErr *client.CloseError
 	if !errors.As(ada.Err(), &closeErr) || closeErr.Code != int(chatfly.CloseGoingAway) {
 		t.Fatalf("after shutdown: %v, want close 1001", ada.Err())
 	}
-	s2 := startServer(t, serverConfig{hub: &chatfly.Options{Secret: secret}})
+	history := 1
+	if !sameStorage {
+		store, history = st.make(t), 0
+	}
+	s2 := startServer(t, serverConfig{store: store, hub: &chatfly.Options{Secret: secret}})
 	again := s2.dial("", &client.Options{Token: w.Token})
 	if again.Welcome().Session != w.Session {
 		t.Fatalf("resumed session %q, want %q", again.Welcome().Session, w.Session)
 	}
-	join(t, again, "lobby")
+	if j := join(t, again, "lobby"); len(j.History) != history {
+		t.Fatalf("history after the restart: %+v, want %d message(s)", j.History, history)
+	}
 	if _, err := again.Send(ctx(t), "lobby", "back"); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func TestRoomsListsOccupancy(t *testing.T) {
-	s := startServer(t, serverConfig{})
+func TestRoomsListsOccupancy(t *testing.T) { forEachStore(t, roomsListsOccupancy) }
+
+func roomsListsOccupancy(t *testing.T, st storeKind) {
+	s := startServer(t, serverConfig{store: st.make(t)})
 	a, b := s.dial("A", nil), s.dial("B", nil)
 	join(t, a, "lobby")
 	join(t, b, "lobby")

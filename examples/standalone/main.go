@@ -1,5 +1,6 @@
 // Command standalone runs a chatfly server: the chat engine on memory
-// storage, its WebSocket endpoint at /ws and the chat app (package web) at /,
+// storage (or on a DynamoDB table, with -table: see storage.go), its
+// WebSocket endpoint at /ws and the chat app (package web) at /,
 // with the browser client module at /chatfly.js.
 //
 //	go run ./examples/standalone -addr :8080
@@ -20,7 +21,7 @@ import (
 	"time"
 
 	"github.com/chatfly/chatfly"
-	"github.com/chatfly/chatfly/storage/memstore"
+	"github.com/chatfly/chatfly/games/builtin"
 	"github.com/chatfly/chatfly/transport/wstransport"
 	"github.com/chatfly/chatfly/web"
 )
@@ -28,18 +29,24 @@ import (
 func main() {
 	addr := flag.String("addr", ":8080", "address to listen on")
 	origins := flag.String("origins", "", "extra allowed WebSocket origin pattern (e.g. example.com), besides same-origin")
+	storage := addStorageFlags(flag.CommandLine) // -table, -dynamodb-endpoint, -create-table: see storage.go
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	store, err := storage.open(ctx)
+	if err != nil {
+		log.Error("storage", "err", err)
+		os.Exit(1)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Error("listen", "err", err)
 		os.Exit(1)
 	}
-	if err := run(ctx, ln, &config{origins: *origins, log: log}); err != nil {
+	if err := run(ctx, ln, &config{origins: *origins, log: log, store: store}); err != nil {
 		log.Error("server", "err", err)
 		os.Exit(1)
 	}
@@ -49,6 +56,7 @@ type config struct {
 	origins string
 	log     *slog.Logger
 	hub     *chatfly.Options // nil: defaults
+	store   chatfly.Storage  // nil: memory storage
 }
 
 // run serves until ctx is done, then shuts down gracefully: WebSocket
@@ -64,7 +72,10 @@ func run(ctx context.Context, ln net.Listener, cfg *config) error {
 		hubOpts = &chatfly.Options{}
 	}
 	hubOpts.Logger = cfg.log
-	hub := chatfly.New(memstore.New(nil), ws, hubOpts)
+	if hubOpts.Games == nil {
+		hubOpts.Games = builtin.All() // tic-tac-toe, Connect Four, rock-paper-scissors, word guess
+	}
+	hub := chatfly.New(cfg.storage(), ws, hubOpts)
 
 	mux := http.NewServeMux()
 	mux.Handle("/ws", ws.Handler(hub))

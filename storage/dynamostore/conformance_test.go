@@ -26,7 +26,7 @@ import (
 func TestConformance(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, endpoint string) {
 		calls := new(callCounter)
-		client := newClient(endpoint, calls.middleware)
+		client := newClient(t, endpoint, calls.middleware)
 		shared := ""
 		if !onMinidyn(t) {
 			shared = newTable(t, client)

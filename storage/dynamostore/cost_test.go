@@ -77,7 +77,7 @@ func (c *callCounter) calls(t *testing.T, f func() error) string {
 func TestCallsPerOperation(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, endpoint string) {
 		calls := new(callCounter)
-		client := newClient(endpoint, calls.middleware)
+		client := newClient(t, endpoint, calls.middleware)
 		table := newTable(t, client)
 		clock := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 		s, err := dynamostore.Open(client, table, &dynamostore.Options{Now: func() time.Time { return clock }})
@@ -195,7 +195,7 @@ func TestCallsPerOperation(t *testing.T) {
 func TestMessageHistoryCost(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, endpoint string) {
 		calls := new(callCounter)
-		client := newClient(endpoint, calls.middleware)
+		client := newClient(t, endpoint, calls.middleware)
 		table := newTable(t, client)
 		s, err := dynamostore.Open(client, table, nil)
 		if err != nil {

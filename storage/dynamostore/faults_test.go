@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/storage/dynamostore"
+	"github.com/chatfly/chatfly/storage/dynamostore/dynamotest"
 )
 
 // fastRetries retries quickly, for tests of the retry path.
@@ -46,7 +47,7 @@ func TestOverloadIsRetriedThenUnavailable(t *testing.T) {
 				fmt.Fprintf(w, `{"__type":"com.amazonaws.dynamodb.v20120810#%s","message":"slow down"}`, c.typ)
 			}))
 			defer srv.Close()
-			s, err := dynamostore.Open(newClient(srv.URL), "t", fastRetries)
+			s, err := dynamostore.Open(newClient(t, srv.URL), "t", fastRetries)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +93,7 @@ func TestThrottlingRecovers(t *testing.T) {
 		fmt.Fprint(w, `{"Item":{"pk":{"S":"p"},"sk":{"S":"s"},"v":{"B":"aGk="},"n":{"N":"0"},"ver":{"N":"7"}}}`)
 	}))
 	defer srv.Close()
-	s, err := dynamostore.Open(newClient(srv.URL), "t", fastRetries)
+	s, err := dynamostore.Open(newClient(t, srv.URL), "t", fastRetries)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestUnreachableEndpoint(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	s, err := dynamostore.Open(newClient(url), "t", fastRetries)
+	s, err := dynamostore.Open(newClient(t, url), "t", fastRetries)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func TestContextCanceled(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	s, err := dynamostore.Open(newClient(srv.URL), "t", nil)
+	s, err := dynamostore.Open(newClient(t, srv.URL), "t", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestContextCanceled(t *testing.T) {
 func TestTooLarge(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, endpoint string) {
 		calls := new(callCounter)
-		client := newClient(endpoint, calls.middleware)
+		client := newClient(t, endpoint, calls.middleware)
 		s, err := dynamostore.Open(client, newTable(t, client), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -216,7 +217,7 @@ func TestTooLarge(t *testing.T) {
 // to chatfly.ErrTooLarge. minidyn does not enforce the limit, so this runs on
 // dynalite only.
 func TestTooLargeFromServer(t *testing.T) {
-	client := newClient(dynaliteEndpoint(t))
+	client := dynamotest.Dynalite(t)
 	table := newTable(t, client)
 	_, err := client.PutItem(t.Context(), &dynamodb.PutItemInput{
 		TableName: aws.String(table),

@@ -49,7 +49,7 @@ func (r *recorder) received(conn, s string) []string {
 func TestHubChat(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, endpoint string) {
 		calls := new(callCounter)
-		client := newClient(endpoint, calls.middleware)
+		client := newClient(t, endpoint, calls.middleware)
 		store, err := dynamostore.Open(client, newTable(t, client), nil)
 		if err != nil {
 			t.Fatal(err)

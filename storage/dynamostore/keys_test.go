@@ -22,7 +22,7 @@ func TestOddSortKeys(t *testing.T) {
 	prefixes := []string{"", "\x00", "\x00\x00", "a", "a\U0010FFFF", "\uD7FF", "\U0010FFFF", "\U0010FFFF\U0010FFFF", "c"}
 	cursors := []string{"", "\x00", "\x00a", "a", "a\U0010FFFF", "a\U0010FFFFz", "\uD7FF", "\U0010FFFF", "\U0010FFFFa", "zz"}
 	forEachBackend(t, func(t *testing.T, endpoint string) {
-		client := newClient(endpoint)
+		client := newClient(t, endpoint)
 		s, err := dynamostore.Open(client, newTable(t, client), nil)
 		if err != nil {
 			t.Fatal(err)

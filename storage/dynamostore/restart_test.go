@@ -9,6 +9,7 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/storage/dynamostore"
+	"github.com/chatfly/chatfly/storage/dynamostore/dynamotest"
 )
 
 // TestDynaliteStoppedMidRun kills dynalite while writers append messages
@@ -18,14 +19,10 @@ import (
 // reads back whole, and the counter goes on from where it was.
 func TestDynaliteStoppedMidRun(t *testing.T) {
 	dir := t.TempDir()
-	p, err := startDynalite("--path", dir)
-	if err != nil {
-		skipOrFailDynalite(t, err)
-	}
-	t.Cleanup(p.stop)
+	p := dynamotest.StartDynalite(t, "--path", dir)
 	ctx := t.Context()
 	const table = "chatfly-restart"
-	client := newClient(p.endpoint)
+	client := newClient(t, p.Endpoint)
 	if err := dynamostore.CreateTable(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +68,7 @@ func TestDynaliteStoppedMidRun(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	p.stop()
+	p.Stop()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
@@ -87,12 +84,8 @@ func TestDynaliteStoppedMidRun(t *testing.T) {
 	t.Logf("%d messages acknowledged before the kill; first error: %v", acked, errs[0])
 
 	// Restart on the same data.
-	p2, err := startDynalite("--path", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p2.stop)
-	s2, err := dynamostore.Open(newClient(p2.endpoint), table, nil)
+	p2 := dynamotest.StartDynalite(t, "--path", dir)
+	s2, err := dynamostore.Open(newClient(t, p2.Endpoint), table, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // it again on an existing table is fine.
 func TestCreateTable(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, endpoint string) {
-		client := newClient(endpoint)
+		client := newClient(t, endpoint)
 		table := newTable(t, client)
 		if err := dynamostore.CreateTable(t.Context(), client, table); err != nil {
 			t.Fatalf("CreateTable on an existing table: %v", err)

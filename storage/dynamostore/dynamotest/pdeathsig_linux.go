@@ -1,4 +1,4 @@
-package dynamostore_test
+package dynamotest
 
 import (
 	"os/exec"
