@@ -32,5 +32,5 @@ func TestConformanceRealClock(t *testing.T) {
 func TestHubScenarios(t *testing.T) {
 	storagetest.RunHubTests(t, storagetest.HarnessFunc(func(context.Context, *testing.T) (*storagetest.Env, error) {
 		return &storagetest.Env{Storage: memstore.New(nil)}, nil
-	}))
+	}), nil)
 }

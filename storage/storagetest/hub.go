@@ -14,13 +14,31 @@ import (
 	"github.com/chatfly/chatfly"
 )
 
+// HubTestOptions sizes [RunHubTests]. A nil *HubTestOptions, and every
+// zero field, means the default.
+type HubTestOptions struct {
+	// Sessions is how many roulette sessions join, press next and leave
+	// at random on four Hubs. Default 200.
+	Sessions int
+	// Ops is how many actions each session takes. Default 6.
+	Ops int
+}
+
 // RunHubTests runs scenarios of the chatfly Hub over a Storage made by h:
 // several Hubs share one Storage, as several servers or Lambda invocations
 // share a DynamoDB table, and the features that rely on the Storage's
 // atomic primitives must hold under concurrency. Every Storage should pass
-// them as well as [RunConformanceTests].
-func RunHubTests(t *testing.T, h Harness) {
-	t.Run("Roulette/Concurrent", func(t *testing.T) { testRouletteConcurrent(t, h, 200, 6) })
+// them as well as [RunConformanceTests]. A slow backend (an emulator) may
+// run them smaller with opts.
+func RunHubTests(t *testing.T, h Harness, opts *HubTestOptions) {
+	o := HubTestOptions{Sessions: 200, Ops: 6}
+	if opts != nil && opts.Sessions > 0 {
+		o.Sessions = opts.Sessions
+	}
+	if opts != nil && opts.Ops > 0 {
+		o.Ops = opts.Ops
+	}
+	t.Run("Roulette/Concurrent", func(t *testing.T) { testRouletteConcurrent(t, h, o.Sessions, o.Ops) })
 	t.Run("Game/CompareAndSet", func(t *testing.T) { testGameCompareAndSet(t, h, 30) })
 }
 
