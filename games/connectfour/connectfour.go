@@ -177,14 +177,7 @@ func (Game) Status(data []byte) (chatfly.GameStatus, error) {
 		return chatfly.GameStatus{}, err
 	}
 	turn, over, winner, _ := s.outcome()
-	if !over {
-		return chatfly.GameStatus{Turn: []int{turn}}, nil
-	}
-	st := chatfly.GameStatus{Turn: []int{}, Over: true}
-	if winner >= 0 {
-		st.Winners = []int{winner}
-	}
-	return st, nil
+	return rules.TurnStatus(turn, over, winner), nil
 }
 
 // cellOf converts a state index to view coordinates.

@@ -119,3 +119,16 @@ func String(raw json.RawMessage) (string, bool) {
 	}
 	return s, true
 }
+
+// TurnStatus is the status of a game in which one seat moves at a time:
+// turn is the seat to move while not over; winner is -1 for a draw.
+func TurnStatus(turn int, over bool, winner int) chatfly.GameStatus {
+	if !over {
+		return chatfly.GameStatus{Turn: []int{turn}}
+	}
+	st := chatfly.GameStatus{Turn: []int{}, Over: true}
+	if winner >= 0 {
+		st.Winners = []int{winner}
+	}
+	return st
+}
