@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/chatfly/chatfly/storage/dynamostore"
+	"github.com/chatfly/chatfly/transport/apigw/apigwlocal"
+)
+
+// The environment of a function (template.yaml sets it).
+const (
+	envFunction = "CHATFLY_FUNCTION" // connect, disconnect, message or roulette
+	envTable    = "CHATFLY_TABLE"    // the DynamoDB table
+	envSecret   = "CHATFLY_SECRET"   // signs resume tokens; the same for every function
+)
+
+// minSecretBytes is the shortest CHATFLY_SECRET accepted.
+const minSecretBytes = 32
+
+// The function of this Lambda execution environment, created on its first
+// event and reused by every later one: one Hub per environment.
+var (
+	envMu      sync.Mutex
+	envHandler apigwlocal.Handler
+)
+
+// handleLambda serves one Lambda invocation.
+func handleLambda(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	h, err := environmentHandler(ctx, os.Getenv)
+	if err != nil {
+		slog.ErrorContext(ctx, "chatfly: setting up the function", "err", err)
+		return events.APIGatewayProxyResponse{StatusCode: http.StatusInternalServerError}, err
+	}
+	return h.Handle(ctx, req)
+}
+
+// environmentHandler returns the function of this environment, creating it
+// the first time. A failure is not kept: the next event tries again.
+func environmentHandler(ctx context.Context, getenv func(string) string) (apigwlocal.Handler, error) {
+	envMu.Lock()
+	defer envMu.Unlock()
+	if envHandler != nil {
+		return envHandler, nil
+	}
+	h, err := newLambdaFunction(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	envHandler = h
+	return h, nil
+}
+
+// newLambdaFunction builds the function that the environment names.
+func newLambdaFunction(ctx context.Context, getenv func(string) string) (apigwlocal.Handler, error) {
+	fn, ok := functionNamed(getenv(envFunction))
+	if !ok {
+		return nil, fmt.Errorf("%s is %q, want connect, disconnect, message or roulette", envFunction, getenv(envFunction))
+	}
+	table := getenv(envTable)
+	if table == "" {
+		return nil, errors.New(envTable + " is not set")
+	}
+	secret := getenv(envSecret)
+	if len(secret) < minSecretBytes {
+		return nil, fmt.Errorf("%s must have at least %d bytes, and be the same for every function", envSecret, minSecretBytes)
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
+	}
+	store, err := dynamostore.Open(dynamodb.NewFromConfig(cfg), table, nil)
+	if err != nil {
+		return nil, err
+	}
+	return newFunction(fn, hubConfig{
+		store:  store,
+		mgmt:   apigatewaymanagementapi.NewFromConfig(cfg),
+		secret: []byte(secret),
+		log:    slog.Default(),
+	}), nil
+}

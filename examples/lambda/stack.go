@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+
+	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/games/builtin"
+	"github.com/chatfly/chatfly/transport/apigw"
+	"github.com/chatfly/chatfly/transport/apigw/apigwlocal"
+	"github.com/chatfly/chatfly/web"
+)
+
+// function is one Lambda function of the seed architecture and the routes
+// of the WebSocket API it serves. template.yaml declares the same (a test
+// checks it).
+type function struct {
+	name   string   // the value of CHATFLY_FUNCTION
+	routes []string // route keys
+}
+
+// functions are the four functions: Connect, Disconnect, Message (every
+// action without a route of its own) and Roulette (the roulette.* actions,
+// which API Gateway's route selection on $request.body.action sends to a
+// function of their own, so it can be scaled and limited separately).
+var functions = []function{
+	{name: "connect", routes: []string{"$connect"}},
+	{name: "disconnect", routes: []string{"$disconnect"}},
+	{name: "message", routes: []string{"$default"}},
+	{name: "roulette", routes: []string{"roulette.join", "roulette.next", "roulette.leave"}},
+}
+
+func functionNamed(name string) (function, bool) {
+	i := slices.IndexFunc(functions, func(f function) bool { return f.name == name })
+	if i < 0 {
+		return function{}, false
+	}
+	return functions[i], true
+}
+
+// hubConfig is what every function's Hub is made of.
+type hubConfig struct {
+	store  chatfly.Storage
+	mgmt   *apigatewaymanagementapi.Client
+	secret []byte           // shared by every function: resume tokens
+	hub    *chatfly.Options // base options, copied; nil: defaults
+	log    *slog.Logger
+}
+
+// newFunction returns the handler of one function: its own Hub (as in its
+// own Lambda execution environment) over the shared storage, writing back
+// through API Gateway's management API.
+func newFunction(fn function, cfg hubConfig) apigwlocal.Handler {
+	var opts chatfly.Options
+	if cfg.hub != nil {
+		opts = *cfg.hub
+	}
+	if opts.Games == nil {
+		opts.Games = builtin.All()
+	}
+	opts.Secret = cfg.secret
+	log := cfg.log.With("function", fn.name)
+	opts.Logger = log
+	hub := chatfly.New(cfg.store, apigw.New(cfg.mgmt, &apigw.Options{Logger: log}), &opts)
+	return &functionHandler{
+		fn:  fn,
+		h:   apigw.NewHandler(hub, &apigw.HandlerOptions{MaxNameRunes: opts.MaxNameRunes, Logger: log}),
+		log: log,
+	}
+}
+
+// functionHandler serves the events of one function.
+type functionHandler struct {
+	fn  function
+	h   *apigw.Handler
+	log *slog.Logger
+}
+
+// Handle serves an event. An event of a route that belongs to another
+// function means the API's routes and the functions disagree: it is served
+// all the same (every function can serve every route) and logged.
+func (f *functionHandler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	if rk := req.RequestContext.RouteKey; !slices.Contains(f.fn.routes, rk) {
+		f.log.WarnContext(ctx, "event of a route this function does not serve; check the API's routes", "route", rk)
+	}
+	return f.h.Handle(ctx, req)
+}
+
+// stack is the serverless stack on one machine: the four functions behind
+// the API Gateway emulator, and the web app.
+type stack struct {
+	emu     *apigwlocal.Server
+	handler http.Handler // the emulator at /{stage}, the web app at /
+}
+
+// stackConfig configures a stack.
+type stackConfig struct {
+	hubConfig
+	stage string
+	emu   *apigwlocal.Options // Stage and Routes are set by newStack; nil: defaults
+}
+
+// newStack wires the four functions to the emulator with the routes of the
+// template, and serves the web app configured for the emulator's endpoint.
+// Close the stack's emulator when done.
+func newStack(cfg stackConfig) *stack {
+	routes := make(map[string]apigwlocal.Handler)
+	for _, fn := range functions {
+		h := newFunction(fn, cfg.hubConfig)
+		for _, rk := range fn.routes {
+			routes[rk] = h
+		}
+	}
+	var eo apigwlocal.Options
+	if cfg.emu != nil {
+		eo = *cfg.emu
+	}
+	eo.Stage = cfg.stage
+	eo.Routes = routes
+	if eo.Logger == nil {
+		eo.Logger = cfg.log
+	}
+	emu := apigwlocal.New(&eo)
+	mux := http.NewServeMux()
+	mux.Handle("/"+cfg.stage, emu)
+	mux.Handle("/"+cfg.stage+"/", emu)
+	mux.Handle("/", web.Handler(&web.Options{WebSocketURL: "/" + cfg.stage}))
+	return &stack{emu: emu, handler: mux}
+}
+
+// routeKeys returns every route key of the functions, sorted.
+func routeKeys() []string {
+	keys := make(map[string]bool)
+	for _, fn := range functions {
+		for _, rk := range fn.routes {
+			keys[rk] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(keys))
+}

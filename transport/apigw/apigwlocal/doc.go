@@ -1,0 +1,67 @@
+// Package apigwlocal is a local stand-in for an Amazon API Gateway WebSocket
+// API, for development and tests: an http.Handler that accepts WebSocket
+// clients, turns what they do into the Lambda events API Gateway sends
+// (events.APIGatewayWebsocketProxyRequest), calls the route's handler in
+// process, and serves the management API (the @connections endpoint) that
+// the handlers' SDK client calls to write back. With it the whole serverless
+// path — real WebSocket clients, Lambda handlers, an apigatewaymanagementapi
+// client signing real HTTP requests — runs on one machine, on loopback, with
+// no AWS account.
+//
+// Use [New] with the integrations of the routes, and serve it:
+//
+//	emu := apigwlocal.New(&apigwlocal.Options{
+//		Stage:  "prod",
+//		Routes: map[string]apigwlocal.Handler{"$connect": h, "$disconnect": h, "$default": h, "roulette.join": r},
+//	})
+//	defer emu.Close()
+//	srv := &http.Server{Handler: emu}
+//	// clients dial ws://127.0.0.1:PORT/prod; the management API is
+//	// http://127.0.0.1:PORT/prod/@connections/{connectionId}
+//
+// # What it emulates
+//
+//   - The WebSocket endpoint at /{stage}. Every connection gets an id in API
+//     Gateway's style (16 characters of standard base64, like
+//     "L0SM9cOFvHcCIhw="). Before the upgrade it calls the $connect route with
+//     the request's headers, query string and source IP; a non-2xx answer (or
+//     an error) refuses the upgrade with that status and body, as API Gateway
+//     does. Any Origin is accepted.
+//   - Messages: each text message is routed by the route selection expression
+//     $request.body.action: the route whose key is the body's "action" field,
+//     else $default. A binary message is passed base64-encoded with
+//     IsBase64Encoded. Events carry EventType, RouteKey, ConnectionID,
+//     DomainName (the request's Host), Stage, APIID, RequestID, MessageID,
+//     RequestTime(Epoch), ConnectedAt and the source IP and user agent.
+//     Like API Gateway, the emulator calls the integration of each message as
+//     it arrives, without waiting for the previous one to finish, so one
+//     connection's messages may be handled concurrently (Options.Ordered
+//     turns that off). A handler error is reported to the client as
+//     {"message": "Internal server error", ...}, and a message no route
+//     matches as {"message": "Forbidden", ...}, as API Gateway does; the
+//     handlers' answers to messages are otherwise dropped (no route
+//     responses).
+//   - Limits: a client message over 128 KB closes the connection with 1009;
+//     connections idle (no message either way) for Options.IdleTimeout
+//     (default 10 minutes) or open for Options.MaxDuration (default 2 hours)
+//     are closed with 1001 "Going away".
+//   - $disconnect, called once the socket is closed, whoever closed it, with
+//     the close code and reason; after the connection's messages in flight
+//     have been handled.
+//   - The management API at /{stage}/@connections/{connectionId}: POST sends
+//     the body as one text message (200), GET describes the connection (200,
+//     JSON with connectedAt, lastActiveAt and identity), DELETE closes it
+//     with 1000 (204) and calls $disconnect. An unknown or closed connection,
+//     or one whose $connect is still running, answers 410 with
+//     x-amzn-ErrorType: GoneException; a POST over 128 KB 413
+//     PayloadTooLargeException; a POST to a connection with
+//     Options.QueueSize messages waiting to be written 429
+//     LimitExceededException (API Gateway's "client side buffer is full").
+//     Requests must be signed (an Authorization header with AWS Signature
+//     Version 4; the signature itself is not checked), else 403
+//     ForbiddenException.
+//
+// For tests, [Server.Drop] loses a connection without $disconnect (as API
+// Gateway sometimes does), [Server.Connections] lists the open ones, and
+// Options.Fault makes management API calls fail on demand.
+package apigwlocal
