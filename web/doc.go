@@ -17,13 +17,20 @@
 //   - / (and /index.html): the app. Its <head> carries the WebSocket URL in
 //     <meta name="chatfly-ws">, a Content-Security-Policy that allows no inline
 //     script except the import map, and an import map that points every module
-//     at a content-versioned URL (?v=hash), so a new release is never mixed
-//     with cached old modules.
+//     (and the stylesheet of the parts loaded on demand) at a content-versioned
+//     URL (?v=hash), so a new release is never mixed with cached old modules.
+//     Only the modules the first screen needs are preloaded.
 //   - /chatfly.js: the client module, for integrators:
 //     import { connect } from "/chatfly.js". Like the other static files it
 //     is served with Access-Control-Allow-Origin: *, so that pages on other
 //     origins can import it (module scripts are fetched with CORS).
-//   - /app.js, /app.css, /lib/*.js, /views/*.js: the app's modules and style.
+//   - /app.js, /app.css, /lib/*.js, /views/*.js, /views/more.css: the app's
+//     modules and style.
+//   - /r/{id}: a room's shareable link, which redirects (302, to the relative
+//     ../#/r/{id}, so it works under http.StripPrefix) to the app; the app asks
+//     for a name if needed, then opens the room. Static hosting (Files) has no
+//     such path: the app's page tells it so, and it makes links of the form
+//     …/#/r/{id} there instead.
 //
 // Every response has a strong ETag (a hash of the content) and answers a
 // matching If-None-Match with 304. A URL whose ?v= is the content's version
@@ -36,12 +43,23 @@
 //
 // The app is plain modern JavaScript (ES modules) in static/: app.js holds a
 // small router over location.hash and the shared state, views/*.js one screen
-// each (name, rooms, chat), lib/dom.js the helpers that build elements. User
-// text only ever reaches the page as text nodes, never as HTML.
+// each (name, rooms, chat, roulette), lib/dom.js the helpers that build
+// elements. User text only ever reaches the page as text nodes, never as
+// HTML.
+//
+// What the first visit does not need loads on demand, with a dynamic
+// import(): the roulette screen, the "New room" dialog (views/create.js), and
+// the chat view's add-ons — views/tools.js in custom rooms (share link, room
+// settings, moderation of members) and views/games.js when the server offers
+// games (PROTOCOL.md; each built-in game has its renderer there). They share
+// views/ui.js (dialogs, and views/more.css, found through the import map with
+// import.meta.resolve).
 //
 // To add a screen, write static/views/<name>.js exporting a view object whose
-// render(app, params) returns {el, title, focus, destroy}, import it in
-// app.js and add a route (a regexp over the hash, without "#/") to routes.
-// Keep the total initial weight (HTML + JS + CSS) under 50 KB: a test checks
-// it.
+// render(app, params) returns {el, title, focus, destroy}, and add a route (a
+// regexp over the hash, without "#/") to routes in app.js: with view, for a
+// view imported by app.js, or with load: () => import("./views/<name>.js")
+// to load it on demand. Keep the initial weight — index.html and every file
+// it loads at start: app.css, app.js and what it imports statically — under
+// 50 KB: a test checks it.
 package web

@@ -47,6 +47,12 @@ func ExampleWriteFiles() {
 	// chatfly.js text/javascript; charset=utf-8 true
 	// lib/dom.js text/javascript; charset=utf-8 true
 	// views/chat.js text/javascript; charset=utf-8 true
+	// views/create.js text/javascript; charset=utf-8 true
+	// views/games.js text/javascript; charset=utf-8 true
+	// views/more.css text/css; charset=utf-8 true
 	// views/name.js text/javascript; charset=utf-8 true
 	// views/rooms.js text/javascript; charset=utf-8 true
+	// views/roulette.js text/javascript; charset=utf-8 true
+	// views/tools.js text/javascript; charset=utf-8 true
+	// views/ui.js text/javascript; charset=utf-8 true
 }

@@ -17,13 +17,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 )
 
-//go:embed static/index.html static/*.js static/*.css static/lib/*.js static/views/*.js
+//go:embed static/index.html static/*.js static/*.css static/lib/*.js static/views/*.js static/views/*.css
 var static embed.FS
 
 // DefaultWebSocketURL is the endpoint the page connects to when
@@ -116,7 +117,37 @@ type site struct {
 	assets map[string]*asset
 }
 
-func newSite(opts *Options) (*site, error) {
+// staticImport matches a static import (or re-export) of a relative module
+// at the start of a line: import x from "./y.js", import "./y.js",
+// export { x } from "../y.js". Dynamic import("./y.js") does not match.
+var staticImport = regexp.MustCompile(`(?m)^[ \t]*(?:import|export)[ \t]+(?:[\w*{}$,\s]+?[ \t]+from[ \t]*)?"(\.\.?/[^"]+)"`)
+
+// startModules returns the modules the page loads at start: app.js and,
+// transitively, what it imports statically. Modules loaded with a dynamic
+// import() (views and panels that are not needed for the first screen) are
+// not among them: they are in the import map, so they load with their
+// versioned URL, but they are not preloaded.
+func startModules(assets map[string]*asset) map[string]bool {
+	seen := map[string]bool{}
+	var visit func(p string)
+	visit = func(p string) {
+		a := assets[p]
+		if seen[p] || a == nil {
+			return
+		}
+		seen[p] = true
+		for _, m := range staticImport.FindAllSubmatch(a.body, -1) {
+			visit(path.Join(path.Dir(p), string(m[1])))
+		}
+	}
+	visit("/app.js")
+	return seen
+}
+
+// newSite builds the app for opts. routes: the index page is served by
+// Handler, which also answers the /r/{id} room links; static hosting
+// (Files) has only the files, so the app makes its links #/r/{id}.
+func newSite(opts *Options, routes bool) (*site, error) {
 	ws := DefaultWebSocketURL
 	if opts != nil && opts.WebSocketURL != "" {
 		ws = opts.WebSocketURL
@@ -141,12 +172,15 @@ func newSite(opts *Options) (*site, error) {
 	}
 	sort.Strings(paths)
 	vurl := func(p string) string { return "." + p + "?v=" + assets[p].version }
+	// Every module and stylesheet but app.css is in the import map: lazy
+	// modules find their stylesheets' versioned URLs with import.meta.resolve.
 	imports := map[string]string{}
 	for _, p := range paths {
-		if path.Ext(p) == ".js" {
+		if path.Ext(p) == ".js" || (path.Ext(p) == ".css" && p != "/app.css") {
 			imports["."+p] = vurl(p)
 		}
 	}
+	start := startModules(assets)
 	importMap, err := json.Marshal(map[string]any{"imports": imports})
 	if err != nil {
 		return nil, err
@@ -158,14 +192,19 @@ func newSite(opts *Options) (*site, error) {
 	var head strings.Builder
 	fmt.Fprintf(&head, "<meta http-equiv=\"Content-Security-Policy\" content=\"%s\">\n", html.EscapeString(csp))
 	fmt.Fprintf(&head, "<meta name=\"chatfly-ws\" content=\"%s\">\n", html.EscapeString(ws))
+	links := "#/r/"
+	if routes {
+		links = "r/"
+	}
+	fmt.Fprintf(&head, "<meta name=\"chatfly-links\" content=\"%s\">\n", links)
 	head.WriteString("<link rel=\"icon\" href=\"data:,\">\n")
 	fmt.Fprintf(&head, "<link rel=\"stylesheet\" href=\"%s\">\n", vurl("/app.css"))
 	// The import map comes before any module load, then preloads for every
-	// module so that the browser fetches them in parallel, not one import
-	// level at a time.
+	// module loaded at start so that the browser fetches them in parallel,
+	// not one import level at a time.
 	fmt.Fprintf(&head, "<script type=\"importmap\">%s</script>\n", importMap)
 	for _, p := range paths {
-		if path.Ext(p) == ".js" && p != "/app.js" {
+		if start[p] && p != "/app.js" {
 			fmt.Fprintf(&head, "<link rel=\"modulepreload\" href=\"%s\">\n", vurl(p))
 		}
 	}
@@ -211,7 +250,7 @@ func connectSource(ws string) (string, error) {
 // Handler panics if opts.WebSocketURL is not a path or a ws(s)/http(s) URL.
 // The handler is safe for concurrent use.
 func Handler(opts *Options) http.Handler {
-	s, err := newSite(opts)
+	s, err := newSite(opts, true)
 	if err != nil {
 		panic(err)
 	}
@@ -227,6 +266,17 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a := s.index
 	if p := r.URL.Path; p != "/" && p != "" && p != "/index.html" {
 		a = s.assets[p]
+		if id, ok := strings.CutPrefix(p, "/r/"); ok && roomID.MatchString(id) {
+			// A room's shareable link: the app shows the room at #/r/{id}
+			// (after asking for a name). Relative, so that it works under
+			// a prefix (http.StripPrefix) too.
+			hd := w.Header()
+			hd.Set("Location", "../#/r/"+id)
+			hd.Set("Cache-Control", "no-cache")
+			hd.Set("Referrer-Policy", "no-referrer")
+			w.WriteHeader(http.StatusFound)
+			return
+		}
 	}
 	if a == nil {
 		http.NotFound(w, r)
@@ -266,6 +316,9 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(body)
 	}
 }
+
+// roomID matches the room ids of the protocol.
+var roomID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // acceptsGzip reports whether Accept-Encoding values allow gzip: "gzip" or
 // "*" with a non-zero q (an explicit gzip;q=0 wins over *).
@@ -316,7 +369,7 @@ func etagMatch(inm string, a *asset) bool {
 // index.html with Cache-Control: no-cache; the page refers to the other files
 // with a ?v=<content hash> query, so they may be cached for long.
 func Files(opts *Options) ([]File, error) {
-	s, err := newSite(opts)
+	s, err := newSite(opts, false)
 	if err != nil {
 		return nil, err
 	}

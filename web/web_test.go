@@ -10,7 +10,9 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -42,22 +44,60 @@ func body(t *testing.T, res *http.Response) []byte {
 	return b
 }
 
+// TestPageWeight keeps the first page small: index.html and every file it
+// makes the browser load at start — its stylesheet, its module script and
+// the modules it preloads — within the budget, uncompressed. It also checks
+// that those are all the page needs at start: every module that a start
+// module imports statically is preloaded (so counted). The other files are
+// loaded on demand, with a dynamic import(), and are only logged.
 func TestPageWeight(t *testing.T) {
+	page := string(body(t, get(t, Handler(nil), "GET", "/")))
+	refs := regexp.MustCompile(`<link rel="(?:stylesheet|modulepreload)" href="\.([^"?]+)\?v=[0-9a-f]+">|<script type="module" src="\.([^"?]+)\?v=[0-9a-f]+">`)
+	start := map[string]bool{"/index.html": true}
+	for _, m := range refs.FindAllStringSubmatch(page, -1) {
+		start[m[1]+m[2]] = true
+	}
+	if !start["/app.js"] || !start["/app.css"] {
+		t.Fatalf("the page does not load app.js and app.css:\n%s", page)
+	}
+	// Static imports, anywhere in a line: import x from "./y.js", import
+	// "./y.js", export { x } from "./y.js" (but not import("./y.js")).
+	imports := regexp.MustCompile(`(?:from|import)\s*"(\.\.?/[^"]+)"`)
+	for p := range start {
+		if !strings.HasSuffix(p, ".js") {
+			continue
+		}
+		a := staticAssets()[p]
+		for _, m := range imports.FindAllSubmatch(a.body, -1) {
+			if dep := path.Join(path.Dir(p), string(m[1])); !start[dep] {
+				t.Errorf("%s imports %s, which the page does not load at start", p, dep)
+			}
+		}
+	}
+
 	files, err := Files(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	total, gz := 0, 0
+	total, gz, lazy := 0, 0, 0
 	for _, f := range files {
+		if !start["/"+f.Path] {
+			lazy += len(f.Body)
+			t.Logf("%-18s %6d bytes, on demand", f.Path, len(f.Body))
+			continue
+		}
+		if f.Path == "index.html" {
+			f.Body = body(t, get(t, Handler(nil), "GET", "/")) // Handler's page, a few bytes longer
+		}
 		total += len(f.Body)
 		var b bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
 		_, _ = zw.Write(f.Body)
 		_ = zw.Close()
 		gz += b.Len()
-		t.Logf("%-16s %6d bytes", f.Path, len(f.Body))
+		t.Logf("%-18s %6d bytes", f.Path, len(f.Body))
 	}
-	t.Logf("total %d bytes (%d gzipped), budget %d", total, gz, maxPageWeight)
+	t.Logf("at start %d bytes (%d gzipped), budget %d; %d bytes more on demand", total, gz, maxPageWeight, lazy)
 	if total > maxPageWeight {
 		t.Errorf("page weight %d bytes, over the %d-byte budget", total, maxPageWeight)
 	}
@@ -98,6 +138,59 @@ func TestIndex(t *testing.T) {
 	}
 	if strings.Contains(page, "chatfly:head") {
 		t.Error("head marker left in the page")
+	}
+	// Modules loaded at start are preloaded; those loaded on demand are
+	// only in the import map.
+	for p, want := range map[string]bool{"/chatfly.js": true, "/views/chat.js": true, "/views/games.js": false, "/views/roulette.js": false} {
+		tag := `<link rel="modulepreload" href=".` + p + "?v="
+		if got := strings.Contains(page, tag); got != want {
+			t.Errorf("%s preloaded: %v, want %v", p, got, want)
+		}
+	}
+	if !strings.Contains(page, `"./views/more.css":"./views/more.css?v=`) {
+		t.Error("the lazy stylesheet is not in the import map")
+	}
+}
+
+// TestRoomLinks checks the shareable room links: web.Handler answers
+// /r/{id} with a relative redirect to the app's #/r/{id}, and tells the app
+// so; static hosting has no /r/ path, so its page makes #/r/{id} links.
+func TestRoomLinks(t *testing.T) {
+	h := Handler(nil)
+	for _, method := range []string{"GET", "HEAD"} {
+		res := get(t, h, method, "/r/q2V7xYb_-9")
+		if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "../#/r/q2V7xYb_-9" {
+			t.Errorf("%s /r/q2V7xYb_-9: status %d, Location %q", method, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	// Under a prefix the relative Location still lands on the app.
+	mux := http.NewServeMux()
+	mux.Handle("/chat/", http.StripPrefix("/chat", h))
+	res := get(t, mux, "GET", "/chat/r/abc")
+	base, _ := url.Parse("http://example.com/chat/r/abc")
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil || res.StatusCode != http.StatusFound || base.ResolveReference(loc).String() != "http://example.com/chat/#/r/abc" {
+		t.Errorf("under /chat/: status %d, Location %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	for _, target := range []string{"/r/", "/r/a/b", "/r/a%20b", "/r/" + strings.Repeat("a", 65), "/r"} {
+		if res := get(t, h, "GET", target); res.StatusCode != 404 {
+			t.Errorf("GET %s: status %d, want 404", target, res.StatusCode)
+		}
+	}
+	if res := get(t, h, "POST", "/r/abc"); res.StatusCode != 405 {
+		t.Errorf("POST /r/abc: status %d", res.StatusCode)
+	}
+
+	page := string(body(t, get(t, h, "GET", "/")))
+	if !strings.Contains(page, `<meta name="chatfly-links" content="r/">`) {
+		t.Errorf("Handler's page does not say that it serves /r/ links")
+	}
+	files, err := Files(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(files[0].Body, []byte(`<meta name="chatfly-links" content="#/r/">`)) {
+		t.Errorf("the static page does not make #/r/ links:\n%s", files[0].Body)
 	}
 }
 

@@ -35,8 +35,9 @@ type testServer struct {
 }
 
 // startServer runs the standalone server on addr ("127.0.0.1:0" for any
-// port) with the given resume-token secret. It stops at the end of the test.
-func startServer(t testing.TB, addr string, secret []byte) *testServer {
+// port) with the given resume-token secret, and the Hub options changed by
+// opts. It stops at the end of the test.
+func startServer(t testing.TB, addr string, secret []byte, opts ...func(*chatfly.Options)) *testServer {
 	t.Helper()
 	var ln net.Listener
 	var err error
@@ -55,7 +56,11 @@ func startServer(t testing.TB, addr string, secret []byte) *testServer {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	go func() { s.done <- run(ctx, ln, &config{log: log, hub: &chatfly.Options{Secret: secret}}) }()
+	hub := &chatfly.Options{Secret: secret}
+	for _, o := range opts {
+		o(hub)
+	}
+	go func() { s.done <- run(ctx, ln, &config{log: log, hub: hub}) }()
 	t.Cleanup(s.stop)
 	return s
 }

@@ -7,6 +7,9 @@
 // and add a route. The route's regexp matches the hash without "#/"; its
 // groups are the view's params. Routes with session: true need a connected
 // client: without one the user picks a name first and then comes back.
+// A screen that the first visit does not need is loaded on demand instead:
+// give its route load: () => import("./views/<name>.js") rather than view,
+// so that it does not count against the initial page weight.
 import { Client } from "./chatfly.js";
 import { h } from "./lib/dom.js";
 import nameView from "./views/name.js";
@@ -17,6 +20,7 @@ export const routes = [
   { path: /^(name)?$/, view: nameView },
   { path: /^rooms$/, view: roomsView, session: true },
   { path: /^room\/([A-Za-z0-9_-]{1,64})$/, view: chatView, session: true },
+  { path: /^roulette$/, load: () => import("./views/roulette.js"), session: true },
 ];
 
 const NAME_KEY = "chatfly.name";
@@ -39,6 +43,9 @@ export const app = {
   // The WebSocket endpoint: the page's <meta name="chatfly-ws">, filled in
   // by the server (or by web.WriteFiles for static hosting).
   ws: document.querySelector('meta[name="chatfly-ws"]')?.content || "/ws",
+  // roomLink is a room's shareable link: …/r/{id} when the server answers
+  // it (web.Handler), else …/#/r/{id} (static hosting).
+  roomLink: (id) => new URL((document.querySelector('meta[name="chatfly-links"]')?.content || "#/r/") + id, location.href).href,
   next: "", // the route to show once connected
 
   // navigate shows the screen of route ("rooms", "room/lobby") at once and
@@ -108,6 +115,7 @@ let shown = null; // the path of the current view
 function render(force = false) {
   const path = location.hash.replace(/^#\/?/, "");
   if (path === shown && !force) return;
+  if (path.startsWith("r/")) return app.navigate("room/" + path.slice(2), true); // a shared room link
   const r = routes.find((r) => r.path.test(path));
   if (!r) return app.navigate(app.client ? "rooms" : "", true);
   if (r.session && !app.client) {
@@ -115,6 +123,13 @@ function render(force = false) {
     return app.navigate("", true);
   }
   if (path === "" && app.client) return app.navigate("rooms", true);
+  if (!r.view) {
+    r.load().then(
+      (m) => ((r.view = m.default), render(force)),
+      (err) => app.status("Could not load this screen: " + err.message, "error"),
+    );
+    return;
+  }
   current?.destroy?.();
   shown = path;
   current = r.view.render(app, r.path.exec(path).slice(1));

@@ -60,7 +60,11 @@ function defaultStorage() {
 //   welcome   the welcome frame, after every (re)connection's hello
 //   state     {state: "connecting"|"open"|"reconnecting"|"closed", code?, reason?, delay?, attempt?}
 //   error     a ChatflyError that answers no request (a failed rejoin, an error frame without id)
-//   any other server event type, under its own name (later protocol additions)
+//   any other server event type, under its own name: moderation, roulette.matched,
+//             roulette.ended, game.state, … (PROTOCOL.md). A reply never doubles
+//             as an event: request("game.move", …) resolves with its game.state.
+//             After a moderation event that puts the user out of a room (kick
+//             or ban of them, delete) the client no longer rejoins that room.
 export class Client extends EventTarget {
   constructor(opts = {}) {
     super();
@@ -424,6 +428,10 @@ export class Client extends EventTarget {
     } else if (f.type === "error") {
       this._emit("error", new ChatflyError(f.code, f.message, f));
     } else if (typeof f.type === "string" && f.type) {
+      const a = f.action;
+      if (f.type === "moderation" && (a === "delete" || ((a === "kick" || a === "ban") && f.target?.id === this.welcome?.session))) {
+        this._rooms.delete(f.room);
+      }
       this._emit(f.type, f);
     }
   }

@@ -1,6 +1,12 @@
 // A room: messages ordered by seq, the people in it, who is typing, and the
 // composer. Older messages load when the list is scrolled to the top (or
 // with the "Load older messages" button).
+//
+// Add-ons load on demand once the room is joined: tools.js (share link,
+// settings, moderation) in custom rooms, games.js when the server has games.
+// Each gets the context ctx below and returns {member?(m), update?(),
+// destroy?()}: member adds nodes to a person's row in the member list,
+// update is called after the members or the room changed.
 import { h, plural, time } from "../lib/dom.js";
 
 let firstShown = false; // for the "chatfly:first-message" performance mark
@@ -15,12 +21,16 @@ export default {
     let joined = false;
     const members = new Map(); // session id -> member
     const typers = new Map(); // session id -> {name, timer}
+    const addons = [];
+    let info = { id: room }; // the room, from joined and moderation events
 
     const title = h("h1", { tabIndex: -1 }, room);
     const topic = h("p", { class: "topic" });
     const summary = h("summary", null, "People");
     const memberList = h("ul", { class: "members" });
-    const people = h("details", { class: "people", open: matchMedia("(min-width: 48rem)").matches }, summary, memberList);
+    const wide = matchMedia("(min-width: 48rem)").matches;
+    const people = h("details", { class: "people", open: wide }, summary, memberList);
+    const side = h("div", { class: "side" }, people);
     const older = h("button", { type: "button", class: "older secondary", hidden: true, onclick: loadOlder }, "Load older messages");
     const msgs = h("ol", { class: "msgs" });
     const log = h("div", { class: "log", role: "log", "aria-label": "Messages", tabIndex: 0, onscroll }, older, msgs);
@@ -38,7 +48,8 @@ export default {
     const sendBtn = h("button", { type: "submit", disabled: true }, "Send");
     const form = h("form", { class: "composer", onsubmit }, h("label", { for: "msg", class: "vh" }, "Message"), input, sendBtn);
     const head = h("header", { class: "chat-head" }, h("a", { href: "#/rooms", class: "back" }, "All rooms"), title, topic);
-    const el = h("section", { class: "chat" }, head, people, log, typing, form);
+    const el = h("section", { class: "chat" }, head, side, log, typing, form);
+    const ctx = { app, c, room, head, side, wide, members, me, info: () => info, note, changed };
 
     const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
     const toBottom = () => (log.scrollTop = log.scrollHeight);
@@ -79,9 +90,34 @@ export default {
     function renderMembers() {
       const list = [...members.values()].sort((a, b) => a.name.localeCompare(b.name));
       memberList.replaceChildren(
-        ...list.map((m) => h("li", null, m.name, m.id === me() ? h("span", { class: "you" }, " (you)") : null)),
+        ...list.map((m) =>
+          h(
+            "li",
+            null,
+            m.name,
+            m.role ? h("span", { class: "role" }, " · " + m.role) : null,
+            m.id === me() ? h("span", { class: "you" }, " (you)") : null,
+            addons.map((a) => a.member?.(m)),
+          ),
+        ),
       );
       summary.textContent = "People (" + members.size + ")";
+    }
+
+    // changed re-renders what depends on the members and the room.
+    function changed() {
+      renderMembers();
+      addons.forEach((a) => a.update?.());
+    }
+
+    function mount(load) {
+      load()
+        .then((m) => m.mount(ctx))
+        .then((a) => {
+          if (a && gone) a.destroy?.();
+          else if (a) addons.push(a), changed();
+        })
+        .catch((err) => note("Could not load part of this room: " + err.message));
     }
 
     function renderTyping() {
@@ -141,11 +177,10 @@ export default {
     const offs = [
       c.on("joined", (j) => {
         if (j.room?.id !== room) return;
-        title.textContent = j.room.name || room;
-        topic.textContent = j.room.topic || "";
+        setInfo(j.room);
         members.clear();
         for (const m of j.members || []) members.set(m.id, m);
-        renderMembers();
+        changed();
         if (j.reset) {
           // The room's seq went backwards: the server lost its history (a
           // memory server restarted). Keep what is on screen, start over below.
@@ -166,7 +201,7 @@ export default {
         if (p.room !== room) return;
         if (p.event === "join") members.set(p.member.id, p.member);
         else members.delete(p.member.id);
-        renderMembers();
+        changed();
         note(p.member.name + (p.event === "join" ? " joined" : " left") + " · " + plural(p.members, "person", "people") + " here");
       }),
       c.on("typing", (t) => {
@@ -175,16 +210,40 @@ export default {
         typers.set(t.member.id, { name: t.member.name, timer: setTimeout(() => stopTyping(t.member.id), 5000) });
         renderTyping();
       }),
+      c.on("moderation", (ev) => {
+        if (ev.room !== room) return;
+        const t = ev.target;
+        if (ev.info) setInfo(ev.info);
+        if (t && members.has(t.id)) members.get(t.id).role = t.role;
+        if (ev.action === "transfer" && members.has(ev.by.id)) members.get(ev.by.id).role = "moderator";
+        changed();
+        const out = ev.action === "delete" || (t?.id === me() && (ev.action === "kick" || ev.action === "ban"));
+        if (!out) return;
+        // Out of the room: say so, and go back to the rooms.
+        joined = false;
+        const what = { delete: " deleted the room ", kick: " removed you from ", ban: " banned you from " }[ev.action];
+        app.status((ev.by.id === me() ? "You" : ev.by.name) + what + (info.name || room) + (ev.reason ? ": " + ev.reason : ""), "warn", 15000);
+        app.navigate("rooms", true);
+      }),
       c.on("error", (err) => {
         if (err.room === room) note("Left the room: " + err.message);
       }),
     ];
 
+    function setInfo(r) {
+      info = r;
+      title.textContent = r.name || room;
+      topic.textContent = r.topic || "";
+      document.title = (r.name || room) + " · chatfly";
+    }
+
     let gone = false;
     c.join(room).then(
-      () => {
+      (j) => {
         joined = true;
         if (gone) return void c.leave(room).catch(() => {});
+        if (j.room?.custom) mount(() => import("./tools.js"));
+        if (app.games !== false) mount(() => import("./games.js"));
         input.disabled = sendBtn.disabled = false;
         toBottom();
         if (document.activeElement === title || document.activeElement === document.body) input.focus();
@@ -194,8 +253,10 @@ export default {
           err.code === "name_taken"
             ? "Someone in this room already uses the name " + app.name + "."
             : err.code === "not_found"
-              ? "There is no room called " + room + "."
-              : "Could not join: " + err.message;
+              ? "There is no room " + room + ": it may have been deleted, or expired unused."
+              : err.code === "banned"
+                ? "You are banned from this room."
+                : "Could not join: " + err.message;
         note(why);
         if (err.code === "name_taken") msgs.append(h("li", { class: "note" }, h("a", { href: "#/name" }, "Pick another name")));
       },
@@ -208,6 +269,7 @@ export default {
       destroy() {
         gone = true;
         offs.forEach((off) => off());
+        addons.forEach((a) => a.destroy?.());
         for (const t of typers.values()) clearTimeout(t.timer);
         if (joined) c.leave(room).catch(() => {});
       },

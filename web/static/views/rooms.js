@@ -47,10 +47,14 @@ export default {
     }
 
     const refresh = h("button", { type: "button", class: "secondary", onclick: load }, "Refresh");
+    // Making a room and roulette: their code loads when used.
+    const fail = (err) => app.status("Could not load: " + err.message, "error");
+    const create = h("button", { type: "button", onclick: () => import("./create.js").then((m) => m.open(app), fail) }, "New room");
+    const tools = h("p", { class: "tools" }, create, h("a", { href: "#/roulette", class: "button secondary" }, "Roulette: meet someone"));
     const timer = setInterval(load, 10000);
     const off = c.on("welcome", load);
     load();
-    const el = h("section", { class: "rooms-view" }, heading, list, note, refresh);
+    const el = h("section", { class: "rooms-view" }, heading, tools, list, note, refresh);
     return {
       el,
       title: "Rooms",

@@ -1,0 +1,384 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/chatfly/chatfly"
+)
+
+const jsRouletteState = `document.querySelector(".roulette")?.dataset.state`
+
+func jsRouletteStatus(prefix string) string {
+	return `document.querySelector(".rl-status")?.textContent.startsWith(` + jsString(prefix) + `)`
+}
+
+// TestBrowserRoulette: Ada and Lin open Roulette with interests, start, are
+// matched with the interest they share, chat in the pair room; Lin presses
+// Next and Ada sees that the chat ended; Ada starts again and, nobody else
+// waiting, meets Lin again; Ada stops and Lin sees she left.
+func TestBrowserRoulette(t *testing.T) {
+	browser := newBrowser(t)
+	srv := startServer(t, "127.0.0.1:0", secret)
+	ada := newTab(t, browser, "Ada")
+	lin := newTab(t, browser, "Lin")
+
+	for _, x := range []struct {
+		tb        *tab
+		name, tag string
+	}{{ada, "Ada", "Go, music"}, {lin, "Lin", "films, go"}} {
+		enter(x.tb, srv.url(), x.name)
+		x.tb.do("open Roulette", chromedp.Click(chromedp.CSS(`a[href="#/roulette"]`)))
+		x.tb.waitJS("the roulette screen", `location.hash === "#/roulette" && `+jsRouletteStatus("Press Start"))
+		x.tb.do("interests", chromedp.SendKeys(chromedp.ID("interests"), x.tag))
+	}
+	checkLabels(ada)
+	ada.do("Start", chromedp.Click(button("rl-controls", "Start")))
+	ada.waitJS("waiting", jsRouletteStatus("Looking for someone who likes go, music"))
+	if !eval[bool](ada, `document.querySelector("#msg").disabled && document.activeElement.textContent === "Stop"`) {
+		t.Error("Ada while waiting: the composer is enabled, or the focus is not on Stop")
+	}
+	lin.do("Start", chromedp.Click(button("rl-controls", "Start")))
+	ada.waitJS("matched with Lin", jsRouletteStatus("Talking with Lin: you both like go"))
+	lin.waitJS("matched with Ada", jsRouletteStatus("Talking with Ada: you both like go"))
+
+	ada.do("say hi", chromedp.SendKeys(chromedp.ID("msg"), "hi stranger\r"))
+	lin.waitJS("Ada's message", jsHasMessage("Ada", "hi stranger"))
+	lin.do("answer", chromedp.SendKeys(chromedp.ID("msg"), "hello!\r"))
+	ada.waitJS("Lin's answer", jsHasMessage("Lin", "hello!"))
+	checkLabels(lin)
+	checkPhone(lin, ".composer")
+
+	// Next: Lin looks for someone else, Ada's chat has ended.
+	lin.do("Next", chromedp.Click(button("rl-controls", "Next")))
+	ada.waitJS("the chat ended", `document.querySelector("#msg").disabled && `+jsRouletteStatus("The chat ended: Lin moved on to someone new"))
+	lin.waitJS("Lin waiting", jsRouletteState+` === "waiting"`)
+	if got := eval[string](lin, `document.querySelectorAll(".msgs li.msg").length + ""`); got != "2" {
+		t.Errorf("Lin's log after Next: %s messages, want the 2 of the ended chat", got)
+	}
+
+	// Nobody else is waiting: Ada starting again meets Lin again.
+	ada.do("Start again", chromedp.Click(button("rl-controls", "Start")))
+	ada.waitJS("matched with Lin again", jsRouletteStatus("Talking with Lin"))
+	lin.waitJS("matched with Ada again", jsRouletteStatus("Talking with Ada"))
+	if n := eval[int](ada, `document.querySelectorAll(".msgs li.msg").length`); n != 0 {
+		t.Errorf("Ada's new chat starts with %d old messages", n)
+	}
+
+	// Stop: Ada leaves, Lin is told.
+	ada.do("Stop", chromedp.Click(button("rl-controls", "Stop")))
+	ada.waitJS("stopped", jsRouletteState+` === "idle"`)
+	lin.waitJS("Ada left", jsRouletteStatus("The chat ended: Ada left"))
+
+	for _, tb := range []*tab{ada, lin} {
+		tb.check()
+	}
+}
+
+// TestBrowserRouletteTimers drives the roulette screen against a scripted
+// client, for what two real people rarely show: the place in the queue is
+// refreshed every 20 seconds while waiting, the refresh stops once matched,
+// and a roulette.waiting reply that arrives after roulette.matched (the
+// match happened while the request was on its way) is ignored.
+func TestBrowserRouletteTimers(t *testing.T) {
+	browser := newBrowser(t)
+	srv := startServer(t, "127.0.0.1:0", secret)
+	tb := newTab(t, browser, "timers")
+	tb.do("open the app", chromedp.Navigate(srv.url()+"/"))
+	tb.waitJS("the app", `document.querySelector("#name")`)
+	type result struct {
+		Interval   int      `json:"interval"`
+		Sent       []string `json:"sent"`
+		AfterLate  string   `json:"afterLate"`
+		Status     string   `json:"status"`
+		Timers     int      `json:"timers"`
+		AfterEnded string   `json:"afterEnded"`
+	}
+	got := eval[result](tb, `(async () => {
+		const { default: view } = await import("/views/roulette.js");
+		const intervals = new Map();
+		let next = 1;
+		window.setInterval = (fn, ms) => (intervals.set(next, { fn, ms }), next++);
+		window.clearInterval = (id) => intervals.delete(id);
+		const sent = [];
+		const pending = [];
+		const client = new EventTarget();
+		client.welcome = { session: "me" };
+		client.on = (type, fn) => {
+			const h = (e) => fn(e.detail);
+			client.addEventListener(type, h);
+			return () => client.removeEventListener(type, h);
+		};
+		client.request = (action, f) => {
+			sent.push(action + (f?.interests?.length ? " " + f.interests.join("+") : ""));
+			return new Promise((res) => pending.push(res));
+		};
+		const emit = (type, detail) => client.dispatchEvent(new CustomEvent(type, { detail }));
+		const tick = () => new Promise((res) => setTimeout(res, 0));
+		const v = view.render({ client });
+		document.body.append(v.el);
+		v.el.querySelector("#interests").value = " Go , MUSIC";
+		[...v.el.querySelectorAll("button")].find((b) => b.textContent === "Start").click();
+		pending.shift()({ type: "roulette.waiting", interests: ["go", "music"] });
+		await tick();
+		const r = { sent };
+		const timer = [...intervals.values()][0];
+		r.interval = timer ? timer.ms : -1;
+		timer.fn(); // 20 seconds later: refresh
+		// The match arrives as an event before the refresh's waiting reply.
+		emit("roulette.matched", { type: "roulette.matched", room: "rp-1", partner: { id: "lin", name: "Lin" } });
+		pending.shift()({ type: "roulette.waiting", interests: ["go", "music"] });
+		await tick();
+		r.afterLate = v.el.dataset.state;
+		r.status = v.el.querySelector(".rl-status").textContent;
+		r.timers = intervals.size;
+		emit("roulette.ended", { type: "roulette.ended", room: "rp-1", reason: "disconnected" });
+		r.afterEnded = v.el.querySelector(".rl-status").textContent;
+		v.destroy();
+		v.el.remove();
+		return r;
+	})()`)
+	want := result{
+		Interval:   20000,
+		Sent:       []string{"roulette.join go+music", "roulette.join go+music"},
+		AfterLate:  "matched",
+		Status:     "Talking with Lin",
+		Timers:     0,
+		AfterEnded: "The chat ended: Lin disconnected. Press Start to meet someone new.",
+	}
+	if got.Interval != want.Interval || len(got.Sent) != len(want.Sent) || got.Sent[0] != want.Sent[0] || got.Sent[1] != want.Sent[1] ||
+		got.AfterLate != want.AfterLate || got.Status != want.Status || got.Timers != want.Timers || got.AfterEnded != want.AfterEnded {
+		t.Errorf("roulette screen:\n got  %+v\n want %+v", got, want)
+	}
+	tb.check()
+}
+
+// jsGame is the newest game card on the page.
+const jsGame = `document.querySelector(".game-list .game")`
+
+func jsGameStatus(text string) string {
+	return jsGame + `?.querySelector(".game-status").textContent === ` + jsString(text)
+}
+
+func jsCell(i string) string {
+	return jsGame + `?.querySelector('.ttt [data-cell="` + i + `"]')`
+}
+
+// TestBrowserTicTacToe: in the games room Ada invites Lin to tic-tac-toe,
+// Lin accepts, and they play it to the end by clicking the board while Kim
+// watches the public view; Lin asks for a rematch and Ada accepts.
+func TestBrowserTicTacToe(t *testing.T) {
+	browser := newBrowser(t)
+	srv := startServer(t, "127.0.0.1:0", secret)
+	ada := newTab(t, browser, "Ada")
+	lin := newTab(t, browser, "Lin")
+	kim := newTab(t, browser, "Kim")
+	for _, x := range []struct {
+		tb   *tab
+		name string
+	}{{ada, "Ada"}, {lin, "Lin"}, {kim, "Kim"}} {
+		enter(x.tb, srv.url(), x.name)
+		x.tb.do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
+		x.tb.waitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=tictactoe]")`)
+	}
+	ada.waitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
+
+	// Ada invites Lin.
+	ada.do("choose tic-tac-toe with Lin", chromedp.Evaluate[chromedp.Void](`(() => {
+		const kind = document.querySelector("#game-kind");
+		kind.value = "tictactoe";
+		const who = document.querySelector("#game-who");
+		who.value = [...who.options].find((o) => o.text === "Lin").value;
+		who.dispatchEvent(new Event("change", { bubbles: true }));
+	})()`))
+	checkLabels(ada)
+	ada.do("Start", chromedp.Click(button("new-game", "Start")))
+	ada.waitJS("waiting for Lin", jsGameStatus("Waiting for Lin to accept."))
+	lin.waitJS("the invitation", jsGameStatus("Ada invites you to play.")+` && document.querySelector(".msgs").textContent.includes("Ada invites you to play Tic-tac-toe.")`)
+	kim.waitJS("the invitation, for Lin", jsGameStatus("Ada invited Lin."))
+	if n := eval[int](kim, jsGame+`.querySelectorAll("button").length`); n != 0 {
+		t.Errorf("Kim can act on an invitation for Lin: %d buttons", n)
+	}
+	lin.do("Accept", chromedp.Click(button("game", "Accept")))
+
+	// X: Ada, O: Lin. Ada takes the top row.
+	ada.waitJS("Ada's turn", jsGameStatus("Your turn.")+` && !`+jsCell("0")+`.disabled`)
+	if got := eval[string](lin, jsGame+`.querySelector(".seats").textContent`); got != "Ada · X vs Lin (you) · O" {
+		t.Errorf("Lin's seats line %q", got)
+	}
+	for i, m := range []struct {
+		tb   *tab
+		cell string
+	}{{ada, "0"}, {lin, "3"}, {ada, "1"}, {lin, "4"}, {ada, "2"}} {
+		m.tb.waitJS("my turn", `!`+jsCell(m.cell)+`?.disabled`)
+		if i == 1 && eval[bool](kim, `[...`+jsGame+`.querySelectorAll(".ttt button")].some((b) => !b.disabled)`) {
+			t.Error("Kim (a spectator) can play")
+		}
+		m.tb.do("play cell "+m.cell, chromedp.Click(chromedp.CSS(`.game-list .game .ttt [data-cell="`+m.cell+`"]`)))
+		mark := map[bool]string{true: "X", false: "O"}[m.tb == ada]
+		for _, tb := range []*tab{ada, lin, kim} {
+			tb.waitJS("the "+mark+" in cell "+m.cell, jsCell(m.cell)+`?.textContent === "`+mark+`"`)
+		}
+	}
+	ada.waitJS("Ada won", jsGameStatus("You won!"))
+	lin.waitJS("Lin lost", jsGameStatus("Ada won."))
+	kim.waitJS("Kim saw it", jsGameStatus("Ada won."))
+	for _, tb := range []*tab{ada, lin, kim} {
+		if got := eval[string](tb, `[...`+jsGame+`.querySelectorAll(".ttt .win")].map((b) => b.dataset.cell).join()`); got != "0,1,2" {
+			t.Errorf("%s: winning line %q, want 0,1,2", tb.name, got)
+		}
+	}
+	checkLabels(lin)
+	checkPhone(lin, ".composer")
+
+	// Rematch: Lin starts a new game with the same players; Ada accepts.
+	lin.do("Rematch", chromedp.Click(button("game", "Rematch")))
+	ada.waitJS("the rematch invitation", jsGameStatus("Lin invites you to play."))
+	ada.do("Accept", chromedp.Click(button("game", "Accept")))
+	lin.waitJS("Lin's turn, now X", jsGameStatus("Your turn.")+` && `+jsGame+`.querySelector(".seats").textContent === "Lin (you) · X vs Ada · O"`)
+	if n := eval[int](kim, `document.querySelectorAll(".game-list .game").length`); n != 2 {
+		t.Errorf("Kim sees %d games, want the finished one and the rematch", n)
+	}
+
+	// Keyboard: Lin plays the centre with Tab and Enter, and keeps the focus
+	// on the board.
+	lin.do("focus the first cell", chromedp.Focus(chromedp.CSS(`.game-list .game .ttt [data-cell="0"]`)))
+	for i := 0; i < 4; i++ {
+		lin.do("Tab", chromedp.KeyEvent("\t"))
+	}
+	lin.do("Enter on the centre", chromedp.KeyEvent("\r"))
+	ada.waitJS("Lin's X in the centre", jsCell("4")+`?.textContent === "X"`)
+	lin.waitJS("the focus stays in the game", `document.activeElement.closest(".game") !== null`)
+
+	for _, tb := range []*tab{ada, lin, kim} {
+		tb.check()
+	}
+}
+
+// startGame has Ada start game in the room, inviting Lin (or with open
+// seats when invite is false, for players players), and Lin accept it.
+func startGame(ada, lin *tab, game string, invite bool, players int) {
+	ada.t.Helper()
+	ada.do("choose "+game, chromedp.Evaluate[chromedp.Void](`(() => {
+		const kind = document.querySelector("#game-kind");
+		kind.value = `+jsString(game)+`;
+		kind.dispatchEvent(new Event("change", { bubbles: true }));
+		const who = document.querySelector("#game-who");
+		who.value = `+map[bool]string{true: `[...who.options].find((o) => o.text === "Lin").value`, false: `""`}[invite]+`;
+		who.dispatchEvent(new Event("change", { bubbles: true }));
+		document.querySelector("#game-count").value = `+jsString(fmt.Sprint(players))+`;
+	})()`))
+	ada.do("Start", chromedp.Click(button("new-game", "Start")))
+	want := "Ada invites you to play."
+	if !invite {
+		want = "Ada is looking for players."
+	}
+	lin.waitJS("the game offered", jsGameStatus(want)+` && `+jsGame+`.dataset.game === `+jsString(game))
+	lin.do("Accept", chromedp.Click(button("game", "Accept")))
+	ada.waitJS("the game started", jsGame+`.dataset.status === "playing" && `+jsGame+`.dataset.game === `+jsString(game))
+}
+
+// TestBrowserMoreGames plays the other built-in games in the app: Connect
+// Four to a win by clicking columns, rock-paper-scissors (the opponent's
+// hand stays hidden until both chose), and word guess with an open seat,
+// ended by resigning.
+func TestBrowserMoreGames(t *testing.T) {
+	browser := newBrowser(t)
+	srv := startServer(t, "127.0.0.1:0", secret)
+	ada := newTab(t, browser, "Ada")
+	lin := newTab(t, browser, "Lin")
+	for _, x := range []struct {
+		tb   *tab
+		name string
+	}{{ada, "Ada"}, {lin, "Lin"}} {
+		enter(x.tb, srv.url(), x.name)
+		x.tb.do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
+		x.tb.waitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=connectfour]")`)
+	}
+	ada.waitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
+
+	// Connect Four: Ada (red) stacks four in column 1 while Lin plays column 2.
+	startGame(ada, lin, "connectfour", true, 2)
+	for _, m := range []struct {
+		tb  *tab
+		col string
+	}{{ada, "0"}, {lin, "1"}, {ada, "0"}, {lin, "1"}, {ada, "0"}, {lin, "1"}, {ada, "0"}} {
+		sel := `.game-list .game .c4 [data-column="` + m.col + `"]`
+		m.tb.waitJS("my turn", `!document.querySelector(`+jsString(sel)+`)?.disabled`)
+		m.tb.do("drop in column "+m.col, chromedp.Click(chromedp.CSS(sel)))
+	}
+	ada.waitJS("Ada won", jsGameStatus("You won!"))
+	lin.waitJS("Lin lost", jsGameStatus("Ada won."))
+	if got := eval[int](lin, jsGame+`.querySelectorAll(".c4 .disc.win.R").length`); got != 4 {
+		t.Errorf("Lin sees %d winning discs, want 4", got)
+	}
+	if got := eval[string](lin, jsGame+`.querySelector('[data-column="0"]').getAttribute("aria-label")`); got != "Column 1, 4 of 6 filled" {
+		t.Errorf("column label %q", got)
+	}
+
+	// Rock-paper-scissors: a chosen hand stays hidden from the other side.
+	startGame(ada, lin, "rps", true, 2)
+	ada.do("rock", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="rock"]`)))
+	ada.waitJS("Ada's own hand", jsGame+`.textContent.includes("You chose rock.")`)
+	lin.waitJS("Ada has chosen", jsGame+`.textContent.includes("Round 1: Ada has chosen, Lin is choosing")`)
+	if eval[bool](lin, `[...`+jsGame+`.querySelectorAll("p, li")].some((p) => p.textContent.includes("rock"))`) {
+		t.Error("Lin sees Ada's hand before choosing")
+	}
+	lin.do("scissors", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="scissors"]`)))
+	for _, tb := range []*tab{ada, lin} {
+		tb.waitJS("round 1 scored", jsGame+`.querySelector(".rounds")?.textContent === "rock vs scissors: Ada"`)
+	}
+	ada.waitJS("round 2", `!document.querySelector('.game-list .game .hands [data-hand="paper"]').disabled`)
+	ada.do("paper", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="paper"]`)))
+	lin.waitJS("round 2", `!document.querySelector('.game-list .game .hands [data-hand="rock"]').disabled`)
+	lin.do("rock", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="rock"]`)))
+	ada.waitJS("Ada won, 2–0", jsGameStatus("You won!")+` && `+jsGame+`.textContent.includes("Ada 2 – 0 Lin")`)
+
+	// Word guess, with an open seat: Lin takes it; Ada guesses a letter,
+	// then resigns.
+	startGame(ada, lin, "wordguess", false, 2)
+	ada.do("guess e", chromedp.Click(chromedp.CSS(`.game-list .game .letters [data-key="le"]`)))
+	lin.waitJS("e guessed", jsGame+`.querySelector('[data-key="le"]').disabled && `+jsGame+`.textContent.includes("guessed: e")`)
+	checkLabels(lin)
+	ada.do("resign", chromedp.Click(button("game", "Resign")))
+	ada.waitJS("resigned", jsGameStatus("Lin won. You resigned."))
+	lin.waitJS("won", jsGameStatus("You won! Ada resigned."))
+
+	for _, tb := range []*tab{ada, lin} {
+		tb.check()
+	}
+}
+
+// TestBrowserGameClaim: with a turn timer on the server, a player whose
+// opponent lets the timer run out gets "Claim the win" when it does, and
+// wins by it.
+func TestBrowserGameClaim(t *testing.T) {
+	browser := newBrowser(t)
+	srv := startServer(t, "127.0.0.1:0", secret, func(o *chatfly.Options) { o.TurnTimeout = 3 * time.Second })
+	ada := newTab(t, browser, "Ada")
+	lin := newTab(t, browser, "Lin")
+	for _, x := range []struct {
+		tb   *tab
+		name string
+	}{{ada, "Ada"}, {lin, "Lin"}} {
+		enter(x.tb, srv.url(), x.name)
+		x.tb.do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
+		x.tb.waitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=tictactoe]")`)
+	}
+	ada.waitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
+	startGame(ada, lin, "tictactoe", true, 2)
+	ada.do("play the centre", chromedp.Click(chromedp.CSS(`.game-list .game .ttt [data-cell="4"]`)))
+	lin.waitJS("Lin's turn", `!`+jsCell("0")+`.disabled`)
+	if eval[bool](ada, `[...`+jsGame+`.querySelectorAll("button")].some((b) => b.textContent === "Claim the win")`) {
+		t.Error("Claim the win offered before the deadline")
+	}
+	ada.do("claim once the timer ran out", chromedp.Click(button("game", "Claim the win")))
+	ada.waitJS("Ada won", jsGameStatus("You won! Lin ran out of time."))
+	lin.waitJS("Lin lost", jsGameStatus("Ada won. You ran out of time."))
+	for _, tb := range []*tab{ada, lin} {
+		tb.check()
+	}
+}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Browser tests of the parts of the app loaded on demand: custom rooms with
+// their links and moderation, roulette and games.
+
+// enter opens the app in tb and picks name, as a first-time visitor.
+func enter(tb *tab, base, name string) {
+	tb.t.Helper()
+	tb.do("open the app", chromedp.Navigate(base+"/"))
+	tb.do("pick a name", chromedp.WaitVisible(chromedp.ID("name")), chromedp.SendKeys(chromedp.ID("name"), name+"\r"))
+	tb.waitJS("the rooms", jsRoomLinks)
+}
+
+// button selects the visible button whose text is text, within the elements
+// matching the CSS selector scope (XPath has no CSS, so scope is a class).
+func button(class, text string) chromedp.Search {
+	return chromedp.Search(`//*[contains(concat(" ", @class, " "), " ` + class + ` ")]//button[normalize-space()="` + text + `"]`)
+}
+
+// dialogButton selects a button of the open dialog by its text.
+func dialogButton(text string) chromedp.Search {
+	return chromedp.Search(`//dialog[@open]//button[normalize-space()="` + text + `"]`)
+}
+
+func jsHasSystem(text string) string {
+	return `[...document.querySelectorAll(".msgs li.msg.sys .text")].some((s) => s.textContent === ` + jsString(text) + `)`
+}
+
+// checkLabels fails the test if a control on tb's page has no label.
+func checkLabels(tb *tab) {
+	tb.t.Helper()
+	unlabelled := eval[[]string](tb, `[...document.querySelectorAll("input, button, select, textarea, a")]
+		.filter((el) => el.checkVisibility() && !(el.labels?.length || el.getAttribute("aria-label") || el.textContent.trim()))
+		.map((el) => el.outerHTML)`)
+	if len(unlabelled) > 0 {
+		tb.t.Errorf("%s: controls without a label: %q", tb.name, unlabelled)
+	}
+}
+
+// checkPhone checks that tb's page fits a 360×640 screen (nothing wider than
+// it, the bottom element in view, the parts of the screen stacked without
+// overlapping), then goes back to the desktop size.
+func checkPhone(tb *tab, bottom string) {
+	tb.t.Helper()
+	tb.do("phone viewport", chromedp.EmulateViewport(360, 640, chromedp.EmulateMobile))
+	tb.waitJS("the phone layout", `innerWidth === 360`)
+	if ok := eval[bool](tb, `document.documentElement.scrollWidth <= innerWidth &&
+		document.querySelector(`+jsString(bottom)+`).getBoundingClientRect().bottom <= innerHeight`); !ok {
+		tb.t.Errorf("%s: the page does not fit a 360×640 screen (scroll width %d)", tb.name, eval[int](tb, `document.documentElement.scrollWidth`))
+	}
+	overlaps := eval[[]string](tb, `(() => {
+		const parts = [...document.querySelectorAll("main > section > *")].filter((el) => el.checkVisibility());
+		const out = [];
+		for (let i = 1; i < parts.length; i++) {
+			const a = parts[i - 1].getBoundingClientRect(), b = parts[i].getBoundingClientRect();
+			if (a.bottom > b.top + 1) out.push(parts[i - 1].className + " overlaps " + parts[i].className);
+		}
+		for (const el of parts) {
+			if (el.scrollHeight > el.clientHeight + 1 && getComputedStyle(el).overflowY === "visible") out.push(el.className + " spills over");
+		}
+		return out;
+	})()`)
+	if len(overlaps) > 0 {
+		tb.t.Errorf("%s: on a phone: %q", tb.name, overlaps)
+	}
+	tb.do("desktop viewport", chromedp.EmulateViewport(1024, 768))
+}
+
+// TestBrowserInitialWeight loads the first screen in a real browser and
+// adds up what it fetched: within the 50 KB budget, and none of the parts
+// loaded on demand.
+func TestBrowserInitialWeight(t *testing.T) {
+	browser := newBrowser(t)
+	srv := startServer(t, "127.0.0.1:0", secret)
+	tb := newTab(t, browser, "visitor")
+	tb.do("open the app", chromedp.Navigate(srv.url()+"/"))
+	tb.waitJS("the name screen, loaded", `document.activeElement?.id === "name" && document.readyState === "complete"`)
+	type entry struct {
+		Name string  `json:"name"`
+		Size float64 `json:"size"`
+	}
+	entries := eval[[]entry](tb, `[performance.getEntriesByType("navigation")[0], ...performance.getEntriesByType("resource")]
+		.map((e) => ({ name: new URL(e.name).pathname, size: e.decodedBodySize }))`)
+	total := 0.0
+	for _, e := range entries {
+		total += e.Size
+		t.Logf("%-20s %6.0f bytes", e.Name, e.Size)
+		if slices.Contains([]string{"/views/games.js", "/views/tools.js", "/views/roulette.js", "/views/create.js", "/views/ui.js", "/views/more.css"}, e.Name) {
+			t.Errorf("%s loaded at start", e.Name)
+		}
+	}
+	t.Logf("%d files, %.0f bytes", len(entries), total)
+	if total > 50*1024 || len(entries) < 8 {
+		t.Errorf("the first screen fetched %.0f bytes in %d files, want at most %d", total, len(entries), 50*1024)
+	}
+	tb.check()
+}
+
+// TestBrowserCustomRoom: Ada creates a private room, copies its link; Lin
+// opens the link in another browser context, picks a name and lands in the
+// room; they chat; Ada edits the topic, makes the room public, mutes and
+// unmutes Lin, then kicks Lin, who is told and taken back to the rooms, can
+// come back by the link, and after a ban cannot, until Ada lifts the ban.
+// Ada makes Lin a moderator, then the owner; Lin deletes the room.
+func TestBrowserCustomRoom(t *testing.T) {
+	browser := newBrowser(t)
+	srv := startServer(t, "127.0.0.1:0", secret)
+	ada := newTab(t, browser, "Ada")
+	lin := newTab(t, browser, "Lin")
+
+	enter(ada, srv.url(), "Ada")
+	ada.do("open the New room dialog", chromedp.Click(button("tools", "New room")))
+	ada.waitJS("the dialog, focused on the name", `document.querySelector("dialog[open]") && document.activeElement?.id === "room-name"`)
+	checkLabels(ada)
+	if got := eval[string](ada, `document.querySelector('input[name="visibility"]:checked').value`); got != "private" {
+		t.Errorf("default visibility %q, want private", got)
+	}
+	ada.do("name, topic and create",
+		chromedp.SendKeys(chromedp.ID("room-name"), "Book club"),
+		chromedp.SendKeys(chromedp.ID("room-topic"), "Dune, ch. 3"),
+		chromedp.Click(dialogButton("Create room")),
+	)
+	ada.waitJS("in the new room", jsInRoom+` && /^#\/room\/[A-Za-z0-9_-]{22}$/.test(location.hash) && document.querySelector("h1").textContent === "Book club"`)
+	ada.waitJS("the room tools", `document.querySelector(".room-kind")?.textContent === "Private room"`)
+	if got := eval[string](ada, `document.querySelector(".topic").textContent`); got != "Dune, ch. 3" {
+		t.Errorf("topic %q", got)
+	}
+	id := strings.TrimPrefix(eval[string](ada, `location.hash`), "#/room/")
+	link := eval[string](ada, `document.querySelector("#share-link").value`)
+	if want := srv.url() + "/r/" + id; link != want {
+		t.Fatalf("share link %q, want %q", link, want)
+	}
+	ada.do("Copy link", chromedp.Click(button("room-tools", "Copy link")))
+	ada.waitJS("copied (or selected to copy)", `/^(Link copied|Press Ctrl\+C)/.test(document.querySelector("#status").textContent)`)
+	ada.waitJS("owner in the member list", jsHasMember("Ada")+` && document.querySelector(".members .role")?.textContent === " · owner"`)
+
+	// Lin opens the link in another browser context: a name first, then the room.
+	lin.do("open the link", chromedp.Navigate(link))
+	lin.waitJS("the name screen", `document.activeElement?.id === "name" && location.pathname === "/"`)
+	lin.do("pick a name", chromedp.SendKeys(chromedp.ID("name"), "Lin\r"))
+	lin.waitJS("in the room", jsInRoom+` && location.hash === "#/room/`+id+`" && document.querySelector("h1").textContent === "Book club"`)
+	lin.waitJS("the topic", `document.querySelector(".topic").textContent === "Dune, ch. 3"`)
+	if n := eval[int](lin, `document.querySelectorAll("button.mod").length`); n != 0 {
+		t.Errorf("Lin (a member) sees %d moderation buttons", n)
+	}
+	if settings := eval[bool](lin, `[...document.querySelectorAll(".room-tools button")].some((b) => !b.hidden && b.textContent === "Room settings")`); settings {
+		t.Error("Lin (a member) sees Room settings")
+	}
+	if listed := eval[bool](lin, `import("/app.js").then((m) => m.app.client.rooms()).then((rs) => rs.some((r) => r.id === `+jsString(id)+`))`); listed {
+		t.Error("the private room is in the directory")
+	}
+
+	// They chat.
+	lin.do("say hello", chromedp.SendKeys(chromedp.ID("msg"), "hello from the link\r"))
+	ada.waitJS("Lin's message", jsHasMessage("Lin", "hello from the link"))
+	ada.do("answer", chromedp.SendKeys(chromedp.ID("msg"), "welcome, Lin\r"))
+	lin.waitJS("Ada's answer", jsHasMessage("Ada", "welcome, Lin"))
+
+	// The owner edits the topic: everyone sees it, and a system message.
+	ada.do("open Room settings", chromedp.Click(button("room-tools", "Room settings")))
+	ada.waitJS("the settings dialog", `document.activeElement?.id === "set-topic"`)
+	checkLabels(ada)
+	ada.do("edit the topic",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#set-topic").select()`),
+		chromedp.SendKeys(chromedp.ID("set-topic"), "Dune, ch. 4"),
+		chromedp.Click(dialogButton("Save")),
+	)
+	for _, tb := range []*tab{ada, lin} {
+		tb.waitJS("the new topic", `document.querySelector(".topic").textContent === "Dune, ch. 4"`)
+		tb.waitJS("the topic's system message", jsHasSystem("Ada set the topic to Dune, ch. 4"))
+	}
+	ada.waitJS("the dialog closed", `!document.querySelector("dialog")`)
+
+	// The owner makes the room public: it is listed now.
+	ada.do("open Room settings", chromedp.Click(button("room-tools", "Room settings")))
+	ada.waitJS("the settings dialog", `document.activeElement?.id === "set-topic"`)
+	ada.do("make it public", chromedp.Click(chromedp.CSS(`dialog[open] input[value="public"]`)), chromedp.Click(dialogButton("Save")))
+	for _, tb := range []*tab{ada, lin} {
+		tb.waitJS("a public room", `document.querySelector(".room-kind").textContent === "Public room"`)
+		tb.waitJS("the visibility's system message", jsHasSystem("Ada made the room public"))
+	}
+	if listed := eval[bool](lin, `import("/app.js").then((m) => m.app.client.rooms()).then((rs) => rs.some((r) => r.id === `+jsString(id)+`))`); !listed {
+		t.Error("the public room is not in the directory")
+	}
+
+	// Mute for 5 minutes: Lin can read but not send; Ada sees it.
+	ada.do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.waitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
+	ada.do("mute for 5 minutes", chromedp.SetValue(chromedp.ID("mod-duration"), "300"), chromedp.Click(dialogButton("Mute")))
+	ada.waitJS("Lin muted", jsHasSystem("Ada muted Lin for 5m0s")+` && [...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Lin" && li.textContent.includes("· muted"))`)
+	lin.waitJS("told", `document.querySelector(".msgs").textContent.includes("You are muted until ")`)
+	lin.do("try to talk", chromedp.SendKeys(chromedp.ID("msg"), "can I talk?\r"))
+	lin.waitJS("not sent", `document.querySelector(".msgs").textContent.includes("Not sent: ")`)
+	ada.do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.waitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
+	ada.do("unmute", chromedp.Click(dialogButton("Unmute")))
+	lin.waitJS("unmuted", jsHasSystem("Ada unmuted Lin"))
+	lin.do("talk", chromedp.SendKeys(chromedp.ID("msg"), "\r"))
+	ada.waitJS("Lin's message", jsHasMessage("Lin", "can I talk?"))
+
+	checkLabels(ada)
+	checkLabels(lin)
+	checkPhone(ada, ".composer")
+
+	// Kick: Lin is told and taken back to the rooms; the room says so.
+	ada.do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.waitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
+	checkLabels(ada)
+	ada.do("kick with a reason", chromedp.SendKeys(chromedp.ID("mod-reason"), "spoilers"), chromedp.Click(dialogButton("Kick")))
+	lin.waitJS("back at the rooms, told why", `location.hash === "#/rooms" && `+jsStatusIs("Ada removed you from Book club: spoilers"))
+	ada.waitJS("the kick's system message", jsHasSystem("Ada kicked Lin: spoilers"))
+	ada.waitJS("Lin out of the member list", `!(`+jsHasMember("Lin")+`)`)
+	ada.waitJS("the dialog closed", `!document.querySelector("dialog")`)
+
+	// A kicked member may come back by the link.
+	lin.do("open the link again", chromedp.Navigate(link))
+	lin.waitJS("in the room again", jsInRoom+` && location.hash === "#/room/`+id+`"`)
+	ada.waitJS("Lin back", jsHasMember("Lin"))
+
+	// A banned one may not, until unbanned.
+	ada.do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.waitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
+	ada.do("ban", chromedp.Click(dialogButton("Ban")))
+	lin.waitJS("banned, back at the rooms", `location.hash === "#/rooms" && `+jsStatusIs("Ada banned you from Book club"))
+	ada.waitJS("the ban's system message", jsHasSystem("Ada banned Lin"))
+	lin.do("open the link again", chromedp.Navigate(link))
+	lin.waitJS("refused", `document.querySelector(".msgs").textContent.includes("You are banned from this room.")`)
+	ada.do("unban", chromedp.Click(chromedp.CSS(`button[aria-label="Unban Lin"]`)))
+	ada.waitJS("the unban's system message", jsHasSystem("Ada unbanned Lin"))
+	lin.do("reload", chromedp.Reload())
+	lin.waitJS("in the room again", jsInRoom+` && location.hash === "#/room/`+id+`"`)
+
+	// Promote Lin to moderator: the roles change live on both sides.
+	ada.do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.waitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
+	ada.do("promote", chromedp.Click(dialogButton("Make moderator")))
+	lin.waitJS("Lin a moderator", `[...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Lin" && li.querySelector(".role")?.textContent === " · moderator")`)
+	if n := eval[int](lin, `document.querySelectorAll("button.mod").length`); n != 0 {
+		t.Errorf("Lin, a moderator, may act on the owner: %d buttons", n)
+	}
+
+	// Ada hands the room over to Lin, who deletes it: everyone is out.
+	ada.do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.waitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
+	ada.do("make Lin the owner", chromedp.Click(dialogButton("Make owner")), chromedp.Click(dialogButton("Yes, make Lin the owner")))
+	lin.waitJS("Lin the owner, with the settings", jsHasSystem("Ada made Lin the owner")+
+		` && [...document.querySelectorAll(".room-tools button")].some((b) => !b.hidden && b.textContent === "Room settings")`)
+	ada.waitJS("Ada a moderator, without the settings", `[...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Ada" && li.querySelector(".role")?.textContent === " · moderator")`+
+		` && ![...document.querySelectorAll(".room-tools button")].some((b) => !b.hidden && b.textContent === "Room settings")`)
+	lin.do("open Room settings", chromedp.Click(button("room-tools", "Room settings")))
+	lin.waitJS("the settings dialog", `document.activeElement?.id === "set-topic"`)
+	lin.do("delete the room", chromedp.Click(dialogButton("Delete room")), chromedp.Click(dialogButton("Yes, delete it for everyone")))
+	ada.waitJS("back at the rooms, told why", `location.hash === "#/rooms" && `+jsStatusIs("Lin deleted the room Book club"))
+	lin.waitJS("back at the rooms", `location.hash === "#/rooms" && `+jsStatusIs("You deleted the room Book club")+` && !document.querySelector("dialog")`)
+	lin.do("open the link again", chromedp.Navigate(link))
+	lin.waitJS("gone", `document.querySelector(".msgs").textContent.includes("it may have been deleted")`)
+
+	for _, tb := range []*tab{ada, lin} {
+		tb.check()
+	}
+}
