@@ -25,6 +25,7 @@ type Hub struct {
 	store    Storage
 	tr       Transport
 	bc       Broadcaster // tr, if it implements Broadcaster
+	maxSend  int // the transport's frame size limit, 0 if none
 	matcher  Matcher
 	games    map[string]Game // Options.Games by name
 	opts     Options
@@ -44,6 +45,9 @@ type Hub struct {
 func New(store Storage, tr Transport, opts *Options) *Hub {
 	h := &Hub{store: store, tr: tr, opts: opts.withDefaults()}
 	h.bc, _ = tr.(Broadcaster)
+	if sl, ok := tr.(SendLimiter); ok {
+		h.maxSend = sl.MaxSendBytes()
+	}
 	h.log = h.opts.Logger
 	if len(h.opts.Secret) == 0 {
 		h.opts.Secret = make([]byte, 32)

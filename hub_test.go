@@ -642,3 +642,45 @@ func TestTwoHubsShareStorage(t *testing.T) {
 		t.Fatalf("message for Ada via hub2's transport: %v", m)
 	}
 }
+
+// limitTransport has a frame size limit, as API Gateway has.
+type limitTransport struct {
+	*recTransport
+	max int
+}
+
+func (t limitTransport) MaxSendBytes() int { return t.max }
+
+func (t limitTransport) Send(ctx context.Context, conn string, frame []byte) error {
+	if len(frame) > t.max {
+		return chatfly.ErrTooLarge
+	}
+	return t.recTransport.Send(ctx, conn, frame)
+}
+
+// Over a transport with a frame size limit, join and history replies carry
+// as many messages as fit instead of failing.
+func TestRepliesFitTheTransport(t *testing.T) {
+	th := newTestHub(t, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}})
+	tr := limitTransport{th.tr, 8 << 10}
+	th.hub = chatfly.New(th.store, tr, &chatfly.Options{Now: th.clock.Now, RateLimit: chatfly.RateLimit{Count: -1}})
+	a, _ := th.hello("Ada")
+	th.join(a, "lobby")
+	for range 50 {
+		th.do(a, `{"action":"send","room":"lobby","text":"`+strings.Repeat("é", 500)+`"}`)
+	}
+	b, _ := th.hello("Bob")
+	hist := th.join(b, "lobby")["history"].([]any)
+	if len(hist) == 0 || len(hist) >= 50 || seqOf(hist[len(hist)-1]) != 50 {
+		t.Fatalf("join history: %d messages ending at %v; want fewer than 50, the newest kept", len(hist), seqOf(hist[len(hist)-1]))
+	}
+	r := th.reply(b, `{"action":"history","id":1,"room":"lobby","before":`+itoa(seqOf(hist[0]))+`}`)
+	if msgs := r["messages"].([]any); len(msgs) == 0 || r["more"] != true {
+		t.Fatalf("history page: %d messages, more=%v", len(msgs), r["more"])
+	}
+	c, _ := th.hello("Cy")
+	r = th.reply(c, `{"action":"join","id":1,"room":"lobby","after":10}`)
+	if h := r["history"].([]any); len(h) == 0 || seqOf(h[0]) != 11 {
+		t.Fatalf("catch-up keeps the oldest: %d from %v", len(h), seqOf(h[0]))
+	}
+}

@@ -223,7 +223,10 @@ func (h *Hub) join(c *call, m *roomMeta) (gone []string, err error) {
 	if err != nil {
 		return gone, err
 	}
-	h.reply(c, mustJSON(joinedFrame{Type: "joined", ID: c.f.ID, Room: info, Members: withRoles(ms, m), History: rawValues(hist)}))
+	reply := joinedFrame{Type: "joined", ID: c.f.ID, Room: info, Members: withRoles(ms, m), History: rawValues(hist)}
+	// Over a size limit, a catch-up keeps its oldest messages (the client
+	// joins again from where it got to), a plain join its newest.
+	h.reply(c, h.fit(&reply.History, !q.Reverse, func() []byte { return mustJSON(reply) }))
 	return gone, nil
 }
 
@@ -438,7 +441,11 @@ func (h *Hub) handleHistory(c *call) error {
 	if err != nil {
 		return err
 	}
-	h.reply(c, mustJSON(historyFrame{Type: "history", ID: c.f.ID, Room: c.f.Room, Messages: rawValues(msgs), More: more}))
+	reply := historyFrame{Type: "history", ID: c.f.ID, Room: c.f.Room, Messages: rawValues(msgs), More: more}
+	h.reply(c, h.fit(&reply.Messages, false, func() []byte {
+		reply.More = more || len(reply.Messages) < len(msgs)
+		return mustJSON(reply)
+	}))
 	return nil
 }
 
@@ -478,4 +485,21 @@ func (h *Hub) handleTyping(c *call) error {
 		h.reply(c, mustJSON(roomReplyFrame{Type: "ok", ID: c.f.ID}))
 	}
 	return nil
+}
+
+// fit encodes a reply carrying a list of messages, dropping messages until
+// the frame fits the transport's size limit: the oldest (the front of the
+// list), or the newest when keepOldest.
+func (h *Hub) fit(msgs *[]json.RawMessage, keepOldest bool, encode func() []byte) []byte {
+	frame := encode()
+	for h.maxSend > 0 && len(frame) > h.maxSend && len(*msgs) > 0 {
+		drop := max(1, len(*msgs)/4)
+		if keepOldest {
+			*msgs = (*msgs)[:len(*msgs)-drop]
+		} else {
+			*msgs = (*msgs)[drop:]
+		}
+		frame = encode()
+	}
+	return frame
 }

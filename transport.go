@@ -39,6 +39,15 @@ type Broadcaster interface {
 	SendMany(ctx context.Context, connIDs []string, frame []byte) (gone []string, err error)
 }
 
+// SendLimiter is an optional interface of a [Transport] that cannot deliver
+// frames beyond a size (API Gateway: 128 KB per message). The Hub then
+// shortens the history in its replies to fit; clients page back for the
+// rest.
+type SendLimiter interface {
+	// MaxSendBytes is the largest frame the transport delivers.
+	MaxSendBytes() int
+}
+
 // CloseCode is a WebSocket close status. Codes in 4000–4999 are chatfly's;
 // each says whether the client should reconnect.
 type CloseCode int

@@ -145,6 +145,7 @@ type Client struct {
 	closing   chan struct{} // closed by Close
 	closeOnce sync.Once
 	closeErr  error
+	notice    *CloseError   // from a "close" frame, which wins over the socket's code
 	writing   chan struct{} // a one-slot semaphore held while writing
 	wguard    writeGuard
 
@@ -506,6 +507,19 @@ func (c *Client) dispatch(frame []byte, in *interner) error {
 			return c.violation(CloseProtocolError, "frame without type", fmt.Errorf("line without type: %q", truncate(line)))
 		}
 		ev.Raw = line
+		if ev.Type == "close" {
+			// A host that cannot send a close code (API Gateway closes with
+			// 1000 whatever happened) announces it in a frame first.
+			var n struct {
+				Code   int    `json:"code"`
+				Reason string `json:"reason"`
+			}
+			if json.Unmarshal(line, &n) == nil && n.Code > 0 {
+				c.mu.Lock()
+				c.notice = &CloseError{Code: n.Code, Reason: n.Reason, Remote: true}
+				c.mu.Unlock()
+			}
+		}
 		if m.id != nil {
 			if c.deliver(&m, ev) {
 				continue
@@ -557,7 +571,12 @@ func (c *Client) end(err error) {
 		closing = true
 	default:
 	}
+	c.mu.Lock()
+	notice := c.notice
+	c.mu.Unlock()
 	switch {
+	case notice != nil && !closing:
+		code, err = notice.Code, notice
 	case errors.As(err, &wsErr) && !(closing && wsErr.Code == websocket.StatusNormalClosure):
 		code = int(wsErr.Code)
 		err = &CloseError{Code: code, Reason: wsErr.Reason, Remote: true}

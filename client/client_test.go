@@ -928,3 +928,19 @@ func BenchmarkReceive(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perFrame), "ns/event")
 }
+
+// API Gateway closes every connection with 1000; a host announces the real
+// code in a "close" frame first, and the client reports that code.
+func TestCloseFrameCode(t *testing.T) {
+	f := newFakeServer(t, func(s *sconn) {
+		s.hello()
+		s.write(`{"type":"close","code":1001,"reason":"session state lost, reconnect"}`)
+		s.closeWith(websocket.StatusNormalClosure, "")
+	})
+	c := dial(t, f, nil)
+	drain(t, c)
+	var ce *client.CloseError
+	if !errors.As(c.Err(), &ce) || ce.Code != 1001 || ce.Reason != "session state lost, reconnect" || c.CloseCode() != 1001 {
+		t.Fatalf("Err = %v, code %d; want the close frame's 1001", c.Err(), c.CloseCode())
+	}
+}

@@ -210,6 +210,10 @@ type closeFrame struct {
 	Reason string            `json:"reason,omitempty"`
 }
 
+// MaxSendBytes implements chatfly.SendLimiter: API Gateway delivers at most
+// MaxPayloadBytes per message, so the Hub shortens long histories to fit.
+func (t *Transport) MaxSendBytes() int { return MaxPayloadBytes }
+
 // Close posts a "close" frame with code and reason, then deletes the
 // connection. A connection that is already gone is not an error.
 func (t *Transport) Close(ctx context.Context, connID string, code chatfly.CloseCode, reason string) error {

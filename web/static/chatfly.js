@@ -227,7 +227,13 @@ export class Client extends EventTarget {
     ws.onmessage = (e) => {
       if (ws === this._ws && typeof e.data === "string") this._data(e.data);
     };
-    ws.onclose = (e) => this._onClose(ws, e.code, e.reason);
+    // A "close" frame (API Gateway closes every socket with 1000) carries
+    // the code that decides whether to reconnect.
+    ws.onclose = (e) => {
+      const n = ws === this._ws ? this._closeNotice : null;
+      this._closeNotice = null;
+      this._onClose(ws, n ? n.code : e.code, n ? n.reason : e.reason);
+    };
   }
 
   _handshake(ws) {
@@ -415,6 +421,7 @@ export class Client extends EventTarget {
   }
 
   _frame(f) {
+    if (f.type === "close" && typeof f.code === "number") this._closeNotice = { code: f.code, reason: f.reason || "" };
     const p = f.id === undefined ? null : this._pending.get(f.id);
     if (p) {
       this._pending.delete(f.id);
