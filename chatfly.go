@@ -25,7 +25,7 @@ type Hub struct {
 	store    Storage
 	tr       Transport
 	bc       Broadcaster // tr, if it implements Broadcaster
-	maxSend  int // the transport's frame size limit, 0 if none
+	maxSend  int         // the transport's frame size limit, 0 if none
 	matcher  Matcher
 	games    map[string]Game // Options.Games by name
 	opts     Options
