@@ -58,3 +58,13 @@ type GameStatus struct {
 	// Winners are the winning seats when Over; empty means a draw.
 	Winners []int `json:"winners,omitempty"`
 }
+
+// GameEnder is an optional interface of a [Game] whose views keep something
+// hidden until the end (a secret word). When a game ends other than by its
+// own rules — a resignation, a player leaving, a turn timer — the Hub calls
+// End so that the views reveal what the end of the game reveals. The Hub
+// records the outcome itself.
+type GameEnder interface {
+	// End returns state marked as over.
+	End(state []byte) ([]byte, error)
+}

@@ -168,3 +168,16 @@ func withoutPastRounds(t *testing.T, frames string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// A word game ended by a resignation still reveals its word.
+func TestForfeitRevealsSecret(t *testing.T) {
+	th := newGameHub(t, "Ada", "Bob")
+	id := th.startGame("wordguess", "Ada", "Bob")
+	r := th.reply(th.conns["Bob"], `{"action":"game.resign","id":1,"room":"games","game":"`+id+`"}`)
+	g := gameOf(r)
+	view := g["view"].(map[string]any)
+	if g["status"] != "over" || g["reason"] != "resigned" || view["word"] == nil || view["over"] != true || g["winners"].([]any)[0] != float64(0) {
+		t.Fatalf("after a resignation: %v", g)
+	}
+	th.wantError(th.conns["Ada"], `{"action":"game.move","room":"games","game":"`+id+`","move":{"letter":"e"}}`, "game_over")
+}

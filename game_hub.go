@@ -317,7 +317,12 @@ func (h *Hub) applyMove(c *call, rec *gameRecord) error {
 }
 
 // forfeit ends a game: the seats in losers lose, everyone else wins.
-func forfeit(rec *gameRecord, losers []int, reason string) {
+func (h *Hub) forfeit(rec *gameRecord, losers []int, reason string) {
+	if e, ok := h.games[rec.Game].(GameEnder); ok && rec.State != nil {
+		if state, err := e.End(rec.State); err == nil {
+			rec.State = state
+		}
+	}
 	st := &GameStatus{Over: true}
 	for i := range rec.Seats {
 		if !slices.Contains(losers, i) {
@@ -338,7 +343,7 @@ func (h *Hub) applyResign(c *call, rec *gameRecord) error {
 		rec.Status, rec.Reason, rec.Result = "over", "cancelled", &GameStatus{Over: true}
 		return nil
 	}
-	forfeit(rec, []int{seat}, "resigned")
+	h.forfeit(rec, []int{seat}, "resigned")
 	return nil
 }
 
@@ -361,7 +366,7 @@ func (h *Hub) applyClaim(c *call, rec *gameRecord) error {
 	if slices.Contains(st.Turn, seat) {
 		return Errorf(ErrForbidden, "it is your own move that is late")
 	}
-	forfeit(rec, st.Turn, "timeout")
+	h.forfeit(rec, st.Turn, "timeout")
 	return nil
 }
 
@@ -382,7 +387,7 @@ func (h *Hub) forfeitOnLeave(ctx context.Context, rid, sid string, now time.Time
 		if rec.Status == "open" {
 			rec.Status, rec.Reason, rec.Result = "over", "cancelled", &GameStatus{Over: true}
 		} else {
-			forfeit(&rec, []int{seat}, "left")
+			h.forfeit(&rec, []int{seat}, "left")
 		}
 		v, err := h.store.Put(ctx, Item{Key: it.Key, Value: mustJSON(&rec), Expires: rec.expires(now)}, IfVersion(it.Version))
 		if err != nil {

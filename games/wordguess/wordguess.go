@@ -125,6 +125,19 @@ type state struct {
 	Players   int      `json:"n"`
 	MaxMisses int      `json:"k"`
 	Guesses   []string `json:"h"`
+	// Ended marks a game ended by the Hub (a resignation, a player
+	// leaving): over, and the word revealed.
+	Ended bool `json:"e,omitempty"`
+}
+
+// End implements chatfly.GameEnder: the game is over and the word shown.
+func (Game) End(data []byte) ([]byte, error) {
+	s, _, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	s.Ended = true
+	return json.Marshal(s)
 }
 
 // Info describes the game.
@@ -162,7 +175,7 @@ func (Game) Move(data []byte, seat int, move json.RawMessage) ([]byte, error) {
 		return nil, err
 	}
 	switch {
-	case p.over():
+	case p.over() || s.Ended:
 		return nil, rules.GameOver()
 	case seat < 0 || seat >= s.Players:
 		return nil, rules.NotPlayer(seat)
@@ -216,6 +229,9 @@ func (Game) View(data []byte, seat int) (any, error) {
 			v.Guessed = append(v.Guessed, g)
 		}
 	}
+	if s.Ended {
+		v.Over, v.Winners = true, []int{} // the Hub records who won
+	}
 	if v.Over {
 		v.Word = s.Word
 	} else {
@@ -226,9 +242,12 @@ func (Game) View(data []byte, seat int) (any, error) {
 
 // Status reports the seat to guess, or the outcome.
 func (Game) Status(data []byte) (chatfly.GameStatus, error) {
-	_, p, err := decode(data)
+	s, p, err := decode(data)
 	if err != nil {
 		return chatfly.GameStatus{}, err
+	}
+	if s.Ended {
+		return chatfly.GameStatus{Turn: []int{}, Over: true}, nil
 	}
 	if !p.over() {
 		return chatfly.GameStatus{Turn: []int{p.turn()}}, nil
