@@ -16,6 +16,7 @@ type Error struct {
 	Message string
 }
 
+// Error returns "chatfly: code: message".
 func (e *Error) Error() string { return "chatfly: " + e.Code + ": " + e.Message }
 
 // Is reports whether target is an *Error with the same code.

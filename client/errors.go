@@ -47,6 +47,7 @@ type CloseError struct {
 	Err error
 }
 
+// Error describes the close: its code, reason and who closed.
 func (e *CloseError) Error() string {
 	s := "chatfly/client: connection closed with " + strconv.Itoa(e.Code)
 	if e.Remote {
@@ -81,6 +82,7 @@ type HandshakeError struct {
 	Err error
 }
 
+// Error describes the refused upgrade with its HTTP status.
 func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("chatfly/client: upgrade refused with HTTP %d: %v", e.StatusCode, e.Err)
 }
