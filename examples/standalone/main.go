@@ -30,9 +30,13 @@ func main() {
 	addr := flag.String("addr", ":8080", "address to listen on")
 	origins := flag.String("origins", "", "extra allowed WebSocket origin pattern (e.g. example.com), besides same-origin")
 	storage := addStorageFlags(flag.CommandLine) // -table, -dynamodb-endpoint, -create-table: see storage.go
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (see pprof.go)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *pprofAddr != "" {
+		go servePprof(*pprofAddr, log)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

@@ -137,3 +137,38 @@ func BenchmarkGet(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPrune is the Hub's message cap at work: a room holds 1000
+// messages (and 100 members); every operation appends a message and deletes
+// the oldest one, which sits at the front of the room's messages.
+func BenchmarkPrune(b *testing.B) {
+	const keep = 1000
+	ctx := context.Background()
+	s := memstore.New(nil)
+	room := "room#big"
+	msg := func(seq int) chatfly.Key { return chatfly.Key{Partition: room, Sort: fmt.Sprintf("msg#%016d", seq)} }
+	value := []byte(`{"type":"message","room":"big","seq":1,"text":"hello there"}`)
+	for i := range 100 {
+		if _, err := s.Put(ctx, chatfly.Item{Key: chatfly.Key{Partition: room, Sort: fmt.Sprintf("mem#%06d", i)}, Value: value}, chatfly.Always); err != nil {
+			b.Fatal(err)
+		}
+	}
+	seq := 0
+	for ; seq < keep; seq++ {
+		if _, err := s.Put(ctx, chatfly.Item{Key: msg(seq), Value: value}, chatfly.IfAbsent); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		k, old := msg(seq), msg(seq-keep)
+		if _, err := s.Put(ctx, chatfly.Item{Key: k, Value: value}, chatfly.IfAbsent); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Delete(ctx, old, chatfly.Always); err != nil {
+			b.Fatal(err)
+		}
+		seq++
+	}
+}

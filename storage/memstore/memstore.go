@@ -8,16 +8,19 @@
 //   - Put and Add of an existing key are O(log n), and so is a Put of a new
 //     key greater than every key of its partition (appending a message),
 //     which is O(1) amortised plus one comparison; inserting any other new
-//     key, and Delete, move the items after it: O(n);
+//     key moves the items after it: O(n);
+//   - Delete is O(log n): it leaves a tombstone that is reclaimed like an
+//     expired item (the Hub deletes the oldest message of a room on every
+//     post, at the front of its partition);
 //   - Query is O(log n + k) for k items scanned, and allocates the result
-//     once.
+//     once; Scan visits the same items without allocating.
 //
 // Values are neither copied on Put nor on Get: the contract of Storage makes
 // them immutable once written.
 //
-// Expired items are never returned, and every condition treats them as
-// absent. Their memory is reclaimed without background goroutines: a write
-// to a key reuses the slot of an expired item, and each write pays an
+// Expired and deleted items are never returned, and every condition treats
+// them as absent. Their memory is reclaimed without background goroutines: a
+// write to a key reuses the slot of an expired item, and each write pays an
 // amortised O(1) share of a periodic sweep of its shard of the store, so the
 // memory held stays within a constant factor of the live items plus a small
 // constant (see [Store]).
@@ -115,7 +118,10 @@ func New(opts *Options) *Store {
 	return s
 }
 
-var _ chatfly.Storage = (*Store)(nil)
+var (
+	_ chatfly.Storage = (*Store)(nil)
+	_ chatfly.Scanner = (*Store)(nil)
+)
 
 // Get returns the item at key, or chatfly.ErrNotFound if it is missing or
 // expired.
@@ -129,7 +135,7 @@ func (s *Store) Get(ctx context.Context, key chatfly.Key) (chatfly.Item, error) 
 	defer sh.mu.RUnlock()
 	p := sh.parts[key.Partition]
 	i, found := p.search(key.Sort)
-	if !found || c.expired(p[i].expires) {
+	if !found || !p[i].live(&c) {
 		return chatfly.Item{}, chatfly.ErrNotFound
 	}
 	return p[i].item(key.Partition), nil
@@ -148,7 +154,7 @@ func (s *Store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (
 	p := sh.parts[item.Partition]
 	i, found := p.search(item.Sort)
 	var version int64
-	if found && !c.expired(p[i].expires) {
+	if found && p[i].live(&c) {
 		version = p[i].version
 	}
 	if !cond.Check(version != 0, version) {
@@ -172,19 +178,17 @@ func (s *Store) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) 
 	p := sh.parts[key.Partition]
 	i, found := p.search(key.Sort)
 	var version int64
-	if found && !c.expired(p[i].expires) {
+	if found && p[i].live(&c) {
 		version = p[i].version
 	}
 	if !cond.Check(version != 0, version) {
 		return chatfly.ErrConflict
 	}
 	if found {
-		if p = slices.Delete(p, i, i+1); len(p) == 0 {
-			delete(sh.parts, key.Partition)
-		} else {
-			sh.parts[key.Partition] = p
-		}
-		sh.items--
+		// Leave a tombstone (see entry): O(log n) instead of moving the
+		// entries after it, and the sweep that reclaims it is paid for by
+		// writes, as for expired items.
+		p[i] = entry{sort: p[i].sort}
 		sh.wrote(&c)
 	}
 	return nil
@@ -203,7 +207,7 @@ func (s *Store) Add(ctx context.Context, key chatfly.Key, delta int64, expires t
 	p := sh.parts[key.Partition]
 	i, found := p.search(key.Sort)
 	var n int64
-	if found && !c.expired(p[i].expires) {
+	if found && p[i].live(&c) {
 		e := &p[i]
 		e.n += delta
 		e.version++
@@ -243,7 +247,7 @@ func (s *Store) Query(ctx context.Context, q chatfly.Query) ([]chatfly.Item, err
 			i = hi - 1 - k
 		}
 		e := &p[i]
-		if c.expired(e.expires) {
+		if !e.live(&c) {
 			continue
 		}
 		items = append(items, e.item(q.Partition))
@@ -252,6 +256,48 @@ func (s *Store) Query(ctx context.Context, q chatfly.Query) ([]chatfly.Item, err
 		}
 	}
 	return items, nil
+}
+
+// Scan calls f with each item that Query(ctx, q) would return, in the same
+// order, until f returns false, without allocating. It implements
+// [chatfly.Scanner]: the Hub reads a room's members this way on every
+// message, where Query would copy every member item. f runs under the lock
+// of q's shard: it must not call the Store, and must not keep the *Item it
+// is given (the values it holds may be kept, as with Query).
+func (s *Store) Scan(ctx context.Context, q chatfly.Query, f func(it *chatfly.Item, left int) bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c := clock{now: s.now}
+	sh := s.shard(q.Partition)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	p := sh.parts[q.Partition]
+	lo, hi := p.bounds(q)
+	seen, n := 0, max(hi-lo, 0)
+	var it chatfly.Item
+	for k := range n {
+		i := lo + k
+		if q.Reverse {
+			i = hi - 1 - k
+		}
+		e := &p[i]
+		if !e.live(&c) {
+			continue
+		}
+		left := n - k
+		if q.Limit > 0 {
+			left = min(left, q.Limit-seen)
+		}
+		it = e.item(q.Partition)
+		if !f(&it, left) {
+			return nil
+		}
+		if seen++; q.Limit > 0 && seen == q.Limit {
+			return nil
+		}
+	}
+	return nil
 }
 
 // Len returns the number of unexpired items in the store, for tests and
@@ -266,7 +312,7 @@ func (s *Store) Len() int {
 		sh.mu.RLock()
 		for _, p := range sh.parts {
 			for j := range p {
-				if !c.expired(p[j].expires) {
+				if p[j].live(&c) {
 					n++
 				}
 			}
@@ -317,7 +363,7 @@ func (sh *shard) sweep(c *clock) {
 	for name, p := range sh.parts {
 		first := -1
 		for i := range p {
-			if c.expired(p[i].expires) {
+			if !p[i].live(c) {
 				first = i
 				break
 			}
@@ -328,7 +374,7 @@ func (sh *shard) sweep(c *clock) {
 		}
 		kept := p[:first]
 		for i := first + 1; i < len(p); i++ {
-			if !c.expired(p[i].expires) {
+			if p[i].live(c) {
 				kept = append(kept, p[i])
 			}
 		}

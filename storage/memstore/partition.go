@@ -14,6 +14,12 @@ import (
 type partition []entry
 
 // entry is one stored item, without its partition.
+//
+// An entry with version 0 is a tombstone: a deleted item whose slot is kept
+// until the next sweep of its shard (or reused by a write to its key), so
+// that Delete does not move the entries after it. Hub prunes the oldest
+// message of a room on every post, at the front of the room's messages:
+// moving the thousand after it each time was the cost of a post.
 type entry struct {
 	sort    string
 	value   []byte
@@ -21,6 +27,10 @@ type entry struct {
 	version int64
 	expires time.Time
 }
+
+// live reports whether e holds an item that has not been deleted and has
+// not expired.
+func (e *entry) live(c *clock) bool { return e.version != 0 && !c.expired(e.expires) }
 
 // search returns the index of the first entry whose sort key is not less
 // than s, and whether that key is s.

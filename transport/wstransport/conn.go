@@ -2,6 +2,7 @@ package wstransport
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -10,30 +11,30 @@ import (
 	"github.com/chatfly/chatfly"
 )
 
-// conn is one accepted WebSocket connection: its send queue, its writer
-// goroutine and the state the keepalive goroutine looks at.
+// conn is one accepted WebSocket connection: its send queue, the state of
+// its writer and the state the keepalive goroutine looks at.
 //
-// Goroutines: the handler goroutine (ServeHTTP) runs the read loop and owns
-// the connection's lifetime; the writer goroutine drains the queue; the
-// keepalive goroutine of the Transport starts short-lived ping and abort
-// goroutines. All of them are counted in helpers, which the handler waits
-// for before it returns.
+// Goroutines: the connection's goroutine (started by ServeHTTP) runs the
+// read loop and owns the connection's lifetime; a writer goroutine drains
+// the queue, and exists only while the queue is not empty or a close frame
+// is due, so that an idle connection costs one goroutine; the keepalive
+// goroutine of the Transport starts short-lived ping and abort goroutines.
+// The writers, pings and aborts are counted in helpers, which the
+// connection's goroutine waits for before it ends.
 type conn struct {
 	id     string
 	t      *Transport
 	ws     *websocket.Conn
+	lc     *lazyConn          // the socket under ws
 	cancel context.CancelFunc // cancels the context given to Hub.Receive
-
-	// wake tells the writer that the queue became non-empty or that the
-	// connection is closing. Capacity 1: a pending wake is never lost.
-	wake chan struct{}
 
 	mu       sync.Mutex
 	queue    [][]byte             // frames waiting for the writer
+	writing  bool                 // a writer goroutine runs (or is starting)
 	closing  bool                 // no more frames are accepted
 	code     websocket.StatusCode // close code the writer sends; 0: none
 	reason   string
-	finished bool // the handler is waiting for helpers: start no more
+	finished bool // the connection's goroutine waits for helpers: start no more
 
 	helpers sync.WaitGroup
 
@@ -50,7 +51,11 @@ type conn struct {
 // the traffic is light again: a longer one, grown by a burst, is dropped
 // when a batch of at most maxKeptQueue/8 frames comes through, so that a
 // quiet connection does not hold it. While batches stay large it is reused.
-const maxKeptQueue = 64
+// A writer that finds the queue empty keeps at most maxIdleQueue slots.
+const (
+	maxKeptQueue = 64
+	maxIdleQueue = 4
+)
 
 type sendResult uint8
 
@@ -74,27 +79,32 @@ func (c *conn) enqueue(frame []byte) sendResult {
 		c.reason = "too slow"
 		clear(c.queue)
 		c.queue = c.queue[:0]
+		start := !c.writing
+		c.writing = true
 		c.mu.Unlock()
-		c.signal()
+		if start {
+			c.startWriter()
+		}
 		c.t.log.Info("wstransport: closing slow consumer", "conn", c.id, "queued", c.t.opts.QueueSize)
 		return sendOverflow
 	}
 	c.queue = append(c.queue, frame)
-	first := len(c.queue) == 1
+	start := !c.writing
+	c.writing = true
 	c.mu.Unlock()
-	// The writer takes the whole queue after each wake, so a wake is
-	// needed only when the queue goes from empty to non-empty.
-	if first {
-		c.signal()
+	// A running writer takes the queue before it exits, so one is started
+	// only when none runs.
+	if start {
+		c.startWriter()
 	}
 	return sendOK
 }
 
-func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+// startWriter starts the writer goroutine, after the caller set c.writing.
+// Once the connection's goroutine is finishing, no writer starts: the
+// connection is ending and its queue is dropped.
+func (c *conn) startWriter() {
+	c.spawn(c.writeLoop)
 }
 
 // requestClose asks the writer to send what is queued, then close with code
@@ -108,11 +118,17 @@ func (c *conn) requestClose(code websocket.StatusCode, reason string) {
 	c.closing = true
 	c.code = code
 	c.reason = truncateReason(reason)
+	start := !c.writing
+	c.writing = true
 	c.mu.Unlock()
-	c.signal()
+	if start {
+		c.startWriter()
+	}
 }
 
-// stopWriter makes the writer exit without writing anything more.
+// stopWriter makes a running writer exit without writing anything more
+// (unless it is closing the connection on request: then it finishes the
+// close handshake).
 func (c *conn) stopWriter() {
 	c.mu.Lock()
 	if !c.closing {
@@ -122,7 +138,6 @@ func (c *conn) stopWriter() {
 	clear(c.queue)
 	c.queue = c.queue[:0]
 	c.mu.Unlock()
-	c.signal()
 }
 
 // isClosing reports whether the connection refuses new frames.
@@ -170,16 +185,30 @@ func (c *conn) abort(why string) {
 	c.spawn(func() { c.ws.CloseNow() })
 }
 
-// writeLoop is the writer goroutine: it waits for frames, writes everything
-// queued (coalesced) and, once the connection is closing, sends the close
-// frame if one was requested.
+// writeLoop is the writer goroutine: it writes everything queued
+// (coalesced) until the queue is empty, then exits; once the connection is
+// closing, it sends the close frame if one was requested.
 func (c *conn) writeLoop() {
+	// Let the goroutines that are ready run first: under load they are the
+	// Hub's handlers, which may queue more frames for this connection, and
+	// the writer then sends them together (one system call). When the
+	// server is idle, this returns at once.
+	runtime.Gosched()
 	var spare [][]byte
-	for range c.wake {
+	for {
 		c.mu.Lock()
 		batch := c.queue
-		c.queue = spare[:0]
 		closing, code, reason := c.closing, c.code, c.reason
+		if len(batch) == 0 && !closing {
+			// Idle: exit. The next enqueue starts a new writer.
+			c.writing = false
+			if cap(batch) > maxIdleQueue {
+				c.queue = nil
+			}
+			c.mu.Unlock()
+			return
+		}
+		c.queue = spare[:0]
 		c.mu.Unlock()
 
 		if len(batch) > 0 {
@@ -214,7 +243,19 @@ func (c *conn) writeLoop() {
 // flush writes batch as few WebSocket messages as the limits allow: frames
 // joined by '\n' up to MaxFramesPerWrite frames and MaxWriteBytes bytes. A
 // message of one frame is written straight from the frame, without a copy.
-func (c *conn) flush(batch [][]byte) error {
+// The messages are collected in lazyConn's batch and reach the socket in one
+// system call.
+func (c *conn) flush(batch [][]byte) (err error) {
+	c.writeStart.Store(c.t.now())
+	defer c.writeStart.Store(0)
+	if c.lc != nil {
+		c.lc.beginBatch()
+		defer func() {
+			if berr := c.lc.endBatch(); err == nil {
+				err = berr
+			}
+		}()
+	}
 	maxFrames, maxBytes := c.t.opts.MaxFramesPerWrite, c.t.opts.MaxWriteBytes
 	for len(batch) > 0 {
 		n, size := 1, len(batch[0])
@@ -248,12 +289,9 @@ func (c *conn) flush(batch [][]byte) error {
 
 // write writes one text message. The context has no deadline, so
 // coder/websocket sets up no timer for it: the keepalive goroutine enforces
-// WriteTimeout from writeStart instead.
+// WriteTimeout from writeStart, which flush sets.
 func (c *conn) write(p []byte) error {
-	c.writeStart.Store(c.t.now())
-	err := c.ws.Write(context.Background(), websocket.MessageText, p)
-	c.writeStart.Store(0)
-	return err
+	return c.ws.Write(context.Background(), websocket.MessageText, p)
 }
 
 // ping sends a WebSocket ping and waits for the pong. It runs in a helper

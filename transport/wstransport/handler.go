@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime/debug"
 	"strings"
 
 	"github.com/coder/websocket"
@@ -61,7 +62,12 @@ var (
 //     exceeded, ping or write timeout, network error, Shutdown),
 //     h.Disconnect, after the connection is removed from the Transport.
 //
-// The handler returns once all goroutines of the connection have exited.
+// After the upgrade, ServeHTTP returns and the connection is served by a
+// goroutine of the Transport, so that net/http releases the request, its
+// buffers and its goroutine: an idle connection holds one goroutine and no
+// buffer of its own (see lazyConn). [Transport.Shutdown] waits for these
+// goroutines. A panic of the Hub is recovered and logged (as net/http would)
+// and ends that connection like any other error.
 // One Transport may serve several Handlers (and so several Hubs); connection
 // ids are unique across them.
 func (t *Transport) Handler(h Hub) http.Handler {
@@ -81,7 +87,12 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusServiceUnavailable, chatfly.ErrUnavailable.Code, "server shutting down")
 		return
 	}
-	defer t.release()
+	served := false // the connection's goroutine releases instead
+	defer func() {
+		if !served {
+			t.release()
+		}
+	}()
 
 	if !isUpgrade(r) {
 		w.Header().Set("Connection", "Upgrade")
@@ -128,7 +139,8 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: t.opts.OriginPatterns})
+	hw := &hijackWriter{ResponseWriter: w, t: t}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: t.opts.OriginPatterns})
 	if err != nil {
 		// Accept has answered the request.
 		t.log.Debug("wstransport: upgrade failed", "conn", id, "remote", r.RemoteAddr, "err", err)
@@ -140,9 +152,9 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Receive's context: canceled when the connection is aborted (ping or
 	// write timeout, Shutdown deadline) or has ended.
 	ctx, cancel := context.WithCancel(base)
-	defer cancel()
-	c := &conn{id: id, t: t, ws: ws, cancel: cancel, wake: make(chan struct{}, 1)}
+	c := &conn{id: id, t: t, ws: ws, lc: hw.lc, cancel: cancel}
 	if err := t.register(c); err != nil {
+		cancel()
 		if errors.Is(err, errDuplicateID) {
 			// The live connection registered after the check above.
 			t.log.Error("wstransport: refusing connection", "conn", id, "err", err)
@@ -153,14 +165,23 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		disconnect()
 		return
 	}
-	c.spawn(c.writeLoop)
+	served = true
+	go hd.serve(ctx, c, disconnect)
+}
 
+// serve is the connection's goroutine: it runs the read loop, then ends
+// the connection and calls the Hub's Disconnect.
+func (hd *handler) serve(ctx context.Context, c *conn, disconnect func()) {
+	t, ws := hd.t, c.ws
+	defer t.release()
 	var readErr error
 	panicked := true
 	defer func() {
-		// Also after a panic of the Hub (net/http recovers it): the
-		// connection must still end cleanly and be disconnected.
+		// Also after a panic of the Hub: the connection must still end
+		// cleanly and be disconnected, and the process survive.
 		if panicked {
+			p := recover()
+			t.log.Error("wstransport: hub panicked", "conn", c.id, "panic", p, "stack", string(debug.Stack()))
 			c.abort("hub panicked")
 		}
 		// Refuse new frames and stop the writer, unless it is closing
@@ -171,7 +192,7 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// protocol error), or close: the client sees 1002 if it is
 		// still there.
 		ws.Close(websocket.StatusProtocolError, "")
-		cancel()
+		c.cancel()
 		c.finish()
 		t.unregister(c)
 		logEnd(t, c, readErr)

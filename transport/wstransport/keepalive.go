@@ -12,7 +12,7 @@ import "time"
 //     goroutine that waits at most PingTimeout for the pong.
 //
 // So an idle connection holds no timer and no goroutine of its own besides
-// its reader (the handler) and its writer.
+// its reader.
 func (t *Transport) keepalive(stop <-chan struct{}) {
 	defer t.release()
 	ticker := time.NewTicker(t.opts.tick())

@@ -15,9 +15,10 @@ import (
 // Transport is a [chatfly.Transport] and [chatfly.Broadcaster] over the
 // WebSocket connections accepted by its [Transport.Handler].
 //
-// Every connection has a bounded send queue and one writer goroutine: Send
-// and SendMany only append to queues and never wait for a client. A
-// connection whose queue is full is closed with 4000
+// Every connection has a bounded send queue, drained by a writer goroutine
+// that runs only while the queue is not empty: Send and SendMany only append
+// to queues (starting the writer if none runs) and never wait for a client.
+// A connection whose queue is full is closed with 4000
 // (chatfly.CloseSlowConsumer). The writer joins every frame queued at the
 // time it writes into one WebSocket text message, separated by '\n'.
 //
@@ -27,12 +28,12 @@ type Transport struct {
 	opts  Options
 	log   *slog.Logger
 	epoch time.Time
-	bufs  sync.Pool // *[]byte, coalescing buffers shared by all writers
+	bufs  sync.Pool // *[]byte, write buffers shared by all writers
 
 	mu          sync.RWMutex
 	conns       map[string]*conn
 	shutdown    bool
-	active      int           // handlers and keepalive goroutine running
+	active      int           // handlers, connections and keepalive goroutine running
 	drained     chan struct{} // closed when shutdown && active == 0
 	janitorStop chan struct{} // non-nil while the keepalive goroutine runs
 }

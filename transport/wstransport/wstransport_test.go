@@ -335,6 +335,10 @@ func TestCoalescing(t *testing.T) {
 			if err := e.tr.Send(bg, id, bigFrame); err != nil {
 				t.Fatal(err)
 			}
+			// Only once the writer has taken the big frame (a new writer
+			// first lets ready goroutines run, so it could take some of
+			// the small ones with it otherwise).
+			waitUntil(t, "the writer blocks on the big frame", func() bool { return e.tr.Writing(id) })
 			for _, f := range small {
 				if err := e.tr.Send(bg, id, []byte(f)); err != nil {
 					t.Fatal(err)

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/games/tictactoe"
+	"github.com/chatfly/chatfly/storage/memstore"
+	"github.com/chatfly/chatfly/transport/wstransport"
+)
+
+// roomName is the id of benchmark room i. serve-chatfly creates them.
+func roomName(prefix string, i int) string { return prefix + strconv.Itoa(i) }
+
+// server is a WebSocket server under test, started by startServer.
+type server struct {
+	handler  http.Handler
+	shutdown func(context.Context) error
+}
+
+// newServer builds the server of the given kind ("chatfly" or "floor").
+// The chatfly server is examples/standalone's setup (memstore,
+// wstransport with default options) with the rate limit off, since the
+// scenarios send faster than a person, tic-tac-toe for the game scenario,
+// and rooms rooms named prefix+i.
+func newServer(kind string, rooms int, prefix string) (*server, error) {
+	switch kind {
+	case "floor":
+		return &server{handler: newFloor(), shutdown: func(context.Context) error { return nil }}, nil
+	case "chatfly":
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		ws := wstransport.New(&wstransport.Options{Logger: log})
+		hub := chatfly.New(memstore.New(nil), ws, &chatfly.Options{
+			Logger:    log,
+			RateLimit: chatfly.RateLimit{Count: -1},
+			Games:     []chatfly.Game{tictactoe.Game{}},
+		})
+		ctx := context.Background()
+		for i := range rooms {
+			if _, err := hub.OpenRoom(ctx, chatfly.RoomConfig{ID: roomName(prefix, i)}); err != nil {
+				return nil, err
+			}
+		}
+		return &server{handler: ws.Handler(hub), shutdown: ws.Shutdown}, nil
+	}
+	return nil, fmt.Errorf("unknown server kind %q (want chatfly or floor)", kind)
+}
+
+// serveMain is the serve-chatfly / serve-floor / floor subcommand: it serves
+// until SIGINT or SIGTERM, or until its standard input ends (so that a
+// child started by the load tool never outlives it).
+func serveMain(kind string, args []string) error {
+	fs := flag.NewFlagSet("serve-"+kind, flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "address to listen on (loopback)")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address")
+	rooms := fs.Int("rooms", 1000, "benchmark rooms to create (chatfly)")
+	prefix := fs.String("room-prefix", "bench-", "id prefix of the benchmark rooms")
+	watchStdin := fs.Bool("stdin", false, "exit when standard input ends")
+	allowRemote := fs.Bool("allow-remote", false, "allow listening on a non-loopback address")
+	_ = fs.Parse(args)
+	raiseNoFile(1 << 16)
+
+	if !*allowRemote {
+		if err := checkLoopbackAddr(*addr); err != nil {
+			return err
+		}
+	}
+	srv, err := newServer(kind, *rooms, *prefix)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	if *pprofAddr != "" {
+		if err := checkLoopbackAddr(*pprofAddr); err != nil {
+			return err
+		}
+		pl, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return err
+		}
+		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/", pprof.Index)
+		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		pm.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		pm.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go func() { _ = http.Serve(pl, pm) }()
+		fmt.Fprintf(os.Stderr, "pprof on http://%s/debug/pprof/\n", pl.Addr())
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", srv.handler)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	fmt.Printf("listening ws://%s/ws\n", ln.Addr())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *watchStdin {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			stop()
+		}()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.shutdown(sctx)
+	_ = hs.Shutdown(sctx)
+	return nil
+}
+
+// target is a server the scenarios run against.
+type target struct {
+	name string
+	url  string
+	pid  int // for /proc readings; 0: none
+	stop func()
+}
+
+// startChild starts this program as "serve-<kind>" in a child process, so
+// that the server's CPU and memory are its own, and returns it once it
+// listens.
+func startChild(kind string, rooms int, prefix string, extra ...string) (*target, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"serve-" + kind, "-addr", "127.0.0.1:0", "-stdin",
+		"-rooms", strconv.Itoa(rooms), "-room-prefix", prefix}, extra...)
+	cmd := exec.Command(exe, args...)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	exited := make(chan struct{})
+	stop := func() {
+		stdin.Close()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	select {
+	case line := <-lines:
+		url, ok := strings.CutPrefix(line, "listening ")
+		if !ok {
+			stop()
+			return nil, fmt.Errorf("serve-%s said %q", kind, line)
+		}
+		return &target{name: kind, url: url, pid: cmd.Process.Pid, stop: stop}, nil
+	case <-exited:
+		return nil, fmt.Errorf("serve-%s exited before listening", kind)
+	case <-time.After(30 * time.Second):
+		stop()
+		return nil, errors.New("serve-" + kind + " did not start within 30 s")
+	}
+}
+
+// startInProcess serves a server of the given kind from this process on
+// 127.0.0.1 (tests). Its CPU and memory are not measured (pid 0).
+func startInProcess(kind string, rooms int, prefix string) (*target, error) {
+	srv, err := newServer(kind, rooms, prefix)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: srv.handler, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		_ = hs.Serve(ln)
+		close(done)
+	}()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.shutdown(ctx)
+		_ = hs.Shutdown(ctx)
+		<-done
+	}
+	return &target{name: kind, url: "ws://" + ln.Addr().String() + "/", pid: 0, stop: stop}, nil
+}

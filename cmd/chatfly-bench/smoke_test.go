@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSmoke runs a tiny S1 and S2 against an in-process chatfly server and
+// the floor on 127.0.0.1, and checks that every message reached every other
+// member, once, with sane latencies.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	cfg := defaultConfig()
+	cfg.sources = 2
+	cfg.s1Rooms, cfg.s1PerRoom, cfg.s1Rate = 3, 4, 4
+	cfg.warmup, cfg.s1Duration, cfg.drain = 300*time.Millisecond, time.Second, 10*time.Second
+	cfg.s2Clients, cfg.s2Total, cfg.s2Duration = 8, 20, time.Second
+	ctx := context.Background()
+	for _, kind := range []string{"chatfly", "floor"} {
+		t.Run(kind, func(t *testing.T) {
+			tg, err := startInProcess(kind, cfg.s1Rooms, cfg.prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tg.stop()
+			for name, run := range map[string]func(context.Context, *config, *target) sample{"s1": runS1, "s2": runS2} {
+				s := run(ctx, &cfg, tg)
+				if s.Error != "" {
+					t.Fatalf("%s: %s", name, s.Error)
+				}
+				r := s.Detail.(*phaseResult)
+				t.Logf("%s %s: %d msgs, %d deliveries, p50 %.2f ms, p99 %.2f ms, max %.2f ms", kind, name, r.Messages, r.Deliveries, r.P50ms, r.P99ms, r.MaxMs)
+				if r.Messages == 0 || r.Deliveries == 0 || r.Expected == 0 {
+					t.Errorf("%s: nothing measured: %+v", name, r)
+				}
+				if r.Lost != 0 || r.Duplicated != 0 || r.Reordered != 0 || r.Disconnects != 0 || r.SendFailed != 0 || !r.Drained {
+					t.Errorf("%s: lost %d, duplicated %d, reordered %d, disconnects %d, failed %d, drained %v",
+						name, r.Lost, r.Duplicated, r.Reordered, r.Disconnects, r.SendFailed, r.Drained)
+				}
+				if !(0 < r.P50ms && r.P50ms <= r.P90ms && r.P90ms <= r.P99ms && r.P99ms <= r.MaxMs) || math.IsNaN(r.MeanMs) {
+					t.Errorf("%s: latencies not ordered: %+v", name, r)
+				}
+				if r.CPUPerDelivUs != -1 {
+					t.Errorf("%s: CPU measured without a server pid", name)
+				}
+			}
+		})
+	}
+}
+
+// TestFeatures runs a tiny roulette and game scenario against chatfly, and
+// checks that the floor reports them not available.
+func TestFeatures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	cfg := defaultConfig()
+	cfg.sources = 2
+	cfg.rouletteClients, cfg.gamePairs = 6, 2
+	cfg.warmup, cfg.featureDuration = 200*time.Millisecond, time.Second
+	ctx := context.Background()
+	for _, kind := range []string{"chatfly", "floor"} {
+		tg, err := startInProcess(kind, 4, cfg.prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sc := range []struct {
+			name string
+			run  func(context.Context, *config, *target) sample
+			rate string
+		}{{"roulette", runRoulette, "matches_per_sec"}, {"game", runGame, "moves_per_sec"}} {
+			s := sc.run(ctx, &cfg, tg)
+			t.Logf("%s %s: %v %s", kind, sc.name, s.Metrics, s.Note)
+			if s.Error != "" {
+				t.Errorf("%s %s: %s", kind, sc.name, s.Error)
+				continue
+			}
+			if kind == "floor" {
+				if !strings.HasPrefix(s.Note, "not available") {
+					t.Errorf("floor %s: %q, want not available", sc.name, s.Note)
+				}
+				continue
+			}
+			if s.Metrics[sc.rate] <= 0 || s.Metrics["errors"] != 0 || s.Metrics["p50_ms"] <= 0 {
+				t.Errorf("chatfly %s: %v", sc.name, s.Metrics)
+			}
+		}
+		tg.stop()
+	}
+}
+
+// TestReport checks the summary, the table and the SVG on made-up samples.
+func TestReport(t *testing.T) {
+	var h histogram
+	for i := 1; i <= 100; i++ {
+		h.record(time.Duration(i) * 10 * time.Microsecond)
+	}
+	sc := scenarios()[0]
+	sr := &scenarioReport{Name: sc.name, Title: sc.title, sc: sc, Samples: map[string][]sample{
+		"chatfly": {{Metrics: map[string]float64{"p99_ms": 2}, hist: &h}, {Metrics: map[string]float64{"p99_ms": 4}}, {Metrics: map[string]float64{"p99_ms": 3}}},
+		"floor":   {{Metrics: map[string]float64{"p99_ms": 1}, hist: &h}, {Metrics: map[string]float64{"p99_ms": 2}}, {Metrics: map[string]float64{"p99_ms": 2}}},
+	}}
+	targets := []string{"chatfly", "floor"}
+	sr.summarize(targets)
+	if sr.Median["chatfly"]["p99_ms"] != 3 || sr.Ratio["p99_ms"] != 1.5 {
+		t.Fatalf("median %v, ratio %v", sr.Median, sr.Ratio)
+	}
+	rep := &report{Targets: targets, Runs: 3, Scenarios: []*scenarioReport{sr}}
+	var b strings.Builder
+	rep.printTable(&b)
+	if !strings.Contains(b.String(), "p99 latency (ms)") || !strings.Contains(b.String(), "1.50") {
+		t.Errorf("table:\n%s", b.String())
+	}
+	svg := histogramSVG("S1", targets, map[string]*histogram{"chatfly": &h, "floor": &h})
+	if !strings.HasPrefix(svg, "<svg") || strings.Count(svg, "<polyline") != 2 {
+		t.Errorf("svg:\n%s", svg)
+	}
+}
