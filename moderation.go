@@ -1,10 +1,12 @@
 package chatfly
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,6 +18,7 @@ import (
 
 func (h *Hub) registerRoomActions() {
 	h.handlers["room.create"] = h.handleRoomCreate
+	h.handlers["room.bans"] = h.handleRoomBans
 	for action, spec := range moderationActions {
 		h.handlers[action] = func(c *call) error { return h.moderate(c, spec) }
 	}
@@ -445,4 +448,47 @@ func addrHost(addr string) string {
 		return host
 	}
 	return addr
+}
+
+// handleRoomBans lists a room's bans and mutes for its owner and
+// moderators, so that they can lift them.
+func (h *Hub) handleRoomBans(c *call) error {
+	if c.f.Room == "" {
+		return Errorf(ErrBadRequest, `missing "room"`)
+	}
+	m, err := h.loadRoom(c.ctx, c.f.Room)
+	if err != nil {
+		return err
+	}
+	if m.role(c.conn.Session) == "" {
+		return Errorf(ErrForbidden, "only the owner and moderators see the ban list")
+	}
+	type ban struct {
+		Member
+		At      int64 `json:"at"` // Unix ms
+		Address bool  `json:"address,omitempty"`
+	}
+	type mute struct {
+		Member
+		Until int64 `json:"until,omitempty"` // Unix ms; absent: until unmuted
+	}
+	bans, mutes := []ban{}, []mute{}
+	for sid, b := range m.Bans {
+		bans = append(bans, ban{Member{ID: sid, Name: b.Name}, b.At * 1000, b.Addr != ""})
+	}
+	for sid, mu := range m.Mutes {
+		if m.muted(sid, c.now) {
+			mutes = append(mutes, mute{Member{ID: sid, Name: mu.Name}, mu.Until * 1000})
+		}
+	}
+	slices.SortFunc(bans, func(a, b ban) int { return cmp.Compare(a.At, b.At) })
+	slices.SortFunc(mutes, func(a, b mute) int { return strings.Compare(a.Name, b.Name) })
+	h.reply(c, mustJSON(struct {
+		Type  string          `json:"type"`
+		ID    json.RawMessage `json:"id,omitempty"`
+		Room  string          `json:"room"`
+		Bans  []ban           `json:"bans"`
+		Mutes []mute          `json:"mutes"`
+	}{"room.bans", c.f.ID, c.f.Room, bans, mutes}))
+	return nil
 }

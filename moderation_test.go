@@ -407,3 +407,26 @@ func TestCustomRoomLimits(t *testing.T) {
 	th.join(a, "lobby")
 	th.wantError(a, `{"action":"room.update","room":"lobby","topic":"mine"}`, "forbidden")
 }
+
+func TestBanList(t *testing.T) {
+	th := newTestHub(t, nil)
+	o, _ := th.hello("Olga")
+	b, wb := th.hello("Ben")
+	m, wm := th.hello("Max")
+	room := th.createRoom(o, "r", "private")
+	for _, c := range []string{o, b, m} {
+		th.join(c, room)
+	}
+	th.reply(o, `{"action":"room.ban","id":1,"room":"`+room+`","member":"`+wb["session"].(string)+`","address":true}`)
+	th.reply(o, `{"action":"room.mute","id":1,"room":"`+room+`","member":"`+wm["session"].(string)+`","duration":60}`)
+	th.wantError(m, `{"action":"room.bans","room":"`+room+`"}`, "forbidden")
+	r := th.reply(o, `{"action":"room.bans","id":1,"room":"`+room+`"}`)
+	bans, mutes := r["bans"].([]any), r["mutes"].([]any)
+	if len(bans) != 1 || bans[0].(map[string]any)["name"] != "Ben" || len(mutes) != 1 || mutes[0].(map[string]any)["name"] != "Max" {
+		t.Fatalf("room.bans: %v", r)
+	}
+	th.clock.Advance(2 * time.Minute)
+	if r := th.reply(o, `{"action":"room.bans","id":1,"room":"`+room+`"}`); len(r["mutes"].([]any)) != 0 {
+		t.Fatalf("an ended mute is still listed: %v", r)
+	}
+}
