@@ -3,7 +3,7 @@
 // its owner and moderators what the server allows them (PROTOCOL.md, "Roles
 // and moderation"): the owner's room settings (name, topic, visibility,
 // delete) and, on a person in the member list, kick, ban, mute, unmute,
-// promote, demote and transfer; bans seen here can be lifted. The server
+// promote, demote and transfer; the room's bans (room.bans) can be lifted. The server
 // checks every action; the buttons only show what is worth trying.
 import { h, time } from "../lib/dom.js";
 import { confirmButton, css, field, modal, visibility } from "./ui.js";
@@ -39,11 +39,28 @@ export async function mount(ctx) {
     if (ev.action === "unmute") mutes.delete(t.id);
     if (ev.action === "ban") bans.set(t.id, t.name);
     if (ev.action === "unban") bans.delete(t.id);
+    if (t.id === me() && (ev.action === "promote" || ev.action === "transfer")) loadBans();
     if (t.id === me() && ev.action === "mute") {
       ctx.note("You are muted" + (ev.until ? " until " + time(ev.until).textContent : "") + ": you can read, but not send.");
     }
     ctx.changed();
   });
+
+  // loadBans asks the server for the room's bans and mutes (owner and
+  // moderators only), so that bans made before this page can be lifted too.
+  async function loadBans() {
+    if (!role()) return;
+    try {
+      const r = await c.request("room.bans", { room });
+      bans.clear();
+      for (const b of r.bans || []) bans.set(b.id, b.name);
+      for (const m of r.mutes || []) mutes.set(m.id, m.until || 0);
+      ctx.changed();
+    } catch {
+      // not (or no longer) a moderator: the list stays as seen here
+    }
+  }
+  loadBans();
 
   async function copyLink() {
     try {
