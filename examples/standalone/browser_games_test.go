@@ -31,50 +31,50 @@ func TestBrowserRoulette(t *testing.T) {
 		name, tag string
 	}{{ada, "Ada", "Go, music"}, {lin, "Lin", "films, go"}} {
 		enter(x.tb, srv.url(), x.name)
-		x.tb.do("open Roulette", chromedp.Click(chromedp.CSS(`a[href="#/roulette"]`)))
-		x.tb.waitJS("the roulette screen", `location.hash === "#/roulette" && `+jsRouletteStatus("Press Start"))
-		x.tb.do("interests", chromedp.SendKeys(chromedp.ID("interests"), x.tag))
+		x.tb.Do("open Roulette", chromedp.Click(chromedp.CSS(`a[href="#/roulette"]`)))
+		x.tb.WaitJS("the roulette screen", `location.hash === "#/roulette" && `+jsRouletteStatus("Press Start"))
+		x.tb.Do("interests", chromedp.SendKeys(chromedp.ID("interests"), x.tag))
 	}
 	checkLabels(ada)
-	ada.do("Start", chromedp.Click(button("rl-controls", "Start")))
-	ada.waitJS("waiting", jsRouletteStatus("Looking for someone who likes go, music"))
+	ada.Do("Start", chromedp.Click(button("rl-controls", "Start")))
+	ada.WaitJS("waiting", jsRouletteStatus("Looking for someone who likes go, music"))
 	if !eval[bool](ada, `document.querySelector("#msg").disabled && document.activeElement.textContent === "Stop"`) {
 		t.Error("Ada while waiting: the composer is enabled, or the focus is not on Stop")
 	}
-	lin.do("Start", chromedp.Click(button("rl-controls", "Start")))
-	ada.waitJS("matched with Lin", jsRouletteStatus("Talking with Lin: you both like go"))
-	lin.waitJS("matched with Ada", jsRouletteStatus("Talking with Ada: you both like go"))
+	lin.Do("Start", chromedp.Click(button("rl-controls", "Start")))
+	ada.WaitJS("matched with Lin", jsRouletteStatus("Talking with Lin: you both like go"))
+	lin.WaitJS("matched with Ada", jsRouletteStatus("Talking with Ada: you both like go"))
 
-	ada.do("say hi", chromedp.SendKeys(chromedp.ID("msg"), "hi stranger\r"))
-	lin.waitJS("Ada's message", jsHasMessage("Ada", "hi stranger"))
-	lin.do("answer", chromedp.SendKeys(chromedp.ID("msg"), "hello!\r"))
-	ada.waitJS("Lin's answer", jsHasMessage("Lin", "hello!"))
+	ada.Do("say hi", chromedp.SendKeys(chromedp.ID("msg"), "hi stranger\r"))
+	lin.WaitJS("Ada's message", jsHasMessage("Ada", "hi stranger"))
+	lin.Do("answer", chromedp.SendKeys(chromedp.ID("msg"), "hello!\r"))
+	ada.WaitJS("Lin's answer", jsHasMessage("Lin", "hello!"))
 	checkLabels(lin)
 	checkPhone(lin, ".composer")
 
 	// Next: Lin looks for someone else, Ada's chat has ended.
-	lin.do("Next", chromedp.Click(button("rl-controls", "Next")))
-	ada.waitJS("the chat ended", `document.querySelector("#msg").disabled && `+jsRouletteStatus("The chat ended: Lin moved on to someone new"))
-	lin.waitJS("Lin waiting", jsRouletteState+` === "waiting"`)
+	lin.Do("Next", chromedp.Click(button("rl-controls", "Next")))
+	ada.WaitJS("the chat ended", `document.querySelector("#msg").disabled && `+jsRouletteStatus("The chat ended: Lin moved on to someone new"))
+	lin.WaitJS("Lin waiting", jsRouletteState+` === "waiting"`)
 	if got := eval[string](lin, `document.querySelectorAll(".msgs li.msg").length + ""`); got != "2" {
 		t.Errorf("Lin's log after Next: %s messages, want the 2 of the ended chat", got)
 	}
 
 	// Nobody else is waiting: Ada starting again meets Lin again.
-	ada.do("Start again", chromedp.Click(button("rl-controls", "Start")))
-	ada.waitJS("matched with Lin again", jsRouletteStatus("Talking with Lin"))
-	lin.waitJS("matched with Ada again", jsRouletteStatus("Talking with Ada"))
+	ada.Do("Start again", chromedp.Click(button("rl-controls", "Start")))
+	ada.WaitJS("matched with Lin again", jsRouletteStatus("Talking with Lin"))
+	lin.WaitJS("matched with Ada again", jsRouletteStatus("Talking with Ada"))
 	if n := eval[int](ada, `document.querySelectorAll(".msgs li.msg").length`); n != 0 {
 		t.Errorf("Ada's new chat starts with %d old messages", n)
 	}
 
 	// Stop: Ada leaves, Lin is told.
-	ada.do("Stop", chromedp.Click(button("rl-controls", "Stop")))
-	ada.waitJS("stopped", jsRouletteState+` === "idle"`)
-	lin.waitJS("Ada left", jsRouletteStatus("The chat ended: Ada left"))
+	ada.Do("Stop", chromedp.Click(button("rl-controls", "Stop")))
+	ada.WaitJS("stopped", jsRouletteState+` === "idle"`)
+	lin.WaitJS("Ada left", jsRouletteStatus("The chat ended: Ada left"))
 
 	for _, tb := range []*tab{ada, lin} {
-		tb.check()
+		tb.Check()
 	}
 }
 
@@ -87,8 +87,8 @@ func TestBrowserRouletteTimers(t *testing.T) {
 	browser := newBrowser(t)
 	srv := startServer(t, "127.0.0.1:0", secret)
 	tb := newTab(t, browser, "timers")
-	tb.do("open the app", chromedp.Navigate(srv.url()+"/"))
-	tb.waitJS("the app", `document.querySelector("#name")`)
+	tb.Do("open the app", chromedp.Navigate(srv.url()+"/"))
+	tb.WaitJS("the app", `document.querySelector("#name")`)
 	type result struct {
 		Interval   int      `json:"interval"`
 		Sent       []string `json:"sent"`
@@ -153,7 +153,7 @@ func TestBrowserRouletteTimers(t *testing.T) {
 		got.AfterLate != want.AfterLate || got.Status != want.Status || got.Timers != want.Timers || got.AfterEnded != want.AfterEnded {
 		t.Errorf("roulette screen:\n got  %+v\n want %+v", got, want)
 	}
-	tb.check()
+	tb.Check()
 }
 
 // jsGame is the newest game card on the page.
@@ -181,13 +181,13 @@ func TestBrowserTicTacToe(t *testing.T) {
 		name string
 	}{{ada, "Ada"}, {lin, "Lin"}, {kim, "Kim"}} {
 		enter(x.tb, srv.url(), x.name)
-		x.tb.do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
-		x.tb.waitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=tictactoe]")`)
+		x.tb.Do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
+		x.tb.WaitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=tictactoe]")`)
 	}
-	ada.waitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
+	ada.WaitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
 
 	// Ada invites Lin.
-	ada.do("choose tic-tac-toe with Lin", chromedp.Evaluate[chromedp.Void](`(() => {
+	ada.Do("choose tic-tac-toe with Lin", chromedp.Evaluate[chromedp.Void](`(() => {
 		const kind = document.querySelector("#game-kind");
 		kind.value = "tictactoe";
 		const who = document.querySelector("#game-who");
@@ -195,17 +195,17 @@ func TestBrowserTicTacToe(t *testing.T) {
 		who.dispatchEvent(new Event("change", { bubbles: true }));
 	})()`))
 	checkLabels(ada)
-	ada.do("Start", chromedp.Click(button("new-game", "Start")))
-	ada.waitJS("waiting for Lin", jsGameStatus("Waiting for Lin to accept."))
-	lin.waitJS("the invitation", jsGameStatus("Ada invites you to play.")+` && document.querySelector(".msgs").textContent.includes("Ada invites you to play Tic-tac-toe.")`)
-	kim.waitJS("the invitation, for Lin", jsGameStatus("Ada invited Lin."))
+	ada.Do("Start", chromedp.Click(button("new-game", "Start")))
+	ada.WaitJS("waiting for Lin", jsGameStatus("Waiting for Lin to accept."))
+	lin.WaitJS("the invitation", jsGameStatus("Ada invites you to play.")+` && document.querySelector(".msgs").textContent.includes("Ada invites you to play Tic-tac-toe.")`)
+	kim.WaitJS("the invitation, for Lin", jsGameStatus("Ada invited Lin."))
 	if n := eval[int](kim, jsGame+`.querySelectorAll("button").length`); n != 0 {
 		t.Errorf("Kim can act on an invitation for Lin: %d buttons", n)
 	}
-	lin.do("Accept", chromedp.Click(button("game", "Accept")))
+	lin.Do("Accept", chromedp.Click(button("game", "Accept")))
 
 	// X: Ada, O: Lin. Ada takes the top row.
-	ada.waitJS("Ada's turn", jsGameStatus("Your turn.")+` && !`+jsCell("0")+`.disabled`)
+	ada.WaitJS("Ada's turn", jsGameStatus("Your turn.")+` && !`+jsCell("0")+`.disabled`)
 	if got := eval[string](lin, jsGame+`.querySelector(".seats").textContent`); got != "Ada · X vs Lin (you) · O" {
 		t.Errorf("Lin's seats line %q", got)
 	}
@@ -213,56 +213,56 @@ func TestBrowserTicTacToe(t *testing.T) {
 		tb   *tab
 		cell string
 	}{{ada, "0"}, {lin, "3"}, {ada, "1"}, {lin, "4"}, {ada, "2"}} {
-		m.tb.waitJS("my turn", `!`+jsCell(m.cell)+`?.disabled`)
+		m.tb.WaitJS("my turn", `!`+jsCell(m.cell)+`?.disabled`)
 		if i == 1 && eval[bool](kim, `[...`+jsGame+`.querySelectorAll(".ttt button")].some((b) => !b.disabled)`) {
 			t.Error("Kim (a spectator) can play")
 		}
-		m.tb.do("play cell "+m.cell, chromedp.Click(chromedp.CSS(`.game-list .game .ttt [data-cell="`+m.cell+`"]`)))
+		m.tb.Do("play cell "+m.cell, chromedp.Click(chromedp.CSS(`.game-list .game .ttt [data-cell="`+m.cell+`"]`)))
 		mark := map[bool]string{true: "X", false: "O"}[m.tb == ada]
 		for _, tb := range []*tab{ada, lin, kim} {
-			tb.waitJS("the "+mark+" in cell "+m.cell, jsCell(m.cell)+`?.textContent === "`+mark+`"`)
+			tb.WaitJS("the "+mark+" in cell "+m.cell, jsCell(m.cell)+`?.textContent === "`+mark+`"`)
 		}
 	}
-	ada.waitJS("Ada won", jsGameStatus("You won!"))
-	lin.waitJS("Lin lost", jsGameStatus("Ada won."))
-	kim.waitJS("Kim saw it", jsGameStatus("Ada won."))
+	ada.WaitJS("Ada won", jsGameStatus("You won!"))
+	lin.WaitJS("Lin lost", jsGameStatus("Ada won."))
+	kim.WaitJS("Kim saw it", jsGameStatus("Ada won."))
 	for _, tb := range []*tab{ada, lin, kim} {
 		if got := eval[string](tb, `[...`+jsGame+`.querySelectorAll(".ttt .win")].map((b) => b.dataset.cell).join()`); got != "0,1,2" {
-			t.Errorf("%s: winning line %q, want 0,1,2", tb.name, got)
+			t.Errorf("%s: winning line %q, want 0,1,2", tb.Name, got)
 		}
 	}
 	checkLabels(lin)
 	checkPhone(lin, ".composer")
 
 	// Rematch: Lin starts a new game with the same players; Ada accepts.
-	lin.do("Rematch", chromedp.Click(button("game", "Rematch")))
-	ada.waitJS("the rematch invitation", jsGameStatus("Lin invites you to play."))
-	ada.do("Accept", chromedp.Click(button("game", "Accept")))
-	lin.waitJS("Lin's turn, now X", jsGameStatus("Your turn.")+` && `+jsGame+`.querySelector(".seats").textContent === "Lin (you) · X vs Ada · O"`)
+	lin.Do("Rematch", chromedp.Click(button("game", "Rematch")))
+	ada.WaitJS("the rematch invitation", jsGameStatus("Lin invites you to play."))
+	ada.Do("Accept", chromedp.Click(button("game", "Accept")))
+	lin.WaitJS("Lin's turn, now X", jsGameStatus("Your turn.")+` && `+jsGame+`.querySelector(".seats").textContent === "Lin (you) · X vs Ada · O"`)
 	if n := eval[int](kim, `document.querySelectorAll(".game-list .game").length`); n != 2 {
 		t.Errorf("Kim sees %d games, want the finished one and the rematch", n)
 	}
 
 	// Keyboard: Lin plays the centre with Tab and Enter, and keeps the focus
 	// on the board.
-	lin.do("focus the first cell", chromedp.Focus(chromedp.CSS(`.game-list .game .ttt [data-cell="0"]`)))
+	lin.Do("focus the first cell", chromedp.Focus(chromedp.CSS(`.game-list .game .ttt [data-cell="0"]`)))
 	for i := 0; i < 4; i++ {
-		lin.do("Tab", chromedp.KeyEvent("\t"))
+		lin.Do("Tab", chromedp.KeyEvent("\t"))
 	}
-	lin.do("Enter on the centre", chromedp.KeyEvent("\r"))
-	ada.waitJS("Lin's X in the centre", jsCell("4")+`?.textContent === "X"`)
-	lin.waitJS("the focus stays in the game", `document.activeElement.closest(".game") !== null`)
+	lin.Do("Enter on the centre", chromedp.KeyEvent("\r"))
+	ada.WaitJS("Lin's X in the centre", jsCell("4")+`?.textContent === "X"`)
+	lin.WaitJS("the focus stays in the game", `document.activeElement.closest(".game") !== null`)
 
 	for _, tb := range []*tab{ada, lin, kim} {
-		tb.check()
+		tb.Check()
 	}
 }
 
 // startGame has Ada start game in the room, inviting Lin (or with open
 // seats when invite is false, for players players), and Lin accept it.
 func startGame(ada, lin *tab, game string, invite bool, players int) {
-	ada.t.Helper()
-	ada.do("choose "+game, chromedp.Evaluate[chromedp.Void](`(() => {
+	ada.T.Helper()
+	ada.Do("choose "+game, chromedp.Evaluate[chromedp.Void](`(() => {
 		const kind = document.querySelector("#game-kind");
 		kind.value = `+jsString(game)+`;
 		kind.dispatchEvent(new Event("change", { bubbles: true }));
@@ -271,14 +271,14 @@ func startGame(ada, lin *tab, game string, invite bool, players int) {
 		who.dispatchEvent(new Event("change", { bubbles: true }));
 		document.querySelector("#game-count").value = `+jsString(fmt.Sprint(players))+`;
 	})()`))
-	ada.do("Start", chromedp.Click(button("new-game", "Start")))
+	ada.Do("Start", chromedp.Click(button("new-game", "Start")))
 	want := "Ada invites you to play."
 	if !invite {
 		want = "Ada is looking for players."
 	}
-	lin.waitJS("the game offered", jsGameStatus(want)+` && `+jsGame+`.dataset.game === `+jsString(game))
-	lin.do("Accept", chromedp.Click(button("game", "Accept")))
-	ada.waitJS("the game started", jsGame+`.dataset.status === "playing" && `+jsGame+`.dataset.game === `+jsString(game))
+	lin.WaitJS("the game offered", jsGameStatus(want)+` && `+jsGame+`.dataset.game === `+jsString(game))
+	lin.Do("Accept", chromedp.Click(button("game", "Accept")))
+	ada.WaitJS("the game started", jsGame+`.dataset.status === "playing" && `+jsGame+`.dataset.game === `+jsString(game))
 }
 
 // TestBrowserMoreGames plays the other built-in games in the app: Connect
@@ -295,10 +295,10 @@ func TestBrowserMoreGames(t *testing.T) {
 		name string
 	}{{ada, "Ada"}, {lin, "Lin"}} {
 		enter(x.tb, srv.url(), x.name)
-		x.tb.do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
-		x.tb.waitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=connectfour]")`)
+		x.tb.Do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
+		x.tb.WaitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=connectfour]")`)
 	}
-	ada.waitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
+	ada.WaitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
 
 	// Connect Four: Ada (red) stacks four in column 1 while Lin plays column 2.
 	startGame(ada, lin, "connectfour", true, 2)
@@ -307,11 +307,11 @@ func TestBrowserMoreGames(t *testing.T) {
 		col string
 	}{{ada, "0"}, {lin, "1"}, {ada, "0"}, {lin, "1"}, {ada, "0"}, {lin, "1"}, {ada, "0"}} {
 		sel := `.game-list .game .c4 [data-column="` + m.col + `"]`
-		m.tb.waitJS("my turn", `!document.querySelector(`+jsString(sel)+`)?.disabled`)
-		m.tb.do("drop in column "+m.col, chromedp.Click(chromedp.CSS(sel)))
+		m.tb.WaitJS("my turn", `!document.querySelector(`+jsString(sel)+`)?.disabled`)
+		m.tb.Do("drop in column "+m.col, chromedp.Click(chromedp.CSS(sel)))
 	}
-	ada.waitJS("Ada won", jsGameStatus("You won!"))
-	lin.waitJS("Lin lost", jsGameStatus("Ada won."))
+	ada.WaitJS("Ada won", jsGameStatus("You won!"))
+	lin.WaitJS("Lin lost", jsGameStatus("Ada won."))
 	if got := eval[int](lin, jsGame+`.querySelectorAll(".c4 .disc.win.R").length`); got != 4 {
 		t.Errorf("Lin sees %d winning discs, want 4", got)
 	}
@@ -321,34 +321,34 @@ func TestBrowserMoreGames(t *testing.T) {
 
 	// Rock-paper-scissors: a chosen hand stays hidden from the other side.
 	startGame(ada, lin, "rps", true, 2)
-	ada.do("rock", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="rock"]`)))
-	ada.waitJS("Ada's own hand", jsGame+`.textContent.includes("You chose rock.")`)
-	lin.waitJS("Ada has chosen", jsGame+`.textContent.includes("Round 1: Ada has chosen, Lin is choosing")`)
+	ada.Do("rock", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="rock"]`)))
+	ada.WaitJS("Ada's own hand", jsGame+`.textContent.includes("You chose rock.")`)
+	lin.WaitJS("Ada has chosen", jsGame+`.textContent.includes("Round 1: Ada has chosen, Lin is choosing")`)
 	if eval[bool](lin, `[...`+jsGame+`.querySelectorAll("p, li")].some((p) => p.textContent.includes("rock"))`) {
 		t.Error("Lin sees Ada's hand before choosing")
 	}
-	lin.do("scissors", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="scissors"]`)))
+	lin.Do("scissors", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="scissors"]`)))
 	for _, tb := range []*tab{ada, lin} {
-		tb.waitJS("round 1 scored", jsGame+`.querySelector(".rounds")?.textContent === "rock vs scissors: Ada"`)
+		tb.WaitJS("round 1 scored", jsGame+`.querySelector(".rounds")?.textContent === "rock vs scissors: Ada"`)
 	}
-	ada.waitJS("round 2", `!document.querySelector('.game-list .game .hands [data-hand="paper"]').disabled`)
-	ada.do("paper", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="paper"]`)))
-	lin.waitJS("round 2", `!document.querySelector('.game-list .game .hands [data-hand="rock"]').disabled`)
-	lin.do("rock", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="rock"]`)))
-	ada.waitJS("Ada won, 2–0", jsGameStatus("You won!")+` && `+jsGame+`.textContent.includes("Ada 2 – 0 Lin")`)
+	ada.WaitJS("round 2", `!document.querySelector('.game-list .game .hands [data-hand="paper"]').disabled`)
+	ada.Do("paper", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="paper"]`)))
+	lin.WaitJS("round 2", `!document.querySelector('.game-list .game .hands [data-hand="rock"]').disabled`)
+	lin.Do("rock", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="rock"]`)))
+	ada.WaitJS("Ada won, 2–0", jsGameStatus("You won!")+` && `+jsGame+`.textContent.includes("Ada 2 – 0 Lin")`)
 
 	// Word guess, with an open seat: Lin takes it; Ada guesses a letter,
 	// then resigns.
 	startGame(ada, lin, "wordguess", false, 2)
-	ada.do("guess e", chromedp.Click(chromedp.CSS(`.game-list .game .letters [data-key="le"]`)))
-	lin.waitJS("e guessed", jsGame+`.querySelector('[data-key="le"]').disabled && `+jsGame+`.textContent.includes("guessed: e")`)
+	ada.Do("guess e", chromedp.Click(chromedp.CSS(`.game-list .game .letters [data-key="le"]`)))
+	lin.WaitJS("e guessed", jsGame+`.querySelector('[data-key="le"]').disabled && `+jsGame+`.textContent.includes("guessed: e")`)
 	checkLabels(lin)
-	ada.do("resign", chromedp.Click(button("game", "Resign")))
-	ada.waitJS("resigned", jsGameStatus("Lin won. You resigned."))
-	lin.waitJS("won", jsGameStatus("You won! Ada resigned."))
+	ada.Do("resign", chromedp.Click(button("game", "Resign")))
+	ada.WaitJS("resigned", jsGameStatus("Lin won. You resigned."))
+	lin.WaitJS("won", jsGameStatus("You won! Ada resigned."))
 
 	for _, tb := range []*tab{ada, lin} {
-		tb.check()
+		tb.Check()
 	}
 }
 
@@ -365,20 +365,20 @@ func TestBrowserGameClaim(t *testing.T) {
 		name string
 	}{{ada, "Ada"}, {lin, "Lin"}} {
 		enter(x.tb, srv.url(), x.name)
-		x.tb.do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
-		x.tb.waitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=tictactoe]")`)
+		x.tb.Do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
+		x.tb.WaitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=tictactoe]")`)
 	}
-	ada.waitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
+	ada.WaitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
 	startGame(ada, lin, "tictactoe", true, 2)
-	ada.do("play the centre", chromedp.Click(chromedp.CSS(`.game-list .game .ttt [data-cell="4"]`)))
-	lin.waitJS("Lin's turn", `!`+jsCell("0")+`.disabled`)
+	ada.Do("play the centre", chromedp.Click(chromedp.CSS(`.game-list .game .ttt [data-cell="4"]`)))
+	lin.WaitJS("Lin's turn", `!`+jsCell("0")+`.disabled`)
 	if eval[bool](ada, `[...`+jsGame+`.querySelectorAll("button")].some((b) => b.textContent === "Claim the win")`) {
 		t.Error("Claim the win offered before the deadline")
 	}
-	ada.do("claim once the timer ran out", chromedp.Click(button("game", "Claim the win")))
-	ada.waitJS("Ada won", jsGameStatus("You won! Lin ran out of time."))
-	lin.waitJS("Lin lost", jsGameStatus("Ada won. You ran out of time."))
+	ada.Do("claim once the timer ran out", chromedp.Click(button("game", "Claim the win")))
+	ada.WaitJS("Ada won", jsGameStatus("You won! Lin ran out of time."))
+	lin.WaitJS("Lin lost", jsGameStatus("Ada won. You ran out of time."))
 	for _, tb := range []*tab{ada, lin} {
-		tb.check()
+		tb.Check()
 	}
 }

@@ -2,26 +2,19 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/internal/browsertest"
 )
 
 // testServer is the example's real run function serving on a loopback
@@ -84,230 +77,33 @@ func (s *testServer) stop() {
 	})
 }
 
-// chromiumPath finds Debian's chromium, or skips the test (fails it with
-// CHATFLY_REQUIRE_CHROMIUM=1). CHATFLY_CHROMIUM names another binary.
-func chromiumPath(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("CHATFLY_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	const msg = "examples/standalone: chromium not found (apt-get install chromium)"
-	if os.Getenv("CHATFLY_REQUIRE_CHROMIUM") == "1" {
-		t.Fatal(msg + ", and CHATFLY_REQUIRE_CHROMIUM=1")
-	}
-	t.Skip(msg + ", skipping")
-	return ""
-}
+// tab is a page of a browser test (internal/browsertest).
+type tab = browsertest.Tab
 
-// newBrowser starts a headless chromium with a fresh profile and returns its
-// context. The browser is killed, and its profile removed, when the test ends.
+// newBrowser starts a headless chromium for the test, or skips it.
 func newBrowser(t testing.TB) context.Context {
 	t.Helper()
-	exe := chromiumPath(t)
-	dir := t.TempDir()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("mute-audio", true),
-		chromedp.UserDataDir(dir),
-		chromedp.WindowSize(1024, 768),
-	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		bcancel()
-		acancel() // waits for the browser process to exit
-	})
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	return bctx
+	return browsertest.NewBrowser(t)
 }
-
-// tab is a page in its own browser context (like an incognito window: its
-// own cookies and storage), watched for dialogs, exceptions, console errors
-// and Content-Security-Policy violations.
-type tab struct {
-	t     testing.TB
-	name  string
-	ctx   context.Context
-	close context.CancelFunc // closes the tab and its browser context
-
-	mu       sync.Mutex
-	dialogs  []string
-	problems []string
-}
-
-// violations are recorded by the page itself, from the first script on.
-const watchCSP = `window.__csp = []; document.addEventListener("securitypolicyviolation",
-  (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI), true);`
 
 // expectedLog matches console entries that a test provokes on purpose: the
 // WebSocket errors while the server restarts.
 var expectedLog = regexp.MustCompile(`WebSocket connection to .* failed`)
 
+// newTab opens a page in a new browser context, watched for problems.
 func newTab(t testing.TB, browser context.Context, name string) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	tb := &tab{t: t, name: name, ctx: ctx, close: cancel}
-	t.Cleanup(func() {
-		if t.Failed() {
-			tb.screenshot()
-		}
-		cancel()
-	})
-	if err := chromedp.Do(ctx); err != nil { // opens the tab
-		t.Fatalf("%s: opening a tab: %v", name, err)
-	}
-	err := chromedp.Listen(ctx, func(ev any) {
-		tb.mu.Lock()
-		defer tb.mu.Unlock()
-		switch ev := ev.(type) {
-		case *page.EventJavascriptDialogOpening:
-			tb.dialogs = append(tb.dialogs, string(ev.Type)+": "+ev.Message)
-			go func() { // never leave a dialog blocking the page
-				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
-			}()
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			text := d.Text
-			if d.Exception != nil && d.Exception.Description != "" {
-				text += " " + d.Exception.Description
-			}
-			tb.problems = append(tb.problems, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber+1, text))
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError {
-				var parts []string
-				for _, a := range ev.Args {
-					parts = append(parts, string(a.Value)+a.Description)
-				}
-				tb.problems = append(tb.problems, "console.error: "+strings.Join(parts, " "))
-			}
-		case *cdplog.EventEntryAdded:
-			e := ev.Entry
-			if e.Level == cdplog.EntryLevelError && !expectedLog.MatchString(e.Text) {
-				tb.problems = append(tb.problems, fmt.Sprintf("log %s: %s %s", e.Source, e.Text, e.URL))
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: watchCSP}); err != nil {
-		t.Fatal(err)
-	}
-	return tb
-}
-
-// do runs actions with a timeout, failing the test on error.
-func (tb *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		tb.t.Fatalf("%s: %s: %v", tb.name, what, err)
-	}
+	return browsertest.NewTab(t, browser, name, expectedLog)
 }
 
 // eval evaluates a JavaScript expression (awaiting a promise) into T.
 func eval[T any](tb *tab, expr string) T {
-	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		tb.t.Fatalf("%s: evaluating %s: %v", tb.name, expr, err)
-	}
-	return v
-}
-
-// waitJS waits until the expression is truthy.
-func (tb *tab) waitJS(what, expr string) {
-	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 25*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
-	if err != nil {
-		tb.t.Fatalf("%s: waiting for %s (%s): %v\npage text:\n%s", tb.name, what, expr, err, tb.text())
-	}
-}
-
-// text is the page's visible text, for failure messages.
-func (tb *tab) text() string {
-	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-	if err != nil {
-		return "(" + err.Error() + ")"
-	}
-	return s
-}
-
-// check fails the test if the page opened a dialog, threw, logged an error
-// or violated its Content-Security-Policy.
-func (tb *tab) check() {
-	tb.t.Helper()
-	csp := eval[[]string](tb, `window.__csp || []`)
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	if len(tb.dialogs) > 0 {
-		tb.t.Errorf("%s: dialogs opened: %q", tb.name, tb.dialogs)
-	}
-	for _, p := range tb.problems {
-		tb.t.Errorf("%s: %s", tb.name, p)
-	}
-	for _, v := range csp {
-		tb.t.Errorf("%s: CSP violation: %s", tb.name, v)
-	}
-}
-
-// screenshot saves the page as a PNG in the temporary directory and prints
-// the path; a failed test calls it.
-func (tb *tab) screenshot() {
-	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
-	defer cancel()
-	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		tb.t.Logf("%s: no screenshot: %v", tb.name, err)
-		return
-	}
-	dir := filepath.Join(os.TempDir(), "chatfly-browser-tests")
-	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(tb.t.Name()+"-"+tb.name, "_") + ".png"
-	err = os.MkdirAll(dir, 0o755)
-	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, name), buf, 0o644)
-	}
-	if err != nil {
-		tb.t.Logf("%s: saving screenshot: %v", tb.name, err)
-		return
-	}
-	tb.t.Logf("%s: screenshot of the failure: %s", tb.name, filepath.Join(dir, name))
+	tb.T.Helper()
+	return browsertest.Eval[T](tb, expr)
 }
 
 // jsString quotes s as a JavaScript string literal.
-func jsString(s string) string {
-	return fmt.Sprintf("%q", s) // Go's quoting is valid JS for the strings used here
-}
+func jsString(s string) string { return browsertest.JSString(s) }
 
 // loadTiming is what a page reports about its load, in milliseconds since
 // navigation start (Navigation Timing), plus the bytes it fetched.
@@ -339,16 +135,16 @@ const jsLoadTiming = `(() => {
 // first-time visitor, and returns the page's timing and the wall time from
 // the navigation to the first message on screen.
 func openChat(tb *tab, base, name, room string) (loadTiming, time.Duration) {
-	tb.t.Helper()
+	tb.T.Helper()
 	start := time.Now()
-	tb.do("open the app", chromedp.Navigate(base+"/"))
-	tb.do("pick a name",
+	tb.Do("open the app", chromedp.Navigate(base+"/"))
+	tb.Do("pick a name",
 		chromedp.WaitVisible(chromedp.ID("name")),
 		chromedp.SendKeys(chromedp.ID("name"), name),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 	)
-	tb.do("join "+room, chromedp.Click(chromedp.CSS(`a.room[data-room="`+room+`"]`)))
-	tb.waitJS("the first message", `document.querySelector(".msgs li.msg")`)
+	tb.Do("join "+room, chromedp.Click(chromedp.CSS(`a.room[data-room="`+room+`"]`)))
+	tb.WaitJS("the first message", `document.querySelector(".msgs li.msg")`)
 	wall := time.Since(start)
 	return eval[loadTiming](tb, jsLoadTiming), wall
 }

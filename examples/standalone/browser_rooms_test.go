@@ -13,10 +13,10 @@ import (
 
 // enter opens the app in tb and picks name, as a first-time visitor.
 func enter(tb *tab, base, name string) {
-	tb.t.Helper()
-	tb.do("open the app", chromedp.Navigate(base+"/"))
-	tb.do("pick a name", chromedp.WaitVisible(chromedp.ID("name")), chromedp.SendKeys(chromedp.ID("name"), name+"\r"))
-	tb.waitJS("the rooms", jsRoomLinks)
+	tb.T.Helper()
+	tb.Do("open the app", chromedp.Navigate(base+"/"))
+	tb.Do("pick a name", chromedp.WaitVisible(chromedp.ID("name")), chromedp.SendKeys(chromedp.ID("name"), name+"\r"))
+	tb.WaitJS("the rooms", jsRoomLinks)
 }
 
 // button selects the visible button whose text is text, within the elements
@@ -36,12 +36,12 @@ func jsHasSystem(text string) string {
 
 // checkLabels fails the test if a control on tb's page has no label.
 func checkLabels(tb *tab) {
-	tb.t.Helper()
+	tb.T.Helper()
 	unlabelled := eval[[]string](tb, `[...document.querySelectorAll("input, button, select, textarea, a")]
 		.filter((el) => el.checkVisibility() && !(el.labels?.length || el.getAttribute("aria-label") || el.textContent.trim()))
 		.map((el) => el.outerHTML)`)
 	if len(unlabelled) > 0 {
-		tb.t.Errorf("%s: controls without a label: %q", tb.name, unlabelled)
+		tb.T.Errorf("%s: controls without a label: %q", tb.Name, unlabelled)
 	}
 }
 
@@ -49,12 +49,12 @@ func checkLabels(tb *tab) {
 // it, the bottom element in view, the parts of the screen stacked without
 // overlapping), then goes back to the desktop size.
 func checkPhone(tb *tab, bottom string) {
-	tb.t.Helper()
-	tb.do("phone viewport", chromedp.EmulateViewport(360, 640, chromedp.EmulateMobile))
-	tb.waitJS("the phone layout", `innerWidth === 360`)
+	tb.T.Helper()
+	tb.Do("phone viewport", chromedp.EmulateViewport(360, 640, chromedp.EmulateMobile))
+	tb.WaitJS("the phone layout", `innerWidth === 360`)
 	if ok := eval[bool](tb, `document.documentElement.scrollWidth <= innerWidth &&
 		document.querySelector(`+jsString(bottom)+`).getBoundingClientRect().bottom <= innerHeight`); !ok {
-		tb.t.Errorf("%s: the page does not fit a 360×640 screen (scroll width %d)", tb.name, eval[int](tb, `document.documentElement.scrollWidth`))
+		tb.T.Errorf("%s: the page does not fit a 360×640 screen (scroll width %d)", tb.Name, eval[int](tb, `document.documentElement.scrollWidth`))
 	}
 	overlaps := eval[[]string](tb, `(() => {
 		const parts = [...document.querySelectorAll("main > section > *")].filter((el) => el.checkVisibility());
@@ -69,9 +69,9 @@ func checkPhone(tb *tab, bottom string) {
 		return out;
 	})()`)
 	if len(overlaps) > 0 {
-		tb.t.Errorf("%s: on a phone: %q", tb.name, overlaps)
+		tb.T.Errorf("%s: on a phone: %q", tb.Name, overlaps)
 	}
-	tb.do("desktop viewport", chromedp.EmulateViewport(1024, 768))
+	tb.Do("desktop viewport", chromedp.EmulateViewport(1024, 768))
 }
 
 // TestBrowserInitialWeight loads the first screen in a real browser and
@@ -81,8 +81,8 @@ func TestBrowserInitialWeight(t *testing.T) {
 	browser := newBrowser(t)
 	srv := startServer(t, "127.0.0.1:0", secret)
 	tb := newTab(t, browser, "visitor")
-	tb.do("open the app", chromedp.Navigate(srv.url()+"/"))
-	tb.waitJS("the name screen, loaded", `document.activeElement?.id === "name" && document.readyState === "complete"`)
+	tb.Do("open the app", chromedp.Navigate(srv.url()+"/"))
+	tb.WaitJS("the name screen, loaded", `document.activeElement?.id === "name" && document.readyState === "complete"`)
 	type entry struct {
 		Name string  `json:"name"`
 		Size float64 `json:"size"`
@@ -101,7 +101,7 @@ func TestBrowserInitialWeight(t *testing.T) {
 	if total > 50*1024 || len(entries) < 8 {
 		t.Errorf("the first screen fetched %.0f bytes in %d files, want at most %d", total, len(entries), 50*1024)
 	}
-	tb.check()
+	tb.Check()
 }
 
 // TestBrowserCustomRoom: Ada creates a private room, copies its link; Lin
@@ -117,19 +117,19 @@ func TestBrowserCustomRoom(t *testing.T) {
 	lin := newTab(t, browser, "Lin")
 
 	enter(ada, srv.url(), "Ada")
-	ada.do("open the New room dialog", chromedp.Click(button("tools", "New room")))
-	ada.waitJS("the dialog, focused on the name", `document.querySelector("dialog[open]") && document.activeElement?.id === "room-name"`)
+	ada.Do("open the New room dialog", chromedp.Click(button("tools", "New room")))
+	ada.WaitJS("the dialog, focused on the name", `document.querySelector("dialog[open]") && document.activeElement?.id === "room-name"`)
 	checkLabels(ada)
 	if got := eval[string](ada, `document.querySelector('input[name="visibility"]:checked').value`); got != "private" {
 		t.Errorf("default visibility %q, want private", got)
 	}
-	ada.do("name, topic and create",
+	ada.Do("name, topic and create",
 		chromedp.SendKeys(chromedp.ID("room-name"), "Book club"),
 		chromedp.SendKeys(chromedp.ID("room-topic"), "Dune, ch. 3"),
 		chromedp.Click(dialogButton("Create room")),
 	)
-	ada.waitJS("in the new room", jsInRoom+` && /^#\/room\/[A-Za-z0-9_-]{22}$/.test(location.hash) && document.querySelector("h1").textContent === "Book club"`)
-	ada.waitJS("the room tools", `document.querySelector(".room-kind")?.textContent === "Private room"`)
+	ada.WaitJS("in the new room", jsInRoom+` && /^#\/room\/[A-Za-z0-9_-]{22}$/.test(location.hash) && document.querySelector("h1").textContent === "Book club"`)
+	ada.WaitJS("the room tools", `document.querySelector(".room-kind")?.textContent === "Private room"`)
 	if got := eval[string](ada, `document.querySelector(".topic").textContent`); got != "Dune, ch. 3" {
 		t.Errorf("topic %q", got)
 	}
@@ -138,16 +138,16 @@ func TestBrowserCustomRoom(t *testing.T) {
 	if want := srv.url() + "/r/" + id; link != want {
 		t.Fatalf("share link %q, want %q", link, want)
 	}
-	ada.do("Copy link", chromedp.Click(button("room-tools", "Copy link")))
-	ada.waitJS("copied (or selected to copy)", `/^(Link copied|Press Ctrl\+C)/.test(document.querySelector("#status").textContent)`)
-	ada.waitJS("owner in the member list", jsHasMember("Ada")+` && document.querySelector(".members .role")?.textContent === " · owner"`)
+	ada.Do("Copy link", chromedp.Click(button("room-tools", "Copy link")))
+	ada.WaitJS("copied (or selected to copy)", `/^(Link copied|Press Ctrl\+C)/.test(document.querySelector("#status").textContent)`)
+	ada.WaitJS("owner in the member list", jsHasMember("Ada")+` && document.querySelector(".members .role")?.textContent === " · owner"`)
 
 	// Lin opens the link in another browser context: a name first, then the room.
-	lin.do("open the link", chromedp.Navigate(link))
-	lin.waitJS("the name screen", `document.activeElement?.id === "name" && location.pathname === "/"`)
-	lin.do("pick a name", chromedp.SendKeys(chromedp.ID("name"), "Lin\r"))
-	lin.waitJS("in the room", jsInRoom+` && location.hash === "#/room/`+id+`" && document.querySelector("h1").textContent === "Book club"`)
-	lin.waitJS("the topic", `document.querySelector(".topic").textContent === "Dune, ch. 3"`)
+	lin.Do("open the link", chromedp.Navigate(link))
+	lin.WaitJS("the name screen", `document.activeElement?.id === "name" && location.pathname === "/"`)
+	lin.Do("pick a name", chromedp.SendKeys(chromedp.ID("name"), "Lin\r"))
+	lin.WaitJS("in the room", jsInRoom+` && location.hash === "#/room/`+id+`" && document.querySelector("h1").textContent === "Book club"`)
+	lin.WaitJS("the topic", `document.querySelector(".topic").textContent === "Dune, ch. 3"`)
 	if n := eval[int](lin, `document.querySelectorAll("button.mod").length`); n != 0 {
 		t.Errorf("Lin (a member) sees %d moderation buttons", n)
 	}
@@ -159,111 +159,111 @@ func TestBrowserCustomRoom(t *testing.T) {
 	}
 
 	// They chat.
-	lin.do("say hello", chromedp.SendKeys(chromedp.ID("msg"), "hello from the link\r"))
-	ada.waitJS("Lin's message", jsHasMessage("Lin", "hello from the link"))
-	ada.do("answer", chromedp.SendKeys(chromedp.ID("msg"), "welcome, Lin\r"))
-	lin.waitJS("Ada's answer", jsHasMessage("Ada", "welcome, Lin"))
+	lin.Do("say hello", chromedp.SendKeys(chromedp.ID("msg"), "hello from the link\r"))
+	ada.WaitJS("Lin's message", jsHasMessage("Lin", "hello from the link"))
+	ada.Do("answer", chromedp.SendKeys(chromedp.ID("msg"), "welcome, Lin\r"))
+	lin.WaitJS("Ada's answer", jsHasMessage("Ada", "welcome, Lin"))
 
 	// The owner edits the topic: everyone sees it, and a system message.
-	ada.do("open Room settings", chromedp.Click(button("room-tools", "Room settings")))
-	ada.waitJS("the settings dialog", `document.activeElement?.id === "set-topic"`)
+	ada.Do("open Room settings", chromedp.Click(button("room-tools", "Room settings")))
+	ada.WaitJS("the settings dialog", `document.activeElement?.id === "set-topic"`)
 	checkLabels(ada)
-	ada.do("edit the topic",
+	ada.Do("edit the topic",
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#set-topic").select()`),
 		chromedp.SendKeys(chromedp.ID("set-topic"), "Dune, ch. 4"),
 		chromedp.Click(dialogButton("Save")),
 	)
 	for _, tb := range []*tab{ada, lin} {
-		tb.waitJS("the new topic", `document.querySelector(".topic").textContent === "Dune, ch. 4"`)
-		tb.waitJS("the topic's system message", jsHasSystem("Ada set the topic to Dune, ch. 4"))
+		tb.WaitJS("the new topic", `document.querySelector(".topic").textContent === "Dune, ch. 4"`)
+		tb.WaitJS("the topic's system message", jsHasSystem("Ada set the topic to Dune, ch. 4"))
 	}
-	ada.waitJS("the dialog closed", `!document.querySelector("dialog")`)
+	ada.WaitJS("the dialog closed", `!document.querySelector("dialog")`)
 
 	// The owner makes the room public: it is listed now.
-	ada.do("open Room settings", chromedp.Click(button("room-tools", "Room settings")))
-	ada.waitJS("the settings dialog", `document.activeElement?.id === "set-topic"`)
-	ada.do("make it public", chromedp.Click(chromedp.CSS(`dialog[open] input[value="public"]`)), chromedp.Click(dialogButton("Save")))
+	ada.Do("open Room settings", chromedp.Click(button("room-tools", "Room settings")))
+	ada.WaitJS("the settings dialog", `document.activeElement?.id === "set-topic"`)
+	ada.Do("make it public", chromedp.Click(chromedp.CSS(`dialog[open] input[value="public"]`)), chromedp.Click(dialogButton("Save")))
 	for _, tb := range []*tab{ada, lin} {
-		tb.waitJS("a public room", `document.querySelector(".room-kind").textContent === "Public room"`)
-		tb.waitJS("the visibility's system message", jsHasSystem("Ada made the room public"))
+		tb.WaitJS("a public room", `document.querySelector(".room-kind").textContent === "Public room"`)
+		tb.WaitJS("the visibility's system message", jsHasSystem("Ada made the room public"))
 	}
 	if listed := eval[bool](lin, `import("/app.js").then((m) => m.app.client.rooms()).then((rs) => rs.some((r) => r.id === `+jsString(id)+`))`); !listed {
 		t.Error("the public room is not in the directory")
 	}
 
 	// Mute for 5 minutes: Lin can read but not send; Ada sees it.
-	ada.do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
-	ada.waitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
-	ada.do("mute for 5 minutes", chromedp.SetValue(chromedp.ID("mod-duration"), "300"), chromedp.Click(dialogButton("Mute")))
-	ada.waitJS("Lin muted", jsHasSystem("Ada muted Lin for 5m0s")+` && [...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Lin" && li.textContent.includes("· muted"))`)
-	lin.waitJS("told", `document.querySelector(".msgs").textContent.includes("You are muted until ")`)
-	lin.do("try to talk", chromedp.SendKeys(chromedp.ID("msg"), "can I talk?\r"))
-	lin.waitJS("not sent", `document.querySelector(".msgs").textContent.includes("Not sent: ")`)
-	ada.do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
-	ada.waitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
-	ada.do("unmute", chromedp.Click(dialogButton("Unmute")))
-	lin.waitJS("unmuted", jsHasSystem("Ada unmuted Lin"))
-	lin.do("talk", chromedp.SendKeys(chromedp.ID("msg"), "\r"))
-	ada.waitJS("Lin's message", jsHasMessage("Lin", "can I talk?"))
+	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
+	ada.Do("mute for 5 minutes", chromedp.SetValue(chromedp.ID("mod-duration"), "300"), chromedp.Click(dialogButton("Mute")))
+	ada.WaitJS("Lin muted", jsHasSystem("Ada muted Lin for 5m0s")+` && [...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Lin" && li.textContent.includes("· muted"))`)
+	lin.WaitJS("told", `document.querySelector(".msgs").textContent.includes("You are muted until ")`)
+	lin.Do("try to talk", chromedp.SendKeys(chromedp.ID("msg"), "can I talk?\r"))
+	lin.WaitJS("not sent", `document.querySelector(".msgs").textContent.includes("Not sent: ")`)
+	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
+	ada.Do("unmute", chromedp.Click(dialogButton("Unmute")))
+	lin.WaitJS("unmuted", jsHasSystem("Ada unmuted Lin"))
+	lin.Do("talk", chromedp.SendKeys(chromedp.ID("msg"), "\r"))
+	ada.WaitJS("Lin's message", jsHasMessage("Lin", "can I talk?"))
 
 	checkLabels(ada)
 	checkLabels(lin)
 	checkPhone(ada, ".composer")
 
 	// Kick: Lin is told and taken back to the rooms; the room says so.
-	ada.do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
-	ada.waitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
+	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
 	checkLabels(ada)
-	ada.do("kick with a reason", chromedp.SendKeys(chromedp.ID("mod-reason"), "spoilers"), chromedp.Click(dialogButton("Kick")))
-	lin.waitJS("back at the rooms, told why", `location.hash === "#/rooms" && `+jsStatusIs("Ada removed you from Book club: spoilers"))
-	ada.waitJS("the kick's system message", jsHasSystem("Ada kicked Lin: spoilers"))
-	ada.waitJS("Lin out of the member list", `!(`+jsHasMember("Lin")+`)`)
-	ada.waitJS("the dialog closed", `!document.querySelector("dialog")`)
+	ada.Do("kick with a reason", chromedp.SendKeys(chromedp.ID("mod-reason"), "spoilers"), chromedp.Click(dialogButton("Kick")))
+	lin.WaitJS("back at the rooms, told why", `location.hash === "#/rooms" && `+jsStatusIs("Ada removed you from Book club: spoilers"))
+	ada.WaitJS("the kick's system message", jsHasSystem("Ada kicked Lin: spoilers"))
+	ada.WaitJS("Lin out of the member list", `!(`+jsHasMember("Lin")+`)`)
+	ada.WaitJS("the dialog closed", `!document.querySelector("dialog")`)
 
 	// A kicked member may come back by the link.
-	lin.do("open the link again", chromedp.Navigate(link))
-	lin.waitJS("in the room again", jsInRoom+` && location.hash === "#/room/`+id+`"`)
-	ada.waitJS("Lin back", jsHasMember("Lin"))
+	lin.Do("open the link again", chromedp.Navigate(link))
+	lin.WaitJS("in the room again", jsInRoom+` && location.hash === "#/room/`+id+`"`)
+	ada.WaitJS("Lin back", jsHasMember("Lin"))
 
 	// A banned one may not, until unbanned.
-	ada.do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
-	ada.waitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
-	ada.do("ban", chromedp.Click(dialogButton("Ban")))
-	lin.waitJS("banned, back at the rooms", `location.hash === "#/rooms" && `+jsStatusIs("Ada banned you from Book club"))
-	ada.waitJS("the ban's system message", jsHasSystem("Ada banned Lin"))
-	lin.do("open the link again", chromedp.Navigate(link))
-	lin.waitJS("refused", `document.querySelector(".msgs").textContent.includes("You are banned from this room.")`)
-	ada.do("unban", chromedp.Click(chromedp.CSS(`button[aria-label="Unban Lin"]`)))
-	ada.waitJS("the unban's system message", jsHasSystem("Ada unbanned Lin"))
-	lin.do("reload", chromedp.Reload())
-	lin.waitJS("in the room again", jsInRoom+` && location.hash === "#/room/`+id+`"`)
+	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
+	ada.Do("ban", chromedp.Click(dialogButton("Ban")))
+	lin.WaitJS("banned, back at the rooms", `location.hash === "#/rooms" && `+jsStatusIs("Ada banned you from Book club"))
+	ada.WaitJS("the ban's system message", jsHasSystem("Ada banned Lin"))
+	lin.Do("open the link again", chromedp.Navigate(link))
+	lin.WaitJS("refused", `document.querySelector(".msgs").textContent.includes("You are banned from this room.")`)
+	ada.Do("unban", chromedp.Click(chromedp.CSS(`button[aria-label="Unban Lin"]`)))
+	ada.WaitJS("the unban's system message", jsHasSystem("Ada unbanned Lin"))
+	lin.Do("reload", chromedp.Reload())
+	lin.WaitJS("in the room again", jsInRoom+` && location.hash === "#/room/`+id+`"`)
 
 	// Promote Lin to moderator: the roles change live on both sides.
-	ada.do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
-	ada.waitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
-	ada.do("promote", chromedp.Click(dialogButton("Make moderator")))
-	lin.waitJS("Lin a moderator", `[...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Lin" && li.querySelector(".role")?.textContent === " · moderator")`)
+	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
+	ada.Do("promote", chromedp.Click(dialogButton("Make moderator")))
+	lin.WaitJS("Lin a moderator", `[...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Lin" && li.querySelector(".role")?.textContent === " · moderator")`)
 	if n := eval[int](lin, `document.querySelectorAll("button.mod").length`); n != 0 {
 		t.Errorf("Lin, a moderator, may act on the owner: %d buttons", n)
 	}
 
 	// Ada hands the room over to Lin, who deletes it: everyone is out.
-	ada.do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
-	ada.waitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
-	ada.do("make Lin the owner", chromedp.Click(dialogButton("Make owner")), chromedp.Click(dialogButton("Yes, make Lin the owner")))
-	lin.waitJS("Lin the owner, with the settings", jsHasSystem("Ada made Lin the owner")+
+	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
+	ada.Do("make Lin the owner", chromedp.Click(dialogButton("Make owner")), chromedp.Click(dialogButton("Yes, make Lin the owner")))
+	lin.WaitJS("Lin the owner, with the settings", jsHasSystem("Ada made Lin the owner")+
 		` && [...document.querySelectorAll(".room-tools button")].some((b) => !b.hidden && b.textContent === "Room settings")`)
-	ada.waitJS("Ada a moderator, without the settings", `[...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Ada" && li.querySelector(".role")?.textContent === " · moderator")`+
+	ada.WaitJS("Ada a moderator, without the settings", `[...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Ada" && li.querySelector(".role")?.textContent === " · moderator")`+
 		` && ![...document.querySelectorAll(".room-tools button")].some((b) => !b.hidden && b.textContent === "Room settings")`)
-	lin.do("open Room settings", chromedp.Click(button("room-tools", "Room settings")))
-	lin.waitJS("the settings dialog", `document.activeElement?.id === "set-topic"`)
-	lin.do("delete the room", chromedp.Click(dialogButton("Delete room")), chromedp.Click(dialogButton("Yes, delete it for everyone")))
-	ada.waitJS("back at the rooms, told why", `location.hash === "#/rooms" && `+jsStatusIs("Lin deleted the room Book club"))
-	lin.waitJS("back at the rooms", `location.hash === "#/rooms" && `+jsStatusIs("You deleted the room Book club")+` && !document.querySelector("dialog")`)
-	lin.do("open the link again", chromedp.Navigate(link))
-	lin.waitJS("gone", `document.querySelector(".msgs").textContent.includes("it may have been deleted")`)
+	lin.Do("open Room settings", chromedp.Click(button("room-tools", "Room settings")))
+	lin.WaitJS("the settings dialog", `document.activeElement?.id === "set-topic"`)
+	lin.Do("delete the room", chromedp.Click(dialogButton("Delete room")), chromedp.Click(dialogButton("Yes, delete it for everyone")))
+	ada.WaitJS("back at the rooms, told why", `location.hash === "#/rooms" && `+jsStatusIs("Lin deleted the room Book club"))
+	lin.WaitJS("back at the rooms", `location.hash === "#/rooms" && `+jsStatusIs("You deleted the room Book club")+` && !document.querySelector("dialog")`)
+	lin.Do("open the link again", chromedp.Navigate(link))
+	lin.WaitJS("gone", `document.querySelector(".msgs").textContent.includes("it may have been deleted")`)
 
 	for _, tb := range []*tab{ada, lin} {
-		tb.check()
+		tb.Check()
 	}
 }

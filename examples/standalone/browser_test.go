@@ -73,19 +73,19 @@ func TestBrowserChat(t *testing.T) {
 	lin := newTab(t, browser, "Lin")
 
 	// Ada: pick a name, see the rooms with their counts, join with the mouse.
-	ada.do("open the app", chromedp.Navigate(srv.url()+"/"))
-	ada.do("pick a name",
+	ada.Do("open the app", chromedp.Navigate(srv.url()+"/"))
+	ada.Do("pick a name",
 		chromedp.WaitVisible(chromedp.ID("name")),
 		chromedp.SendKeys(chromedp.ID("name"), "Ada"),
 		chromedp.Click(chromedp.CSS(`button[type=submit]`)),
 	)
-	ada.waitJS("the rooms", jsRoomLinks)
+	ada.WaitJS("the rooms", jsRoomLinks)
 	if got := eval[string](ada, `document.querySelector('a.room[data-room="lobby"] .room-count').textContent`); got != "0 people" {
 		t.Errorf("Ada: lobby count = %q, want %q", got, "0 people")
 	}
-	ada.do("join the lobby", chromedp.Click(chromedp.CSS(`a.room[data-room="lobby"]`)))
-	ada.waitJS("the lobby's history", jsHasMessage("Bot", "Welcome to the lobby!"))
-	ada.waitJS("the composer", jsInRoom)
+	ada.Do("join the lobby", chromedp.Click(chromedp.CSS(`a.room[data-room="lobby"]`)))
+	ada.WaitJS("the lobby's history", jsHasMessage("Bot", "Welcome to the lobby!"))
+	ada.WaitJS("the composer", jsInRoom)
 	lt := eval[loadTiming](ada, jsLoadTiming)
 	t.Logf("Ada's page: index.html at %.1f ms, DOMContentLoaded %.1f ms, load %.1f ms, ready %.1f ms, first message %.1f ms (Navigation Timing); %.0f bytes transferred for %.0f",
 		lt.ResponseEnd, lt.DOMContentLoaded, lt.Load, lt.Ready, lt.FirstMessage, lt.Transferred, lt.Decoded)
@@ -95,55 +95,55 @@ func TestBrowserChat(t *testing.T) {
 
 	// Lin: the keyboard alone. The name field has the focus on arrival, the
 	// first room link after the name, the composer after joining.
-	lin.do("open the app", chromedp.Navigate(srv.url()+"/"))
-	lin.waitJS("focus on the name field", `document.activeElement?.id === "name"`)
-	lin.do("type a name and Enter", chromedp.KeyEvent("Lin\r"))
-	lin.waitJS("the rooms", jsRoomLinks)
-	lin.waitJS("focus on the first room", `document.activeElement?.classList.contains("room")`)
+	lin.Do("open the app", chromedp.Navigate(srv.url()+"/"))
+	lin.WaitJS("focus on the name field", `document.activeElement?.id === "name"`)
+	lin.Do("type a name and Enter", chromedp.KeyEvent("Lin\r"))
+	lin.WaitJS("the rooms", jsRoomLinks)
+	lin.WaitJS("focus on the first room", `document.activeElement?.classList.contains("room")`)
 	for i := 0; i < 5 && !eval[bool](lin, `document.activeElement?.dataset?.room === "lobby"`); i++ {
-		lin.do("Tab to the next room", chromedp.KeyEvent("\t"))
+		lin.Do("Tab to the next room", chromedp.KeyEvent("\t"))
 	}
 	if got := eval[string](lin, `document.activeElement.querySelector(".room-count").textContent`); got != "1 person" {
 		t.Errorf("Lin: lobby count = %q, want %q (Ada is in)", got, "1 person")
 	}
-	lin.do("Enter on the lobby", chromedp.KeyEvent("\r"))
-	lin.waitJS("the composer focused", `document.activeElement?.id === "msg" && !document.activeElement.disabled`)
-	lin.waitJS("the lobby's history", jsHasMessage("Bot", "Welcome to the lobby!"))
+	lin.Do("Enter on the lobby", chromedp.KeyEvent("\r"))
+	lin.WaitJS("the composer focused", `document.activeElement?.id === "msg" && !document.activeElement.disabled`)
+	lin.WaitJS("the lobby's history", jsHasMessage("Bot", "Welcome to the lobby!"))
 
 	// Presence both ways.
-	lin.waitJS("Ada in the member list", jsHasMember("Ada"))
-	ada.waitJS("Lin in the member list", jsHasMember("Lin"))
-	ada.waitJS("Lin's arrival", `document.querySelector(".msgs").textContent.includes("Lin joined")`)
+	lin.WaitJS("Ada in the member list", jsHasMember("Ada"))
+	ada.WaitJS("Lin in the member list", jsHasMember("Lin"))
+	ada.WaitJS("Lin's arrival", `document.querySelector(".msgs").textContent.includes("Lin joined")`)
 
 	// Typing shows on the other side, then the message.
-	lin.do("type", chromedp.KeyEvent("hi Ada"))
-	ada.waitJS("Lin typing", `document.querySelector(".typing").textContent === "Lin is typing…"`)
-	lin.do("send with Enter", chromedp.KeyEvent("\r"))
-	ada.waitJS("Lin's message", jsHasMessage("Lin", "hi Ada"))
-	ada.waitJS("the typing notice gone", `document.querySelector(".typing").textContent === ""`)
-	lin.waitJS("Lin's own message", jsHasMessage("Lin", "hi Ada"))
+	lin.Do("type", chromedp.KeyEvent("hi Ada"))
+	ada.WaitJS("Lin typing", `document.querySelector(".typing").textContent === "Lin is typing…"`)
+	lin.Do("send with Enter", chromedp.KeyEvent("\r"))
+	ada.WaitJS("Lin's message", jsHasMessage("Lin", "hi Ada"))
+	ada.WaitJS("the typing notice gone", `document.querySelector(".typing").textContent === ""`)
+	lin.WaitJS("Lin's own message", jsHasMessage("Lin", "hi Ada"))
 	if *screenshotPath != "" {
-		ada.do("a README-sized window", chromedp.EmulateViewport(880, 520))
-		ada.waitJS("the layout", `innerWidth === 880`)
-		buf, err := chromedp.Run(ada.ctx, chromedp.CaptureScreenshot())
+		ada.Do("a README-sized window", chromedp.EmulateViewport(880, 520))
+		ada.WaitJS("the layout", `innerWidth === 880`)
+		buf, err := chromedp.Run(ada.Ctx, chromedp.CaptureScreenshot())
 		if err == nil {
 			err = os.WriteFile(*screenshotPath, buf, 0o644)
 		}
 		if err != nil {
 			t.Errorf("screenshot: %v", err)
 		}
-		ada.do("back to the desktop size", chromedp.EmulateViewport(1024, 768))
+		ada.Do("back to the desktop size", chromedp.EmulateViewport(1024, 768))
 	}
 
 	// Text that looks like HTML is shown as text and runs nothing.
-	ada.do("send HTML-looking text",
+	ada.Do("send HTML-looking text",
 		chromedp.SendKeys(chromedp.ID("msg"), xss),
 		chromedp.Click(chromedp.CSS(`.composer button[type=submit]`)),
 	)
 	for _, tb := range []*tab{ada, lin} {
-		tb.waitJS("the literal text", jsHasMessage("Ada", xss))
+		tb.WaitJS("the literal text", jsHasMessage("Ada", xss))
 		if n := eval[int](tb, `document.querySelectorAll(".msgs img, .msgs script, .msgs [onerror]").length`); n != 0 {
-			t.Errorf("%s: %d elements made from a message's text", tb.name, n)
+			t.Errorf("%s: %d elements made from a message's text", tb.Name, n)
 		}
 	}
 	time.Sleep(200 * time.Millisecond) // time for an onerror to fire, if it could
@@ -152,12 +152,12 @@ func TestBrowserChat(t *testing.T) {
 	}
 
 	// Phone-sized screen: nothing wider than the screen, composer in view.
-	lin.do("phone viewport", chromedp.EmulateViewport(360, 640, chromedp.EmulateMobile))
+	lin.Do("phone viewport", chromedp.EmulateViewport(360, 640, chromedp.EmulateMobile))
 	if ok := eval[bool](lin, `document.documentElement.scrollWidth <= innerWidth &&
 		document.querySelector(".composer").getBoundingClientRect().bottom <= innerHeight`); !ok {
 		t.Errorf("Lin: the chat does not fit a 360×640 screen")
 	}
-	lin.do("desktop viewport", chromedp.EmulateViewport(1024, 768))
+	lin.Do("desktop viewport", chromedp.EmulateViewport(1024, 768))
 
 	// Every control has a label.
 	for _, tb := range []*tab{ada, lin} {
@@ -165,7 +165,7 @@ func TestBrowserChat(t *testing.T) {
 			.filter((el) => !(el.labels?.length || el.getAttribute("aria-label") || el.textContent.trim()))
 			.map((el) => el.outerHTML)`)
 		if len(unlabelled) > 0 {
-			t.Errorf("%s: controls without a label: %q", tb.name, unlabelled)
+			t.Errorf("%s: controls without a label: %q", tb.Name, unlabelled)
 		}
 	}
 
@@ -175,23 +175,23 @@ func TestBrowserChat(t *testing.T) {
 	addr := srv.addr
 	srv.stop()
 	for _, tb := range []*tab{ada, lin} {
-		tb.waitJS("Reconnecting…", jsStatusIs("Reconnecting…"))
+		tb.WaitJS("Reconnecting…", jsStatusIs("Reconnecting…"))
 	}
 	startServer(t, addr, secret) // stopped by its cleanup
 	for _, tb := range []*tab{ada, lin} {
-		tb.waitJS("Back online", jsStatusIs("Back online"))
-		tb.waitJS("the restart note", `document.querySelector(".msgs").textContent.includes("The server restarted")`)
+		tb.WaitJS("Back online", jsStatusIs("Back online"))
+		tb.WaitJS("the restart note", `document.querySelector(".msgs").textContent.includes("The server restarted")`)
 	}
-	lin.waitJS("Ada back in the member list", jsHasMember("Ada"))
-	ada.waitJS("Lin back in the member list", jsHasMember("Lin"))
+	lin.WaitJS("Ada back in the member list", jsHasMember("Ada"))
+	ada.WaitJS("Lin back in the member list", jsHasMember("Lin"))
 
-	ada.do("send after the restart",
+	ada.Do("send after the restart",
 		chromedp.SendKeys(chromedp.ID("msg"), "still here?"),
 		chromedp.Click(chromedp.CSS(`.composer button[type=submit]`)),
 	)
-	lin.waitJS("Ada's message after the restart", jsHasMessage("Ada", "still here?"))
-	lin.do("answer", chromedp.Focus(chromedp.ID("msg")), chromedp.KeyEvent("yes!\r"))
-	ada.waitJS("Lin's answer", jsHasMessage("Lin", "yes!"))
+	lin.WaitJS("Ada's message after the restart", jsHasMessage("Ada", "still here?"))
+	lin.Do("answer", chromedp.Focus(chromedp.ID("msg")), chromedp.KeyEvent("yes!\r"))
+	ada.WaitJS("Lin's answer", jsHasMessage("Lin", "yes!"))
 	if got := eval[string](ada, `sessionStorage.getItem("chatfly.name")`); got != "Ada" {
 		t.Errorf("Ada: stored name %q after the restart, want Ada (the same identity resumed)", got)
 	}
@@ -201,31 +201,31 @@ func TestBrowserChat(t *testing.T) {
 	// (The page's modules are reachable through the import map.)
 	const jsSession = `import("/app.js").then((m) => m.app.client.welcome.session)`
 	before := eval[string](lin, jsSession)
-	lin.do("reload", chromedp.Reload())
-	lin.waitJS("back in the lobby", jsInRoom+` && location.hash === "#/room/lobby"`)
-	lin.waitJS("the history", jsHasMessage("Ada", "still here?"))
+	lin.Do("reload", chromedp.Reload())
+	lin.WaitJS("back in the lobby", jsInRoom+` && location.hash === "#/room/lobby"`)
+	lin.WaitJS("the history", jsHasMessage("Ada", "still here?"))
 	if got := eval[string](lin, `document.querySelector("#me").textContent`); got != "Lin" {
 		t.Errorf("Lin after a reload: named %q", got)
 	}
 	if after := eval[string](lin, jsSession); after != before || before == "" {
 		t.Errorf("Lin after a reload: session %q, want %q (resumed)", after, before)
 	}
-	ada.waitJS("Lin still in the member list", jsHasMember("Lin"))
+	ada.WaitJS("Lin still in the member list", jsHasMember("Lin"))
 
 	// A shared link to a room: pick a name first, then land in that room.
 	kim := newTab(t, browser, "Kim")
-	kim.do("open a room link", chromedp.Navigate(srv.url()+"/#/room/random"))
-	kim.do("pick a name", chromedp.WaitVisible(chromedp.ID("name")), chromedp.SendKeys(chromedp.ID("name"), "Kim\r"))
-	kim.waitJS("in the random room", jsInRoom+` && location.hash === "#/room/random" && document.querySelector("h1").textContent === "Random"`)
+	kim.Do("open a room link", chromedp.Navigate(srv.url()+"/#/room/random"))
+	kim.Do("pick a name", chromedp.WaitVisible(chromedp.ID("name")), chromedp.SendKeys(chromedp.ID("name"), "Kim\r"))
+	kim.WaitJS("in the random room", jsInRoom+` && location.hash === "#/room/random" && document.querySelector("h1").textContent === "Random"`)
 
 	// Back goes to the rooms: Lin leaves the lobby, Ada sees it.
-	lin.do("Back", chromedp.NavigateBack())
-	lin.waitJS("the rooms again", jsRoomLinks)
-	ada.waitJS("Lin left", `document.querySelector(".msgs").textContent.includes("Lin left")`)
-	ada.waitJS("Lin out of the member list", `!(`+jsHasMember("Lin")+`)`)
+	lin.Do("Back", chromedp.NavigateBack())
+	lin.WaitJS("the rooms again", jsRoomLinks)
+	ada.WaitJS("Lin left", `document.querySelector(".msgs").textContent.includes("Lin left")`)
+	ada.WaitJS("Lin out of the member list", `!(`+jsHasMember("Lin")+`)`)
 
 	for _, tb := range []*tab{ada, lin, kim} {
-		tb.check()
+		tb.Check()
 	}
 }
 
@@ -256,20 +256,20 @@ func TestBrowserScrollBack(t *testing.T) {
 	tb := newTab(t, browser, "reader")
 	openChat(tb, srv.url(), "Reader", "random")
 	const jsSeqs = `[...document.querySelectorAll(".msgs li.msg")].map((li) => +li.dataset.seq)`
-	tb.waitJS("the latest 50", jsSeqs+`.length === 50 && !document.querySelector(".older").hidden`)
+	tb.WaitJS("the latest 50", jsSeqs+`.length === 50 && !document.querySelector(".older").hidden`)
 	if first := eval[int](tb, jsSeqs+`[0]`); first != 11 {
 		t.Errorf("first message after joining: seq %d, want 11", first)
 	}
-	tb.do("scroll to the top", chromedp.Evaluate[chromedp.Void](`document.querySelector(".log").scrollTop = 0`))
-	tb.waitJS("the older ten", jsSeqs+`.length === 60`)
+	tb.Do("scroll to the top", chromedp.Evaluate[chromedp.Void](`document.querySelector(".log").scrollTop = 0`))
+	tb.WaitJS("the older ten", jsSeqs+`.length === 60`)
 	if got := eval[bool](tb, jsSeqs+`.every((s, i) => s === i + 1)`); !got {
 		t.Errorf("seqs after scrolling back: %v", eval[[]int](tb, jsSeqs))
 	}
 	if eval[bool](tb, `document.querySelector(".log").scrollTop === 0`) {
 		t.Error("the view jumped to the top: the reader lost their place")
 	}
-	tb.waitJS("no more to load", `document.querySelector(".older").hidden`)
-	tb.check()
+	tb.WaitJS("no more to load", `document.querySelector(".older").hidden`)
+	tb.Check()
 }
 
 // TestBrowserClientModule uses chatfly.js on its own, as an integrator's
@@ -279,7 +279,7 @@ func TestBrowserClientModule(t *testing.T) {
 	browser := newBrowser(t)
 	srv := startServer(t, "127.0.0.1:0", secret)
 	tb := newTab(t, browser, "module")
-	tb.do("open a page of the site", chromedp.Navigate(srv.url()+"/"))
+	tb.Do("open a page of the site", chromedp.Navigate(srv.url()+"/"))
 
 	type result struct {
 		Seq      int64    `json:"seq"`
@@ -336,7 +336,7 @@ func TestBrowserClientModule(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("chatfly.js:\n got  %+v\n want %+v", got, want)
 	}
-	tb.check()
+	tb.Check()
 }
 
 // BenchmarkBrowserFirstMessage measures a first visit: a new browser context
@@ -364,7 +364,7 @@ func BenchmarkBrowserFirstMessage(b *testing.B) {
 	for i := range b.N {
 		tb := newTab(b, browser, "visitor")
 		lt, w := openChat(tb, srv.url(), "Visitor "+strconv.Itoa(i), "lobby")
-		tb.close()
+		tb.Close()
 		sum.ResponseEnd += lt.ResponseEnd
 		sum.DOMContentLoaded += lt.DOMContentLoaded
 		sum.Load += lt.Load
@@ -374,9 +374,9 @@ func BenchmarkBrowserFirstMessage(b *testing.B) {
 		wall += w
 
 		tb = newTab(b, browser, "blank")
-		tb.do("open a blank page", chromedp.Navigate(blank.URL))
+		tb.Do("open a blank page", chromedp.Navigate(blank.URL))
 		floor += eval[loadTiming](tb, jsLoadTiming).DOMContentLoaded
-		tb.close()
+		tb.Close()
 	}
 	n := float64(b.N)
 	b.ReportMetric(sum.ResponseEnd/n, "ms/html")

@@ -158,7 +158,7 @@ func TestBrowserClientScenarios(t *testing.T) {
 	browser := newBrowser(t)
 	chat := startChat(t, nil)
 	tb := newTab(t, browser, "scenarios")
-	tb.do("open a page of the site", chromedp.Navigate(chat.URL+"/"))
+	tb.Do("open a page of the site", chromedp.Navigate(chat.URL+"/"))
 	got := eval[map[string]string](tb, clientScenarios)
 	want := map[string]string{
 		"frame":         "1,2,4,3",
@@ -183,5 +183,5 @@ func TestBrowserClientScenarios(t *testing.T) {
 	if !reflect.DeepEqual(got, want) && len(got) != len(want) {
 		t.Errorf("results %v", got)
 	}
-	tb.check()
+	tb.Check()
 }

@@ -103,13 +103,13 @@ func TestBrowserEmbedExample(t *testing.T) {
 			}
 
 			tb := newTab(t, browser, "integrator")
-			tb.do("open the page", chromedp.Navigate(pageURL))
-			tb.waitJS("the page", `document.querySelector("#say")`)
+			tb.Do("open the page", chromedp.Navigate(pageURL))
+			tb.WaitJS("the page", `document.querySelector("#say")`)
 			if _, err := bot.Send(ctx, "lobby", "hello embed"); err != nil {
 				t.Fatal(err)
 			}
-			tb.waitJS("the bot's message", `[...document.querySelectorAll("#log li")].some((li) => li.textContent === "Bot: hello embed")`)
-			tb.do("answer", chromedp.SendKeys(chromedp.ID("text"), "hi bot"), chromedp.Click(chromedp.CSS("#say button")))
+			tb.WaitJS("the bot's message", `[...document.querySelectorAll("#log li")].some((li) => li.textContent === "Bot: hello embed")`)
+			tb.Do("answer", chromedp.SendKeys(chromedp.ID("text"), "hi bot"), chromedp.Click(chromedp.CSS("#say button")))
 			timeout := time.After(15 * time.Second)
 		wait:
 			for {
@@ -128,8 +128,8 @@ func TestBrowserEmbedExample(t *testing.T) {
 					t.Fatal("the bot did not get the page's message")
 				}
 			}
-			tb.waitJS("the input emptied once sent", `document.getElementById("text").value === ""`)
-			tb.check()
+			tb.WaitJS("the input emptied once sent", `document.getElementById("text").value === ""`)
+			tb.Check()
 		})
 	}
 }
