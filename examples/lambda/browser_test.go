@@ -25,7 +25,7 @@ import (
 func startLocal(t *testing.T) (base, ws string) {
 	t.Helper()
 	fs := flag.NewFlagSet("lambda", flag.ContinueOnError)
-	sf := addStorageFlags(fs)
+	sf := localStorageFlags(fs)
 	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
 	}

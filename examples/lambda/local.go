@@ -5,85 +5,22 @@ import (
 	"crypto/rand"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/chatfly/chatfly"
-	"github.com/chatfly/chatfly/storage/dynamostore"
-	"github.com/chatfly/chatfly/storage/memstore"
+	"github.com/chatfly/chatfly/internal/storageflags"
 )
-
-// storageFlags choose the storage of -local: memory by default, a DynamoDB
-// table (AWS's, or a local server such as dynalite) with -table.
-type storageFlags struct {
-	table       string
-	endpoint    string
-	createTable bool
-}
-
-func addStorageFlags(fs *flag.FlagSet) *storageFlags {
-	f := new(storageFlags)
-	fs.StringVar(&f.table, "table", "", "with -local: DynamoDB table to keep the state in (default: memory storage)")
-	fs.StringVar(&f.endpoint, "dynamodb-endpoint", "", "with -local -table: URL of a DynamoDB-compatible server such as dynalite (http://127.0.0.1:4567)")
-	fs.BoolVar(&f.createTable, "create-table", false, "with -local -table: create the table if it does not exist")
-	return f
-}
-
-// open returns the storage the flags choose.
-func (f *storageFlags) open(ctx context.Context) (chatfly.Storage, error) {
-	if f == nil || f.table == "" {
-		if f != nil && (f.endpoint != "" || f.createTable) {
-			return nil, errors.New("-dynamodb-endpoint and -create-table need -table")
-		}
-		return memstore.New(nil), nil
-	}
-	var loadOpts []func(*awsconfig.LoadOptions) error
-	if f.endpoint != "" {
-		if u, err := url.Parse(f.endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("-dynamodb-endpoint %q: want an http:// or https:// URL", f.endpoint)
-		}
-		// A local server takes any region and credentials.
-		loadOpts = append(loadOpts, awsconfig.WithDefaultRegion("us-east-1"),
-			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
-	}
-	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if f.endpoint != "" {
-			o.BaseEndpoint = aws.String(f.endpoint)
-		}
-	})
-	if f.createTable {
-		if err := dynamostore.CreateTable(ctx, client, f.table); err != nil {
-			return nil, err
-		}
-	}
-	store, err := dynamostore.Open(client, f.table, nil)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := store.Get(ctx, chatfly.Key{Partition: "lambda#startup-check"}); err != nil && !errors.Is(err, chatfly.ErrNotFound) {
-		return nil, fmt.Errorf("table %s: %w", f.table, err)
-	}
-	return store, nil
-}
 
 // localConfig configures runLocal.
 type localConfig struct {
 	stage   string
-	storage *storageFlags
+	storage *storageflags.Flags
 	log     *slog.Logger
 }
 
@@ -100,7 +37,7 @@ func localManagementClient(httpClient aws.HTTPClient) *apigatewaymanagementapi.C
 
 // runLocal serves the serverless stack on ln until ctx is done.
 func runLocal(ctx context.Context, ln net.Listener, cfg localConfig) error {
-	store, err := cfg.storage.open(ctx)
+	store, err := cfg.storage.Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -134,4 +71,13 @@ func runLocal(ctx context.Context, ln net.Listener, cfg localConfig) error {
 		return err
 	}
 	return nil
+}
+
+// localStorageFlags defines the storage flags of -local: memory by default,
+// a DynamoDB table with -table; a local -dynamodb-endpoint is called with
+// placeholder credentials.
+func localStorageFlags(fs *flag.FlagSet) *storageflags.Flags {
+	f := storageflags.Add(fs, "with -local")
+	f.LocalCredentials = true
+	return f
 }

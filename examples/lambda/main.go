@@ -42,7 +42,7 @@ func main() {
 	local := flag.Bool("local", false, "run the serverless stack on this machine: API Gateway emulator, the four functions, the web app")
 	addr := flag.String("addr", "127.0.0.1:8080", "with -local: address to listen on")
 	stage := flag.String("stage", "local", "with -local: the API's stage name, the WebSocket path")
-	sf := addStorageFlags(flag.CommandLine)
+	sf := localStorageFlags(flag.CommandLine)
 	writeWeb := flag.String("write-web", "", "write the web app into this directory (for S3) and exit; needs -ws-url")
 	wsURL := flag.String("ws-url", "", "with -write-web: the API's wss:// URL")
 	flag.Parse()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/client"
+	"github.com/chatfly/chatfly/internal/storageflags"
 )
 
 func dial(t *testing.T, s *testStack, name string, opts *client.Options) *client.Client {
@@ -156,7 +157,7 @@ func TestRunLocal(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runLocal(ctx, ln, localConfig{stage: "local", storage: &storageFlags{}, log: quietLog()})
+		done <- runLocal(ctx, ln, localConfig{stage: "local", storage: &storageflags.Flags{}, log: quietLog()})
 	}()
 	c, err := client.Dial(ctxFor(t), "ws://"+ln.Addr().String()+"/local", &client.Options{Name: "Ada"})
 	if err != nil {
@@ -175,7 +176,7 @@ func TestRunLocal(t *testing.T) {
 	}
 	<-c.Done()
 	_ = c.Close()
-	if _, err := (&storageFlags{endpoint: "http://127.0.0.1:1"}).open(context.Background()); err == nil {
+	if _, err := (&storageflags.Flags{Endpoint: "http://127.0.0.1:1"}).Open(context.Background()); err == nil {
 		t.Fatal("-dynamodb-endpoint without -table was accepted")
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/games/builtin"
+	"github.com/chatfly/chatfly/internal/storageflags"
 	"github.com/chatfly/chatfly/transport/wstransport"
 	"github.com/chatfly/chatfly/web"
 )
@@ -29,7 +30,7 @@ import (
 func main() {
 	addr := flag.String("addr", ":8080", "address to listen on")
 	origins := flag.String("origins", "", "extra allowed WebSocket origin pattern (e.g. example.com), besides same-origin")
-	storage := addStorageFlags(flag.CommandLine) // -table, -dynamodb-endpoint, -create-table: see storage.go
+	storage := storageflags.Add(flag.CommandLine, "") // -table, -dynamodb-endpoint, -create-table
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (see pprof.go)")
 	flag.Parse()
 
@@ -40,7 +41,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	store, err := storage.open(ctx)
+	store, err := storage.Open(ctx)
 	if err != nil {
 		log.Error("storage", "err", err)
 		os.Exit(1)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/client"
+	"github.com/chatfly/chatfly/internal/storageflags"
 	"github.com/chatfly/chatfly/storage/dynamostore"
 	"github.com/chatfly/chatfly/storage/dynamostore/dynamotest"
 	"github.com/chatfly/chatfly/storage/memstore"
@@ -27,14 +28,14 @@ func openStorageFlags(t *testing.T, args ...string) (chatfly.Storage, error) {
 	t.Helper()
 	fs := flag.NewFlagSet("standalone", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	f := addStorageFlags(fs)
+	f := storageflags.Add(fs, "")
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("flags %q: %v", args, err)
 	}
 	// minidyn answers with an X-Amz-Crc32 header of 0, which the SDK logs
 	// a warning about for every response.
-	f.awsOptions = append(f.awsOptions, awsconfig.WithLogger(logging.Nop{}))
-	return f.open(t.Context())
+	f.AWSOptions = append(f.AWSOptions, awsconfig.WithLogger(logging.Nop{}))
+	return f.Open(t.Context())
 }
 
 // TestStorageFlags: memory storage by default, and clear errors for flags

@@ -1,0 +1,95 @@
+// Package storageflags is the command-line choice of a chatfly Storage
+// shared by the example programs: memory by default, a DynamoDB table (on
+// AWS, or a local DynamoDB-compatible server) with -table.
+package storageflags
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/storage/dynamostore"
+	"github.com/chatfly/chatfly/storage/memstore"
+)
+
+// Flags are the storage flags: -table, -dynamodb-endpoint, -create-table.
+// They are read by Open, once, after the flag set is parsed.
+type Flags struct {
+	// Table is the DynamoDB table; empty means memory storage.
+	Table string
+	// Endpoint is the URL of a DynamoDB-compatible server instead of AWS's.
+	Endpoint string
+	// CreateTable creates the table if it does not exist.
+	CreateTable bool
+	// LocalCredentials makes a local Endpoint be called with placeholder
+	// credentials instead of the environment's (local servers accept any).
+	LocalCredentials bool
+	// AWSOptions are more options for the AWS configuration (tests).
+	AWSOptions []func(*awsconfig.LoadOptions) error
+}
+
+// Add defines the flags on fs; scope, if not empty, starts their usage text
+// (such as "with -local").
+func Add(fs *flag.FlagSet, scope string) *Flags {
+	if scope != "" {
+		scope += ": "
+	}
+	f := new(Flags)
+	fs.StringVar(&f.Table, "table", "", scope+"DynamoDB table to keep all state in, shared by any number of servers (default: memory storage); AWS region and credentials come from the standard AWS environment and files")
+	fs.StringVar(&f.Endpoint, "dynamodb-endpoint", "", scope+"URL of a DynamoDB-compatible server, such as dynalite or DynamoDB Local, instead of AWS's (region default: us-east-1)")
+	fs.BoolVar(&f.CreateTable, "create-table", false, scope+"create the -table if it does not exist (for local development; production tables belong in infrastructure code, see storage/dynamostore/table.yaml)")
+	return f
+}
+
+// Open returns the storage the flags choose. With a table it reads one
+// missing item, so that a missing table, region or credentials, or an
+// endpoint that does not answer, fail now rather than at the first chat.
+func (f *Flags) Open(ctx context.Context) (chatfly.Storage, error) {
+	if f == nil || f.Table == "" {
+		if f != nil && (f.Endpoint != "" || f.CreateTable) {
+			return nil, errors.New("-dynamodb-endpoint and -create-table need -table")
+		}
+		return memstore.New(nil), nil
+	}
+	opts := f.AWSOptions
+	if f.Endpoint != "" {
+		if u, err := url.Parse(f.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("-dynamodb-endpoint %q: want an http:// or https:// URL", f.Endpoint)
+		}
+		// A local server takes any region; the environment's wins.
+		opts = append([]func(*awsconfig.LoadOptions) error{awsconfig.WithDefaultRegion("us-east-1")}, opts...)
+		if f.LocalCredentials {
+			opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+		}
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
+	}
+	client := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if f.Endpoint != "" {
+			o.BaseEndpoint = aws.String(f.Endpoint)
+		}
+	})
+	if f.CreateTable {
+		if err := dynamostore.CreateTable(ctx, client, f.Table); err != nil {
+			return nil, err
+		}
+	}
+	store, err := dynamostore.Open(client, f.Table, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := store.Get(ctx, chatfly.Key{Partition: "chatfly#startup-check", Sort: "-"}); err != nil && !errors.Is(err, chatfly.ErrNotFound) {
+		return nil, fmt.Errorf("table %s: %w", f.Table, err)
+	}
+	return store, nil
+}
