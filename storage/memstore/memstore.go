@@ -141,6 +141,30 @@ func (s *Store) Get(ctx context.Context, key chatfly.Key) (chatfly.Item, error) 
 	return p[i].item(key.Partition), nil
 }
 
+// slot is where a write finds the item at a key: its shard (locked for
+// writing), partition and index, whether an entry is there, and the
+// version of the live item (0 if absent or expired).
+type slot struct {
+	sh      *shard
+	p       partition
+	i       int
+	found   bool
+	version int64
+}
+
+// lockWrite locks the shard of key for writing and finds the key's slot.
+// The caller unlocks slot.sh.mu.
+func (s *Store) lockWrite(key chatfly.Key, c *clock) slot {
+	sh := s.shard(key.Partition)
+	sh.mu.Lock()
+	w := slot{sh: sh, p: sh.parts[key.Partition]}
+	w.i, w.found = w.p.search(key.Sort)
+	if w.found && w.p[w.i].live(c) {
+		w.version = w.p[w.i].version
+	}
+	return w
+}
+
 // Put writes item if cond holds, and returns its new version. It keeps
 // item.Value without copying it. See [chatfly.Storage].
 func (s *Store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (int64, error) {
@@ -148,15 +172,9 @@ func (s *Store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (
 		return 0, err
 	}
 	c := clock{now: s.now}
-	sh := s.shard(item.Partition)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	p := sh.parts[item.Partition]
-	i, found := p.search(item.Sort)
-	var version int64
-	if found && p[i].live(&c) {
-		version = p[i].version
-	}
+	w := s.lockWrite(item.Key, &c)
+	defer w.sh.mu.Unlock()
+	sh, p, i, found, version := w.sh, w.p, w.i, w.found, w.version
 	if !cond.Check(version != 0, version) {
 		return 0, chatfly.ErrConflict
 	}
@@ -172,15 +190,9 @@ func (s *Store) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) 
 		return err
 	}
 	c := clock{now: s.now}
-	sh := s.shard(key.Partition)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	p := sh.parts[key.Partition]
-	i, found := p.search(key.Sort)
-	var version int64
-	if found && p[i].live(&c) {
-		version = p[i].version
-	}
+	w := s.lockWrite(key, &c)
+	defer w.sh.mu.Unlock()
+	sh, p, i, found, version := w.sh, w.p, w.i, w.found, w.version
 	if !cond.Check(version != 0, version) {
 		return chatfly.ErrConflict
 	}
@@ -201,13 +213,11 @@ func (s *Store) Add(ctx context.Context, key chatfly.Key, delta int64, expires t
 		return 0, err
 	}
 	c := clock{now: s.now}
-	sh := s.shard(key.Partition)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	p := sh.parts[key.Partition]
-	i, found := p.search(key.Sort)
+	w := s.lockWrite(key, &c)
+	defer w.sh.mu.Unlock()
+	sh, p, i, found := w.sh, w.p, w.i, w.found
 	var n int64
-	if found && p[i].live(&c) {
+	if w.version != 0 {
 		e := &p[i]
 		e.n += delta
 		e.version++
