@@ -5,11 +5,9 @@ package e2e_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -17,7 +15,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"go.uber.org/goleak"
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/client"
@@ -27,17 +24,7 @@ import (
 	"github.com/chatfly/chatfly/transport/wstransport"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	dynamotest.Stop()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { dynamotest.Main(m) }
 
 // storeKind is a Storage that the chat scenarios run on.
 type storeKind struct {

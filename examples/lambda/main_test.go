@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
-	"go.uber.org/goleak"
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/internal/scenario"
@@ -26,17 +24,7 @@ import (
 	"github.com/chatfly/chatfly/transport/apigw/apigwlocal"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	dynamotest.Stop()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { dynamotest.Main(m) }
 
 // storage is a kind of Storage the stack runs on in the tests.
 type storage struct {

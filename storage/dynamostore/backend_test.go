@@ -1,8 +1,6 @@
 package dynamostore_test
 
 import (
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -23,21 +21,12 @@ import (
 //     node or dynalite is missing, unless CHATFLY_REQUIRE_DYNALITE=1 makes
 //     that a failure.
 
+// The SDK's HTTP clients keep idle keep-alive connections, whose
+// goroutines are not leaks of the Store.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	dynamotest.Stop()
-	if code == 0 {
-		// The SDK's HTTP clients keep idle keep-alive connections, whose
-		// goroutines are not leaks of the Store.
-		if err := goleak.Find(
-			goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
-			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
-		); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	dynamotest.Main(m,
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"))
 }
 
 // forEachBackend runs f as a subtest per backend, named after it.

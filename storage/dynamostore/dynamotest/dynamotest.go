@@ -49,6 +49,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 	miniserver "github.com/truora/minidyn/server"
+	"go.uber.org/goleak"
 
 	"github.com/chatfly/chatfly/storage/dynamostore"
 )
@@ -305,4 +306,19 @@ func tryDynalite(node, cli string, args []string) (*Server, error) {
 	}
 	s.Stop()
 	return nil, errors.New("dynalite did not answer within 15s")
+}
+
+// Main is a TestMain for packages that use these backends: it runs the
+// tests, stops the shared dynalite process, and then, if all passed, fails
+// on leaked goroutines (with opts, such as goleak.IgnoreAnyFunction).
+func Main(m *testing.M, opts ...goleak.Option) {
+	code := m.Run()
+	Stop()
+	if code == 0 {
+		if err := goleak.Find(opts...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
