@@ -52,8 +52,13 @@ type Matcher interface {
 	// there is one. It returns nil and no error when w is left waiting.
 	Match(ctx context.Context, w Waiter) (*Match, error)
 	// Remove takes a session out of the queue. Removing a session that
-	// is not waiting is not an error.
+	// is not waiting is not an error. A session that a Match has just
+	// paired stays paired.
 	Remove(ctx context.Context, session string) error
+	// Done tells the Matcher that the Hub has recorded the pair m (from
+	// then on the Hub itself keeps the two from being queued twice), so
+	// that it can forget the pairing.
+	Done(ctx context.Context, m *Match) error
 }
 
 // MatcherOptions configures the default Matcher. A nil *MatcherOptions, and
@@ -315,8 +320,13 @@ func (m *matcher) Remove(ctx context.Context, sid string) error {
 	if err != nil {
 		return err
 	}
+	if string(idx.Value) == pairedMark {
+		// Paired a moment ago: the pairing stands, and the mark keeps the
+		// session from being queued again until the Hub has recorded it.
+		return nil
+	}
 	key := Key{Partition: queuePart, Sort: string(idx.Value)}
-	if it, err := m.store.Get(ctx, key); err == nil && string(idx.Value) != pairedMark {
+	if it, err := m.store.Get(ctx, key); err == nil {
 		var e queueEntry
 		if json.Unmarshal(it.Value, &e) == nil && e.Claim == "" {
 			if err := m.store.Delete(ctx, key, IfVersion(it.Version)); err != nil && !errors.Is(err, ErrConflict) {
@@ -325,6 +335,23 @@ func (m *matcher) Remove(ctx context.Context, sid string) error {
 		}
 	}
 	return m.store.Delete(ctx, queueIndex(sid), Always)
+}
+
+// Done clears the "paired" marks of the two sessions of m.
+func (m *matcher) Done(ctx context.Context, p *Match) error {
+	for _, sid := range []string{p.A.Session, p.B.Session} {
+		idx, err := m.store.Get(ctx, queueIndex(sid))
+		if errors.Is(err, ErrNotFound) || (err == nil && string(idx.Value) != pairedMark) {
+			continue
+		}
+		if err == nil {
+			err = m.store.Delete(ctx, idx.Key, IfVersion(idx.Version))
+		}
+		if err != nil && !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return nil
 }
 
 func sharedInterests(a, b []string) []string {

@@ -48,9 +48,13 @@ func (h *Hub) rouletteJoin(c *call, last string) error {
 	if it, err := h.store.Get(c.ctx, pairKey(sid)); err == nil {
 		var p pairRecord
 		if json.Unmarshal(it.Value, &p) == nil {
-			h.reply(c, mustJSON(rouletteFrame{Type: "roulette.matched", ID: c.f.ID, Room: p.Room, Partner: &p.Partner, Shared: p.Shared}))
-			return nil
+			if _, err := h.loadRoom(c.ctx, p.Room); err == nil {
+				h.reply(c, mustJSON(rouletteFrame{Type: "roulette.matched", ID: c.f.ID, Room: p.Room, Partner: &p.Partner, Shared: p.Shared}))
+				return nil
+			}
 		}
+		// A record left behind by a pair that is over: forget it.
+		h.deletePair(c.ctx, sid, p.Room)
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}
@@ -96,12 +100,10 @@ func (h *Hub) startPair(c *call, m *Match) error {
 			return err
 		}
 	}
-	// With the pair recorded, the queue entries are no longer needed to
+	// With the pair recorded, the Matcher's marks are no longer needed to
 	// keep the two from being queued again.
-	for _, w := range []Waiter{m.A, m.B} {
-		if err := h.matcher.Remove(c.ctx, w.Session); err != nil {
-			return err
-		}
+	if err := h.matcher.Done(c.ctx, m); err != nil {
+		return err
 	}
 	ev := rouletteFrame{Type: "roulette.matched", Room: rid, Partner: &Member{ID: m.A.Session, Name: m.A.Name}, Shared: m.Shared}
 	if err := h.tr.Send(c.ctx, m.B.Conn, mustJSON(ev)); errors.Is(err, ErrGone) {
@@ -155,12 +157,7 @@ func (h *Hub) endPair(ctx context.Context, sid, reason string) (string, error) {
 	}
 	// The partner's record goes only if it is still about this pair: the
 	// partner may have moved on to a new one already.
-	if pit, err := h.store.Get(ctx, pairKey(p.Partner.ID)); err == nil {
-		var pp pairRecord
-		if json.Unmarshal(pit.Value, &pp) == nil && pp.Room == p.Room {
-			_ = h.store.Delete(ctx, pairKey(p.Partner.ID), IfVersion(pit.Version))
-		}
-	}
+	h.deletePair(ctx, p.Partner.ID, p.Room)
 	ms, err := h.members(ctx, p.Room)
 	if err != nil {
 		return "", err
@@ -218,4 +215,22 @@ func (h *Hub) leaveRoulette(ctx context.Context, sid, conn string) error {
 		}
 	}
 	return h.matcher.Remove(ctx, sid)
+}
+
+// deletePair deletes sid's pair record if it is about room, retrying when a
+// concurrent refresh of the record changed its version.
+func (h *Hub) deletePair(ctx context.Context, sid, room string) {
+	for range 5 {
+		it, err := h.store.Get(ctx, pairKey(sid))
+		if err != nil {
+			return
+		}
+		var p pairRecord
+		if json.Unmarshal(it.Value, &p) == nil && p.Room != room {
+			return
+		}
+		if err := h.store.Delete(ctx, pairKey(sid), IfVersion(it.Version)); !errors.Is(err, ErrConflict) {
+			return
+		}
+	}
 }
