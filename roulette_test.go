@@ -133,3 +133,32 @@ func TestCustomMatcherRule(t *testing.T) {
 		t.Fatalf("Alf: %v", r)
 	}
 }
+
+// A session that leaves and joins again while another Hub is still
+// recording its pairing is not queued a second time.
+func TestRouletteLeaveDuringPairing(t *testing.T) {
+	th := newTestHub(t, nil)
+	m := chatfly.NewMatcher(th.store, &chatfly.MatcherOptions{Now: th.clock.Now})
+	th.hub = chatfly.New(th.store, th.tr, &chatfly.Options{Now: th.clock.Now, Matcher: m})
+	s, ws := th.hello("Sue")
+	th.reply(s, `{"action":"roulette.join","id":1}`)
+	// Another Hub pairs Sue with Tom but has not recorded the pair yet.
+	match, err := m.Match(context.Background(), chatfly.Waiter{Session: "tom-session", Conn: "tom-conn", Name: "Tom"})
+	if err != nil || match == nil || match.B.Session != ws["session"] {
+		t.Fatalf("Match: %+v, %v", match, err)
+	}
+	th.reply(s, `{"action":"roulette.leave","id":2}`)
+	th.reply(s, `{"action":"roulette.join","id":3}`)
+	items, err := th.store.Query(context.Background(), chatfly.Query{Partition: "rq"})
+	if err != nil || len(items) != 0 {
+		t.Fatalf("queue after leave+join during a pairing: %d entries (%v); Sue would be paired twice", len(items), err)
+	}
+	// Once the pairing is recorded and over, Sue queues normally again.
+	if err := m.Done(context.Background(), match); err != nil {
+		t.Fatal(err)
+	}
+	th.reply(s, `{"action":"roulette.join","id":4}`)
+	if items, _ := th.store.Query(context.Background(), chatfly.Query{Partition: "rq"}); len(items) != 1 {
+		t.Fatalf("queue after Done: %d entries, want Sue's", len(items))
+	}
+}
