@@ -55,9 +55,9 @@ type Matcher interface {
 	// is not waiting is not an error. A session that a Match has just
 	// paired stays paired.
 	Remove(ctx context.Context, session string) error
-	// Done tells the Matcher that the Hub has recorded the pair m (from
-	// then on the Hub itself keeps the two from being queued twice), so
-	// that it can forget the pairing.
+	// Done tells the Matcher that the pair m is over (the Hub recorded it
+	// and has removed it again), so that it can forget the pairing: until
+	// then a Match of either session must not queue it again.
 	Done(ctx context.Context, m *Match) error
 }
 
@@ -228,9 +228,9 @@ func (m *matcher) pair(ctx context.Context, own Item, w Waiter, now time.Time) (
 		}
 		// Both entries are ours: the pairing is decided. The entries go
 		// (claimed ones would crowd the front of the queue); the two
-		// index items say "paired" for a short while, so that a refresh
-		// arriving before the Hub has recorded the pair does not queue the
-		// session again.
+		// index items say "paired" until the pair is over (Done) or for a
+		// short while, so that a join racing with the Hub's recording of
+		// the pair does not queue the session again.
 		for _, sid := range []string{w.Session, partner.Session} {
 			if _, err := m.store.Put(ctx, Item{Key: queueIndex(sid), Value: []byte(pairedMark), Expires: now.Add(claimTTL)}, Always); err != nil {
 				return nil, err

@@ -100,11 +100,6 @@ func (h *Hub) startPair(c *call, m *Match) error {
 			return err
 		}
 	}
-	// With the pair recorded, the Matcher's marks are no longer needed to
-	// keep the two from being queued again.
-	if err := h.matcher.Done(c.ctx, m); err != nil {
-		return err
-	}
 	ev := rouletteFrame{Type: "roulette.matched", Room: rid, Partner: &Member{ID: m.A.Session, Name: m.A.Name}, Shared: m.Shared}
 	if err := h.tr.Send(c.ctx, m.B.Conn, mustJSON(ev)); errors.Is(err, ErrGone) {
 		// The partner vanished: its cleanup ends the pair; look again.
@@ -158,6 +153,10 @@ func (h *Hub) endPair(ctx context.Context, sid, reason string) (string, error) {
 	// The partner's record goes only if it is still about this pair: the
 	// partner may have moved on to a new one already.
 	h.deletePair(ctx, p.Partner.ID, p.Room)
+	// The pair is over: both may be queued again.
+	if err := h.matcher.Done(ctx, &Match{A: Waiter{Session: sid}, B: Waiter{Session: p.Partner.ID}}); err != nil {
+		return "", err
+	}
 	ms, err := h.members(ctx, p.Room)
 	if err != nil {
 		return "", err
