@@ -21,11 +21,7 @@ func start(t *testing.T) []byte { return gametest.Start(t, g, 2, 1) }
 
 func view(t gametest.TB, state []byte, seat int) connectfour.View {
 	t.Helper()
-	var v connectfour.View
-	if err := json.Unmarshal(gametest.ViewJSON(t, g, state, seat), &v); err != nil {
-		t.Fatalf("decoding view: %v", err)
-	}
-	return v
+	return gametest.View[connectfour.View](t, g, state, seat)
 }
 
 // drops turns column numbers into alternating moves starting with seat 0.

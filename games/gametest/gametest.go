@@ -134,6 +134,17 @@ func ViewJSON(t TB, g chatfly.Game, state []byte, seat int) []byte {
 	return b
 }
 
+// View returns seat's view of state as it reaches a client: encoded to
+// JSON and decoded into V, the game's view type.
+func View[V any](t TB, g chatfly.Game, state []byte, seat int) V {
+	t.Helper()
+	var v V
+	if err := json.Unmarshal(ViewJSON(t, g, state, seat), &v); err != nil {
+		t.Fatalf("decoding view: %v", err)
+	}
+	return v
+}
+
 // Legal returns the legal moves of seat in state, a seat listed in
 // Status.Turn. The property check picks one of them at random.
 type Legal func(state []byte, seat int) []json.RawMessage

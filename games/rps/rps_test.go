@@ -22,11 +22,7 @@ func start(t gametest.TB) []byte { return gametest.Start(t, g, 2, 1) }
 
 func view(t gametest.TB, state []byte, seat int) rps.View {
 	t.Helper()
-	var v rps.View
-	if err := json.Unmarshal(gametest.ViewJSON(t, g, state, seat), &v); err != nil {
-		t.Fatalf("decoding view: %v", err)
-	}
-	return v
+	return gametest.View[rps.View](t, g, state, seat)
 }
 
 func hand(h string) string { return fmt.Sprintf(`{"hand":%q}`, h) }

@@ -21,11 +21,7 @@ func start(t *testing.T) []byte { return gametest.Start(t, g, 2, 1) }
 
 func view(t gametest.TB, state []byte, seat int) tictactoe.View {
 	t.Helper()
-	var v tictactoe.View
-	if err := json.Unmarshal(gametest.ViewJSON(t, g, state, seat), &v); err != nil {
-		t.Fatalf("decoding view: %v", err)
-	}
-	return v
+	return gametest.View[tictactoe.View](t, g, state, seat)
 }
 
 func TestInfo(t *testing.T) {

@@ -19,11 +19,7 @@ func with(word string) Game { return Game{Words: []string{word}} }
 
 func view(t gametest.TB, g Game, state []byte, seat int) View {
 	t.Helper()
-	var v View
-	if err := json.Unmarshal(gametest.ViewJSON(t, g, state, seat), &v); err != nil {
-		t.Fatalf("decoding view: %v", err)
-	}
-	return v
+	return gametest.View[View](t, g, state, seat)
 }
 
 func letter(l string) string { return fmt.Sprintf(`{"letter":%q}`, l) }
