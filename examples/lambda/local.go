@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
+	"github.com/chatfly/chatfly/internal/listenurl"
 	"github.com/chatfly/chatfly/internal/storageflags"
 )
 
@@ -51,9 +52,9 @@ func runLocal(ctx context.Context, ln net.Listener, cfg localConfig) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	cfg.log.Info("chatfly serverless stack listening",
-		"app", "http://"+ln.Addr().String()+"/",
-		"websocket", "ws://"+ln.Addr().String()+"/"+cfg.stage,
-		"management", "http://"+ln.Addr().String()+"/"+cfg.stage+"/@connections/{id}")
+		"app", listenurl.Of("http", ln.Addr())+"/",
+		"websocket", listenurl.Of("ws", ln.Addr())+"/"+cfg.stage,
+		"management", listenurl.Of("http", ln.Addr())+"/"+cfg.stage+"/@connections/{id}")
 	select {
 	case err := <-errc:
 		_ = st.emu.Close()

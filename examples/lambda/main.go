@@ -15,7 +15,7 @@
 // functions in process, their management API calls going to the emulator
 // over HTTP, and the web app:
 //
-//	go run ./examples/lambda -local                # http://127.0.0.1:8080, memory storage
+//	go run ./examples/lambda -local                # http://127.0.0.1:8081, memory storage
 //	go run ./examples/lambda -local -table chat -dynamodb-endpoint http://127.0.0.1:4567 -create-table
 //
 // -write-web DIR -ws-url wss://... writes the web app configured for a
@@ -40,7 +40,7 @@ import (
 
 func main() {
 	local := flag.Bool("local", false, "run the serverless stack on this machine: API Gateway emulator, the four functions, the web app")
-	addr := flag.String("addr", "127.0.0.1:8080", "with -local: address to listen on")
+	addr := flag.String("addr", "127.0.0.1:8081", "with -local: address to listen on (8081, so that it runs beside examples/standalone on 8080)")
 	stage := flag.String("stage", "local", "with -local: the API's stage name, the WebSocket path")
 	sf := localStorageFlags(flag.CommandLine)
 	writeWeb := flag.String("write-web", "", "write the web app into this directory (for S3) and exit; needs -ws-url")

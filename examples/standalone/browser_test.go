@@ -26,6 +26,7 @@ const (
 	jsInRoom    = `!document.querySelector("#msg")?.disabled`
 	jsRoomLinks = `document.querySelectorAll("a.room").length >= 3`
 	xss         = `<img src=x onerror=alert(1)>`
+	earlierText = "Anyone up for a game later?"
 )
 
 func jsHasMessage(from, text string) string {
@@ -41,13 +42,13 @@ func jsStatusIs(text string) string {
 	return `document.querySelector("#status").textContent.startsWith(` + jsString(text) + `)`
 }
 
-// postAsBot posts a message into room with the Go client, so that the
-// browsers find history when they join.
-func postAsBot(t testing.TB, wsURL, room, text string) {
+// postEarlier posts a message into room as Sam, an earlier visitor who has
+// left, with the Go client, so that the browsers find history when they join.
+func postEarlier(t testing.TB, wsURL, room, text string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, wsURL, &client.Options{Name: "Bot"})
+	c, err := client.Dial(ctx, wsURL, &client.Options{Name: "Sam"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func postAsBot(t testing.TB, wsURL, room, text string) {
 func TestBrowserChat(t *testing.T) {
 	browser := newBrowser(t)
 	srv := startServer(t, "127.0.0.1:0", secret)
-	postAsBot(t, srv.wsURL(), "lobby", "Welcome to the lobby!")
+	postEarlier(t, srv.wsURL(), "lobby", earlierText)
 
 	ada := newTab(t, browser, "Ada")
 	lin := newTab(t, browser, "Lin")
@@ -84,7 +85,7 @@ func TestBrowserChat(t *testing.T) {
 		t.Errorf("Ada: lobby count = %q, want %q", got, "0 people")
 	}
 	ada.Do("join the lobby", chromedp.Click(chromedp.CSS(`a.room[data-room="lobby"]`)))
-	ada.WaitJS("the lobby's history", jsHasMessage("Bot", "Welcome to the lobby!"))
+	ada.WaitJS("the lobby's history", jsHasMessage("Sam", earlierText))
 	ada.WaitJS("the composer", jsInRoom)
 	lt := eval[loadTiming](ada, jsLoadTiming)
 	t.Logf("Ada's page: index.html at %.1f ms, DOMContentLoaded %.1f ms, load %.1f ms, ready %.1f ms, first message %.1f ms (Navigation Timing); %.0f bytes transferred for %.0f",
@@ -108,7 +109,7 @@ func TestBrowserChat(t *testing.T) {
 	}
 	lin.Do("Enter on the lobby", chromedp.KeyEvent("\r"))
 	lin.WaitJS("the composer focused", `document.activeElement?.id === "msg" && !document.activeElement.disabled`)
-	lin.WaitJS("the lobby's history", jsHasMessage("Bot", "Welcome to the lobby!"))
+	lin.WaitJS("the lobby's history", jsHasMessage("Sam", earlierText))
 
 	// Presence both ways.
 	lin.WaitJS("Ada in the member list", jsHasMember("Ada"))
@@ -351,7 +352,7 @@ func TestBrowserClientModule(t *testing.T) {
 func BenchmarkBrowserFirstMessage(b *testing.B) {
 	browser := newBrowser(b)
 	srv := startServer(b, "127.0.0.1:0", secret)
-	postAsBot(b, srv.wsURL(), "lobby", "Welcome to the lobby!")
+	postEarlier(b, srv.wsURL(), "lobby", earlierText)
 	blank := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(`<!doctype html><title>blank</title><link rel=icon href="data:,"><p>blank</p>`))

@@ -22,6 +22,7 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/games/builtin"
+	"github.com/chatfly/chatfly/internal/listenurl"
 	"github.com/chatfly/chatfly/internal/storageflags"
 	"github.com/chatfly/chatfly/transport/wstransport"
 	"github.com/chatfly/chatfly/web"
@@ -89,7 +90,7 @@ func run(ctx context.Context, ln net.Listener, cfg *config) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	cfg.log.Info("chatfly listening", "addr", "http://"+ln.Addr().String())
+	cfg.log.Info("chatfly listening", "url", listenurl.Of("http", ln.Addr()))
 
 	select {
 	case err := <-errc:
