@@ -1,7 +1,9 @@
 package chatfly
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
@@ -42,6 +44,12 @@ type Hub struct {
 
 // New returns a Hub over store that writes through tr. A nil opts uses the
 // defaults of [Options].
+//
+// New panics if opts.Secret is set but shorter than [MinSecretBytes], as
+// net/http panics on an invalid pattern: a short secret is a configuration
+// mistake that would let anyone forge resume tokens, and it is better found
+// at start-up than in production. Programs that read the secret from
+// configuration check it first with [CheckSecret].
 func New(store Storage, tr Transport, opts *Options) *Hub {
 	h := &Hub{store: store, tr: tr, opts: opts.withDefaults()}
 	h.bc, _ = tr.(Broadcaster)
@@ -50,8 +58,12 @@ func New(store Storage, tr Transport, opts *Options) *Hub {
 	}
 	h.log = h.opts.Logger
 	if len(h.opts.Secret) == 0 {
-		h.opts.Secret = make([]byte, 32)
+		h.opts.Secret = make([]byte, MinSecretBytes)
 		_, _ = rand.Read(h.opts.Secret)
+	} else if err := CheckSecret(h.opts.Secret); err != nil {
+		panic(err.Error())
+	} else {
+		h.opts.Secret = bytes.Clone(h.opts.Secret) // the caller may reuse its slice
 	}
 	h.rooms = make(map[string]RoomConfig, len(h.opts.Rooms))
 	for _, rc := range h.opts.Rooms {
@@ -345,8 +357,12 @@ func (h *Hub) roomLock(rid string) *sync.Mutex {
 }
 
 // userSession is the session id of a verified user: derived from the user
-// id, so the user's roles and bans follow them.
-func userSession(user string) string {
-	sum := sha256.Sum256([]byte("chatfly-user:" + user))
-	return "u" + b64.EncodeToString(sum[:16])
+// id, so the user's roles and bans follow them, and keyed with the Hub's
+// secret (HMAC-SHA256), so that a public session id does not reveal the
+// application's user id: an unkeyed hash of a guessable id is reversed by
+// trying ids. The id changes with the secret: see [Options.Secret].
+func (h *Hub) userSession(user string) string {
+	m := hmac.New(sha256.New, h.opts.Secret)
+	m.Write([]byte("chatfly-user\x00" + user)) // a NUL never occurs in a token payload
+	return "u" + b64.EncodeToString(m.Sum(nil)[:16])
 }

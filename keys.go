@@ -17,13 +17,14 @@ import (
 //	                                  owner, mods, bans, mutes   last activity; app rooms: never
 //	room#<room>      seq              counter N = latest seq     custom rooms: with the room
 //	room#<room>      mem#<session>    "<conn>\n<name>"           PresenceTTL, refreshed
-//	room#<room>      name#<lower>     session id owning the name PresenceTTL, refreshed
+//	room#<room>      name#<skeleton>  session id owning the name PresenceTTL, refreshed
 //	room#<room>      msg#<seq:016d>   message event frame        MessageTTL (custom: ≤ RoomTTL)
 //	rooms            <room>           (empty) public rooms       with the room
 //	rate#<subject>   <window>         counter N                  two windows
 //	rcreate#<sess>   <hour>           counter N                  two hours
 //
-// Default rooms (Options.Rooms) have no meta item.
+// Default rooms (Options.Rooms) have no meta item. A name's skeleton is
+// nameKey(name) (names.go): the lower case of a plain ASCII name.
 func connKey(conn string) Key { return Key{Partition: "conn#" + conn, Sort: "conn"} }
 
 func sessPart(sid string) string { return "sess#" + sid }

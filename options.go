@@ -2,6 +2,7 @@ package chatfly
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -18,6 +19,22 @@ const (
 	// DefaultHistoryLength is how many recent messages a join returns.
 	DefaultHistoryLength = 50
 )
+
+// MinSecretBytes is the shortest [Options.Secret] accepted: 256 bits, the
+// size of the HMAC-SHA256 key that signs resume tokens.
+const MinSecretBytes = 32
+
+// CheckSecret reports whether secret can be an [Options.Secret]: an error
+// saying why not if it is shorter than [MinSecretBytes] bytes (an empty one
+// included), nil otherwise. Programs that read the secret from a flag or the
+// environment call it to refuse to start with a clear message.
+func CheckSecret(secret []byte) error {
+	if len(secret) < MinSecretBytes {
+		return errors.New("chatfly: the secret has " + itoa(int64(len(secret))) + " bytes, it needs at least " +
+			itoa(MinSecretBytes) + " random bytes (for example: openssl rand -base64 32), the same for every server sharing the storage")
+	}
+	return nil
+}
 
 // Options configures a [Hub]. A nil *Options, and every zero field, means the
 // documented default; defaults are applied in one place, by [New].
@@ -79,9 +96,16 @@ type Options struct {
 	PresenceTTL time.Duration
 	// TokenTTL is how long a resume token is valid. Default 7 days.
 	TokenTTL time.Duration
-	// Secret signs resume tokens. Every Hub sharing a Storage must use the
-	// same secret. Default: a random secret per Hub (tokens then survive
-	// reconnects but not a restart of the process).
+	// Secret signs resume tokens and keys the session ids of verified users
+	// (see Identify). It must have at least MinSecretBytes random bytes
+	// ([New] panics on a shorter one). Every Hub sharing a Storage must use
+	// the same secret, and keep it across restarts: with another secret,
+	// resume tokens are refused (anonymous people come back as new sessions
+	// and lose the rooms they own until their old name and memberships
+	// expire) and verified users get new session ids (their roles, bans and
+	// mutes, stored under the old ids, no longer apply to them). Default: a
+	// random secret per Hub, which suits memory storage only (tokens then
+	// survive reconnects but not a restart of the process).
 	Secret []byte
 
 	// Identify, if set, is called for every new connection before the Hub

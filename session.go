@@ -16,7 +16,7 @@ func (h *Hub) handleHello(c *call) error {
 	var sid, name, token string
 	switch {
 	case c.conn.User != "":
-		sid, name = userSession(c.conn.User), c.conn.Name
+		sid, name = h.userSession(c.conn.User), c.conn.Name
 	case c.f.Token != "":
 		p, err := h.parseToken(c.f.Token, c.now)
 		if err != nil {
