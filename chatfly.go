@@ -73,14 +73,15 @@ func New(store Storage, tr Transport, opts *Options) *Hub {
 		h.rooms[rc.ID] = rc
 	}
 	h.handlers = map[string]func(*call) error{
-		"hello":   h.handleHello,
-		"ping":    h.handlePing,
-		"rooms":   h.handleRooms,
-		"join":    h.handleJoin,
-		"leave":   h.handleLeave,
-		"send":    h.handleSend,
-		"history": h.handleHistory,
-		"typing":  h.handleTyping,
+		"hello":     h.handleHello,
+		"ping":      h.handlePing,
+		"rooms":     h.handleRooms,
+		"room.info": h.handleRoomInfo,
+		"join":      h.handleJoin,
+		"leave":     h.handleLeave,
+		"send":      h.handleSend,
+		"history":   h.handleHistory,
+		"typing":    h.handleTyping,
 	}
 	h.registerRoomActions()
 	h.registerRoulette()

@@ -68,7 +68,8 @@ type RoomInfo struct {
 	// Seq is the sequence number of the room's latest message (0 if none).
 	Seq int64 `json:"seq"`
 	// Active is when the latest message was posted, in Unix
-	// milliseconds (0 if none). Set by the rooms action.
+	// milliseconds (0 if none). Set by the rooms and room.info actions
+	// and by [Room.Info].
 	Active int64 `json:"active,omitempty"`
 	// Custom marks rooms created with room.create: they have an owner
 	// and moderators, and expire when inactive.
@@ -140,11 +141,7 @@ func (r *roomHandle) Info(ctx context.Context) (RoomInfo, error) {
 	if err != nil {
 		return RoomInfo{}, err
 	}
-	ms, err := r.h.members(ctx, r.id)
-	if err != nil {
-		return RoomInfo{}, err
-	}
-	return r.h.roomInfo(ctx, m, len(ms))
+	return r.h.describe(ctx, m)
 }
 
 func (r *roomHandle) Members(ctx context.Context) ([]Member, error) {

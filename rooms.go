@@ -125,14 +125,8 @@ func (h *Hub) handleRooms(c *call) error {
 		if err != nil {
 			return err
 		}
-		last, err := h.store.Query(c.ctx, Query{Partition: roomPart(m.ID), Prefix: "msg#", Reverse: true, Limit: 1})
-		if err != nil {
+		if info.Active, err = h.lastActive(c.ctx, m.ID); err != nil {
 			return err
-		}
-		if len(last) == 1 {
-			if msg, err := decodeMessage(last[0].Value); err == nil {
-				info.Active = msg.Time.UnixMilli()
-			}
 		}
 		infos = append(infos, info)
 	}

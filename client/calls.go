@@ -23,20 +23,51 @@ type Joined struct {
 	History []Event
 }
 
-// Rooms lists the public rooms with their occupancy and latest seq.
-func (c *Client) Rooms(ctx context.Context) ([]chatfly.RoomInfo, error) {
+// Rooms returns one page of the public rooms, busiest first, then the most
+// recently active, with their occupancy and latest seq. Pass "" as cursor
+// for the first page and the returned next for the following ones; next
+// is "" after the last page. limit <= 0 means the server's default page
+// size (20; at most 100). A cursor the server cannot read is
+// chatfly.ErrBadRequest.
+func (c *Client) Rooms(ctx context.Context, cursor string, limit int) (rooms []chatfly.RoomInfo, next string, err error) {
 	f, id := c.frame("rooms")
+	if cursor != "" {
+		f.str("cursor", cursor)
+	}
+	if limit > 0 {
+		f.int("limit", int64(limit))
+	}
 	ev, err := c.call(ctx, id, f, "rooms")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var v struct {
 		Rooms []chatfly.RoomInfo `json:"rooms"`
+		Next  string             `json:"next"`
 	}
 	if err := json.Unmarshal(ev.Raw, &v); err != nil {
-		return nil, fmt.Errorf("chatfly/client: bad rooms reply: %w", err)
+		return nil, "", fmt.Errorf("chatfly/client: bad rooms reply: %w", err)
 	}
-	return v.Rooms, nil
+	return v.Rooms, v.Next, nil
+}
+
+// RoomInfo describes the room with the given id, listed or not: anyone
+// with a private room's id (its link) may look it up. An unknown id is
+// chatfly.ErrNotFound.
+func (c *Client) RoomInfo(ctx context.Context, room string) (chatfly.RoomInfo, error) {
+	f, id := c.frame("room.info")
+	f.str("room", room)
+	ev, err := c.call(ctx, id, f, "room.info")
+	if err != nil {
+		return chatfly.RoomInfo{}, err
+	}
+	var v struct {
+		Room chatfly.RoomInfo `json:"room"`
+	}
+	if err := json.Unmarshal(ev.Raw, &v); err != nil {
+		return chatfly.RoomInfo{}, fmt.Errorf("chatfly/client: bad room.info reply: %w", err)
+	}
+	return v.Room, nil
 }
 
 // Join joins room and returns its description, members and recent

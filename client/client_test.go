@@ -390,7 +390,7 @@ func TestCancelledCall(t *testing.T) {
 		<-got
 		cancel()
 	}()
-	if _, err := c.Rooms(ctx); !errors.Is(err, context.Canceled) {
+	if _, _, err := c.Rooms(ctx, "", 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Rooms error %v, want context.Canceled", err)
 	}
 	close(cancelled)
@@ -420,7 +420,7 @@ func TestClose(t *testing.T) {
 	ctx := testCtx(t)
 	callErr := make(chan error, 1)
 	go func() {
-		_, err := c.Rooms(ctx)
+		_, _, err := c.Rooms(ctx, "", 0)
 		callErr <- err
 	}()
 	<-got
@@ -504,7 +504,7 @@ func TestServerClose(t *testing.T) {
 			c := dial(t, f, nil)
 			callErr := make(chan error, 1)
 			go func() {
-				_, err := c.Rooms(testCtx(t))
+				_, _, err := c.Rooms(testCtx(t), "", 0)
 				callErr <- err
 			}()
 			<-got
@@ -675,7 +675,22 @@ func TestRequests(t *testing.T) {
 		s.hello()
 
 		r := s.read("rooms")
-		s.write(reply(r, "rooms", `"rooms":[{"id":"lobby","name":"Lobby","topic":"Say hi","public":true,"members":2,"seq":41},{"id":"random","name":"Random","public":true,"members":0,"seq":0}]`))
+		if r.has("cursor") || r.has("limit") {
+			s.fail("rooms %s", r.raw)
+		}
+		s.write(reply(r, "rooms", `"rooms":[{"id":"lobby","name":"Lobby","topic":"Say hi","public":true,"members":2,"seq":41},{"id":"random","name":"Random","public":true,"members":0,"seq":0}],"next":"p2"`))
+
+		r = s.read("rooms")
+		if r.str("cursor") != "p2" || string(r.m["limit"]) != "5" {
+			s.fail("rooms %s", r.raw)
+		}
+		s.write(reply(r, "rooms", `"rooms":[{"id":"games","name":"Games","public":true,"members":0,"seq":0}]`))
+
+		r = s.read("room.info")
+		if r.str("room") != "q2V7" {
+			s.fail("room.info %s", r.raw)
+		}
+		s.write(reply(r, "room.info", `"room":{"id":"q2V7","name":"Book club","public":false,"members":3,"seq":12,"active":1767225600000,"custom":true}`))
 
 		r = s.read("join")
 		if r.str("room") != "lobby" || r.has("after") {
@@ -722,9 +737,17 @@ func TestRequests(t *testing.T) {
 	c := dial(t, f, nil)
 	ctx := testCtx(t)
 
-	rooms, err := c.Rooms(ctx)
-	if err != nil || len(rooms) != 2 || rooms[0] != (chatfly.RoomInfo{ID: "lobby", Name: "Lobby", Topic: "Say hi", Public: true, Members: 2, Seq: 41}) {
-		t.Fatalf("Rooms = %+v, %v", rooms, err)
+	rooms, next, err := c.Rooms(ctx, "", 0)
+	if err != nil || len(rooms) != 2 || rooms[0] != (chatfly.RoomInfo{ID: "lobby", Name: "Lobby", Topic: "Say hi", Public: true, Members: 2, Seq: 41}) || next != "p2" {
+		t.Fatalf("Rooms = %+v, %q, %v", rooms, next, err)
+	}
+	rooms, next, err = c.Rooms(ctx, next, 5)
+	if err != nil || len(rooms) != 1 || rooms[0].ID != "games" || next != "" {
+		t.Fatalf("Rooms page 2 = %+v, %q, %v", rooms, next, err)
+	}
+	info, err := c.RoomInfo(ctx, "q2V7")
+	if err != nil || info != (chatfly.RoomInfo{ID: "q2V7", Name: "Book club", Members: 3, Seq: 12, Active: 1767225600000, Custom: true}) {
+		t.Fatalf("RoomInfo = %+v, %v", info, err)
 	}
 
 	j, err := c.Join(ctx, "lobby", 0)

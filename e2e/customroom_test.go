@@ -25,7 +25,7 @@ func TestCustomRoomOverWebSocket(t *testing.T) {
 		t.Fatalf("room.created: %s (%v)", ev.Raw, err)
 	}
 	id := created.Room.ID
-	rooms, _ := guest.Rooms(ctx(t))
+	rooms, _, _ := guest.Rooms(ctx(t), "", 0)
 	for _, r := range rooms {
 		if r.ID == id {
 			t.Fatal("a private room is listed")

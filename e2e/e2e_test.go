@@ -440,7 +440,7 @@ func badInputKeepsConnection(t *testing.T, st storeKind) {
 		t.Fatalf("oversized frame: %v, want close 1009 with a reason", big.Err())
 	}
 	// The server is still up for everyone else.
-	if _, err := s.dial("After", nil).Rooms(ctx(t)); err != nil {
+	if _, _, err := s.dial("After", nil).Rooms(ctx(t), "", 0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -556,7 +556,7 @@ func roomsListsOccupancy(t *testing.T, st storeKind) {
 	join(t, a, "lobby")
 	join(t, b, "lobby")
 	join(t, b, "games")
-	rooms, err := a.Rooms(ctx(t))
+	rooms, _, err := a.Rooms(ctx(t), "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func TestStaleConnectionCleanup(t *testing.T) {
 			<-lin.Done()
 
 			// The room still lists Lin: nobody told the Hub.
-			rooms, err := bo.Rooms(ctxFor(t))
+			rooms, _, err := bo.Rooms(ctxFor(t), "", 0)
 			if err != nil {
 				t.Fatal(err)
 			}

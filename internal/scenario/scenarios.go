@@ -46,7 +46,7 @@ func roomChat(e *env) {
 	}
 
 	cy := e.dial("Cy", nil)
-	rooms, err := cy.Rooms(e.ctx())
+	rooms, _, err := cy.Rooms(e.ctx(), "", 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func customRoom(e *env) {
 		e.t.Fatalf("room.created %+v", created)
 	}
 	id := created.Room.ID
-	rooms, err := guest.Rooms(e.ctx())
+	rooms, _, err := guest.Rooms(e.ctx(), "", 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func disconnectLeaves(e *env) {
 	if p.Member.Name != "Lin" || p.Members != 1 {
 		e.t.Fatalf("Ada saw %+v", p)
 	}
-	rooms, err := ada.Rooms(e.ctx())
+	rooms, _, err := ada.Rooms(e.ctx(), "", 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -138,6 +138,13 @@ export class Client extends EventTarget {
     return (await this.request("rooms")).rooms;
   }
 
+  // roomInfo resolves with the description of the room with that id,
+  // listed or not ({id, name, topic, public, members, seq, active, custom});
+  // an unknown id rejects with code "not_found".
+  async roomInfo(room) {
+    return (await this.request("room.info", { room })).room;
+  }
+
   // join enters room and resolves with the joined frame (members, history,
   // and reset). Its history messages are also emitted as "message" events.
   // The client joins it again after every reconnection until leave.
