@@ -263,9 +263,11 @@ func (h *Hub) announce(ctx context.Context, m *roomMeta, ev moderationEvent, tex
 	return h.post(ctx, &msg, m)
 }
 
-// deleteRoom removes a room: everyone in it is told and removed, and the
-// room, its roles and its directory entry are deleted. Its messages become
-// unreachable at once and are dropped by their own expiry.
+// deleteRoom removes a room: everyone in it is told with one moderation
+// event and then removed without presence events (the room is gone for all
+// of them at once), and the room, its roles and its directory entry are
+// deleted. Its messages and games become unreachable at once and are dropped
+// by their own expiry.
 func (h *Hub) deleteRoom(c *call, m *roomMeta, by Member) error {
 	ms, err := h.members(c.ctx, m.ID)
 	if err != nil {
@@ -280,11 +282,23 @@ func (h *Hub) deleteRoom(c *call, m *roomMeta, by Member) error {
 		return err
 	}
 	for _, mr := range ms {
-		if err := h.leaveRoom(c.ctx, m.ID, mr.sid, mr.conn); err != nil && !errors.Is(err, ErrNotMember) {
+		if err := h.dropMember(c.ctx, m.ID, mr); err != nil {
 			return err
 		}
 	}
 	h.reply(c, mustJSON(roomReplyFrame{Type: "ok", ID: c.f.ID, Room: m.ID}))
+	return nil
+}
+
+// dropMember removes a member of a deleted room: the membership, the name
+// it holds and the session's index entry, three unconditional deletes with
+// nothing read and nobody told.
+func (h *Hub) dropMember(ctx context.Context, rid string, mr memberRec) error {
+	for _, k := range []Key{memKey(rid, mr.sid), nameKeyOf(rid, mr.name), {Partition: sessPart(mr.sid), Sort: roomSort(rid)}} {
+		if err := h.store.Delete(ctx, k, Always); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

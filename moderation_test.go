@@ -430,3 +430,77 @@ func TestBanList(t *testing.T) {
 		t.Fatalf("an ended mute is still listed: %v", r)
 	}
 }
+
+// Deleting a room tells everyone in it once, with the moderation event and
+// no presence events, and removes them all: nothing of theirs is left under
+// the room or in their sessions' room index, and the room is not_found.
+func TestDeleteRoomRemovesEveryoneAtOnce(t *testing.T) {
+	th := newTestHub(t, nil)
+	owner, _ := th.hello("Olga")
+	room := th.createRoom(owner, "club", "public")
+	conns := []string{owner}
+	sids := map[string]string{}
+	for _, n := range []string{"Ada", "Bob", "Cy"} {
+		c, w := th.hello(n)
+		conns = append(conns, c)
+		sids[c] = w["session"].(string)
+	}
+	for _, c := range conns {
+		th.join(c, room)
+	}
+	th.join(conns[1], "lobby")
+	for _, c := range conns {
+		th.tr.take(c)
+	}
+	got := map[string][]map[string]any{owner: th.do(owner, `{"action":"room.delete","id":"d","room":"`+room+`"}`)}
+	if r := ofType(got[owner], "ok"); len(r) != 1 || r[0]["id"] != "d" {
+		t.Fatalf("room.delete: %v", got[owner])
+	}
+	got[owner] = slices.DeleteFunc(got[owner], func(ev map[string]any) bool { return ev["id"] == "d" })
+	for _, c := range conns[1:] {
+		got[c] = th.tr.take(c)
+	}
+	for c, evs := range got {
+		if len(evs) != 1 || evs[0]["type"] != "moderation" || evs[0]["action"] != "delete" || evs[0]["room"] != room {
+			t.Errorf("%s got %v, want the one delete event", c, evs)
+		}
+	}
+	if left := th.snapshot(room); left != "" {
+		t.Errorf("left under the room and in the directory:\n%s", left)
+	}
+	for c, sid := range sids {
+		items, err := th.store.Query(context.Background(), chatfly.Query{Partition: "sess#" + sid, Prefix: "room#"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			if it.Sort == "room#"+room {
+				t.Errorf("%s's session still lists the deleted room", c)
+			}
+		}
+		th.wantError(c, `{"action":"join","id":1,"room":"`+room+`"}`, "not_found")
+	}
+	// Ada is still in the other room she was in.
+	if names := th.memberNames("lobby"); !slices.Equal(names, []string{"Ada:"}) {
+		t.Errorf("lobby members %v", names)
+	}
+}
+
+// A target who must be in the room and is not, or whom the room does not
+// know, is not_member (PROTOCOL.md), for every action that names one.
+func TestModerationTargetNotInRoom(t *testing.T) {
+	th := newTestHub(t, nil)
+	owner, _ := th.hello("Olga")
+	away, w := th.hello("Lin")
+	room := th.createRoom(owner, "club", "private")
+	th.join(owner, room)
+	th.join(away, room)
+	th.reply(away, `{"action":"leave","id":1,"room":"`+room+`"}`)
+	before := th.snapshot(room)
+	for _, action := range []string{"promote", "demote", "transfer", "kick", "ban", "unban", "mute", "unmute"} {
+		th.wantError(owner, `{"action":"room.`+action+`","id":1,"room":"`+room+`","member":"`+w["session"].(string)+`"}`, "not_member")
+	}
+	if after := th.snapshot(room); after != before {
+		t.Fatalf("refused actions changed the room:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
