@@ -91,3 +91,46 @@ func ExampleHub_OpenRoom() {
 	// 1 true  Ada shared the document
 	// 2 false Summary bot 3 comments so far
 }
+
+// welcomeKeeper prints like printTransport, also prints closes, and keeps
+// the last welcome frame.
+type welcomeKeeper struct {
+	printTransport
+	last struct{ Session, Token string }
+}
+
+func (t *welcomeKeeper) Send(ctx context.Context, conn string, frame []byte) error {
+	if strings.Contains(string(frame), `"type":"welcome"`) {
+		_ = json.Unmarshal(frame, &t.last)
+	}
+	return t.printTransport.Send(ctx, conn, frame)
+}
+
+func (t *welcomeKeeper) Close(_ context.Context, conn string, code chatfly.CloseCode, _ string) error {
+	fmt.Printf("%s closed with %d\n", conn, code)
+	return nil
+}
+
+// A leaked resume token is revoked: the live connection is closed, and the
+// token no longer resumes the session, on any Hub sharing the Storage.
+func ExampleHub_RevokeSession() {
+	ctx := context.Background()
+	tr := &welcomeKeeper{}
+	hub := chatfly.New(memstore.New(nil), tr, nil)
+
+	_ = hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: "c1"})
+	_ = hub.Receive(ctx, "c1", []byte(`{"action":"hello","name":"Ada"}`))
+	session, token := tr.last.Session, tr.last.Token
+
+	if err := hub.RevokeSession(ctx, session); err != nil {
+		panic(err)
+	}
+	_ = hub.Disconnect(ctx, "c1") // the host adapter reports the close
+
+	_ = hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: "c2"})
+	_ = hub.Receive(ctx, "c2", []byte(`{"action":"hello","token":"`+token+`"}`))
+	// Output:
+	// c1 <- welcome Ada
+	// c1 closed with 4003
+	// c2 <- error invalid_token
+}

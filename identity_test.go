@@ -115,3 +115,43 @@ func TestASCIINameKeysAreStable(t *testing.T) {
 		assert.NoError(t, err, key)
 	}
 }
+
+// RevokeSession closes the live connection with 4003 and makes every token
+// of the session invalid, on every Hub sharing the storage; other sessions
+// and new sessions are not affected.
+func TestRevokeSession(t *testing.T) {
+	th := newTestHub(t, nil)
+	ctx := context.Background()
+	ada, w := th.hello("Ada")
+	th.join(ada, "lobby")
+	_, lin := th.hello("Lin")
+	sid, tok := w["session"].(string), w["token"].(string)
+
+	require.NoError(t, th.hub.RevokeSession(ctx, sid))
+	th.tr.mu.Lock()
+	code := th.tr.closed[ada]
+	th.tr.mu.Unlock()
+	require.Equal(t, chatfly.CloseRevoked, code)
+	require.NoError(t, th.hub.Disconnect(ctx, ada))
+
+	conn := th.connect()
+	th.wantError(conn, `{"action":"hello","token":"`+tok+`"}`, "invalid_token")
+	w2 := th.reply(conn, `{"action":"hello","name":"Ada"}`) // a new session is possible
+	require.Equal(t, "welcome", w2["type"])
+	require.NotEqual(t, sid, w2["session"])
+	th.join(conn, "lobby") // and the name is free again
+
+	// Another Hub with the same secret and storage refuses it too.
+	secret := []byte(strings.Repeat("k", 32))
+	th2 := newTestHub(t, &chatfly.Options{Secret: secret})
+	hub2 := chatfly.New(th2.store, newRecTransport(), &chatfly.Options{Secret: secret, Now: th2.clock.Now})
+	_, w3 := th2.hello("Kim")
+	require.NoError(t, hub2.RevokeSession(ctx, w3["session"].(string)))
+	th2.wantError(th2.connect(), `{"action":"hello","token":"`+w3["token"].(string)+`"}`, "invalid_token")
+
+	// Lin's token still resumes; revoking an unknown session is no error.
+	resumed := th.reply(th.connect(), `{"action":"hello","token":"`+lin["token"].(string)+`"}`)
+	require.Equal(t, lin["session"], resumed["session"])
+	require.NoError(t, th.hub.RevokeSession(ctx, "no-such-session"))
+	require.ErrorIs(t, th.hub.RevokeSession(ctx, ""), chatfly.ErrBadRequest)
+}

@@ -22,6 +22,7 @@ import (
 //	rooms            <room>           (empty) public rooms       with the room
 //	rate#<subject>   <window>         counter N                  two windows
 //	rcreate#<sess>   <hour>           counter N                  two hours
+//	revoked#<sess>   revoked          (empty) tokens revoked     TokenTTL + 1 h after RevokeSession
 //
 // Default rooms (Options.Rooms) have no meta item. A name's skeleton is
 // nameKey(name) (names.go): the lower case of a plain ASCII name.
@@ -30,6 +31,8 @@ func connKey(conn string) Key { return Key{Partition: "conn#" + conn, Sort: "con
 func sessPart(sid string) string { return "sess#" + sid }
 
 func sessKey(sid string) Key { return Key{Partition: sessPart(sid), Sort: "sess"} }
+
+func revokedKey(sid string) Key { return Key{Partition: "revoked#" + sid, Sort: "revoked"} }
 
 func roomSort(rid string) string { return "room#" + rid }
 

@@ -22,6 +22,9 @@ func (h *Hub) handleHello(c *call) error {
 		if err != nil {
 			return err
 		}
+		if err := h.checkRevoked(c.ctx, p.Session); err != nil {
+			return err
+		}
 		sid, name = p.Session, p.Name
 	default:
 		n, err := CleanName(c.f.Name, h.opts.MaxNameRunes)

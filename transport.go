@@ -72,6 +72,10 @@ const (
 	// CloseReplaced: the same session connected again elsewhere (resume
 	// token used on another connection); do not reconnect automatically.
 	CloseReplaced CloseCode = 4001
+	// CloseRevoked: the server revoked the session (Hub.RevokeSession); its
+	// resume token is no longer accepted. Do not reconnect with the token;
+	// a new session (hello with a name) is possible.
+	CloseRevoked CloseCode = 4003
 )
 
 // ConnectRequest describes a new connection to [Hub.Connect]. Host adapters
