@@ -92,7 +92,17 @@ func (h *Hub) registerGames() {
 		h.games[g.Info().Name] = g
 	}
 	h.handlers["game.start"] = h.gameStart
-	h.handlers["game.accept"] = func(c *call) error { return h.gameChange(c, h.applyAccept) }
+	// A muted member cannot open or join a game (the room sees it), but
+	// may play on in one already running: muting is about what the room
+	// reads, a move says nothing, and refusing it would make the muted
+	// player's opponents lose their game (or wait for the turn timer).
+	// Moderators who want someone out of a game kick them (a forfeit).
+	h.handlers["game.accept"] = func(c *call) error {
+		if err := h.checkMuted(c); err != nil {
+			return err
+		}
+		return h.gameChange(c, h.applyAccept)
+	}
 	h.handlers["game.move"] = func(c *call) error { return h.gameChange(c, h.applyMove) }
 	h.handlers["game.resign"] = func(c *call) error { return h.gameChange(c, h.applyResign) }
 	h.handlers["game.claim"] = func(c *call) error { return h.gameChange(c, h.applyClaim) }
@@ -134,11 +144,18 @@ func (h *Hub) gameRematch(c *call) error {
 // gameStart opens a game in a room: the starter takes the first seat; the
 // others are invited (invite: session ids) or the seats are open to anyone
 // in the room. game.rematch is game.start with the same players.
-func (h *Hub) gameStart(c *call) error { return h.openGame(c, nil) }
-
-// openGame opens a game; order, if set, is the seat order at the start.
-func (h *Hub) openGame(c *call, order []string) error {
+func (h *Hub) gameStart(c *call) error {
 	if err := h.membership(c); err != nil {
+		return err
+	}
+	return h.openGame(c, nil)
+}
+
+// openGame opens a game for a member of the room; order, if set, is the
+// seat order at the start. Muted members cannot open games: a game is
+// shown to everyone in the room.
+func (h *Hub) openGame(c *call, order []string) error {
+	if err := h.checkMuted(c); err != nil {
 		return err
 	}
 	g, ok := h.games[c.f.Game]

@@ -128,14 +128,20 @@ func (h *Hub) cleanTopic(t *string) (string, error) {
 	if t == nil {
 		return "", nil
 	}
-	topic := strings.TrimSpace(*t)
-	if utf8.RuneCountInString(topic) > h.opts.MaxTopicRunes {
-		return "", Errorf(ErrTooLong, "topic is longer than "+itoa(int64(h.opts.MaxTopicRunes))+" characters")
+	return cleanLine("topic", *t, h.opts.MaxTopicRunes)
+}
+
+// cleanLine trims a one-line free text field (a topic, a reason) and checks
+// it: at most limit characters (too_long) and no control characters.
+func cleanLine(field, s string, limit int) (string, error) {
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > limit {
+		return "", Errorf(ErrTooLong, field+" is longer than "+itoa(int64(limit))+" characters")
 	}
-	if strings.ContainsFunc(topic, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return "", Errorf(ErrBadRequest, "topic contains control characters")
+	if strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return "", Errorf(ErrBadRequest, field+" contains control characters")
 	}
-	return topic, nil
+	return s, nil
 }
 
 // moderate runs one room.* action: permission checks, the change to the
@@ -146,6 +152,11 @@ func (h *Hub) moderate(c *call, a *moderationAction) error {
 	if rid == "" {
 		return Errorf(ErrBadRequest, `missing "room"`)
 	}
+	reason, err := cleanLine("reason", c.f.Reason, h.opts.MaxReasonRunes)
+	if err != nil {
+		return err
+	}
+	c.f.Reason = reason
 	by := c.member()
 	var target *Member
 	var targetConn string
@@ -196,7 +207,7 @@ func (h *Hub) moderate(c *call, a *moderationAction) error {
 		return h.deleteRoom(c, m, by)
 	}
 
-	ev := moderationEvent{Type: "moderation", Room: rid, Action: a.name, By: by, Target: target, Reason: strings.TrimSpace(c.f.Reason)}
+	ev := moderationEvent{Type: "moderation", Room: rid, Action: a.name, By: by, Target: target, Reason: c.f.Reason}
 	if target != nil {
 		target.Role = m.role(target.ID)
 		if mu, ok := m.Mutes[target.ID]; ok && a.name == "mute" && mu.Until > 0 {
@@ -384,9 +395,9 @@ func applyUnban(_ *Hub, _ *call, m *roomMeta, t *Member) error {
 	return nil
 }
 
-func applyMute(_ *Hub, c *call, m *roomMeta, t *Member) error {
-	if c.f.Duration < 0 {
-		return Errorf(ErrBadRequest, "duration is a number of seconds, 0 or more")
+func applyMute(h *Hub, c *call, m *roomMeta, t *Member) error {
+	if most := int64(h.opts.MaxMuteDuration / time.Second); c.f.Duration < 0 || c.f.Duration > most {
+		return Errorf(ErrBadRequest, "duration is a number of seconds from 0 (until unmuted) to "+itoa(most)+" ("+humanDuration(h.opts.MaxMuteDuration)+")")
 	}
 	mu := muteInfo{Name: t.Name}
 	if c.f.Duration > 0 {
@@ -419,8 +430,8 @@ func sayReason(format string) func(by, t *Member, c *call, m *roomMeta) string {
 	base := say(format)
 	return func(by, t *Member, c *call, m *roomMeta) string {
 		s := base(by, t, c, m)
-		if r := strings.TrimSpace(c.f.Reason); r != "" {
-			s += ": " + r
+		if c.f.Reason != "" {
+			s += ": " + c.f.Reason
 		}
 		return s
 	}
@@ -429,9 +440,37 @@ func sayReason(format string) func(by, t *Member, c *call, m *roomMeta) string {
 func muteText(by, t *Member, c *call, _ *roomMeta) string {
 	s := by.Name + " muted " + t.Name
 	if c.f.Duration > 0 {
-		s += " for " + (time.Duration(c.f.Duration) * time.Second).String()
+		s += " for " + humanDuration(time.Duration(c.f.Duration)*time.Second)
 	}
 	return s
+}
+
+// durationUnits are the units of humanDuration, largest first.
+var durationUnits = []struct {
+	d    time.Duration
+	name string
+}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}}
+
+// humanDuration spells d out for people, to the second: "5 minutes",
+// "1 hour 30 minutes", "2 days" (not Go's "5m0s").
+func humanDuration(d time.Duration) string {
+	var parts []string
+	for _, u := range durationUnits {
+		n := int64(d / u.d)
+		if n == 0 {
+			continue
+		}
+		d -= time.Duration(n) * u.d
+		p := itoa(n) + " " + u.name
+		if n != 1 {
+			p += "s"
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) == 0 {
+		return "0 seconds"
+	}
+	return strings.Join(parts, " ")
 }
 
 func updateText(by, _ *Member, c *call, m *roomMeta) string {
@@ -462,6 +501,21 @@ func addrHost(addr string) string {
 		return host
 	}
 	return addr
+}
+
+// checkMuted refuses an action of a muted member with ErrMuted: typing,
+// and opening or joining a game (a way to be seen by the whole room). It
+// costs one storage read in rooms with stored meta, none in default rooms
+// (which cannot be moderated).
+func (h *Hub) checkMuted(c *call) error {
+	m, err := h.loadRoom(c.ctx, c.f.Room)
+	if err != nil {
+		return err
+	}
+	if m.muted(c.conn.Session, c.now) {
+		return ErrMuted
+	}
+	return nil
 }
 
 // handleRoomBans lists a room's bans and mutes for its owner and

@@ -504,3 +504,157 @@ func TestModerationTargetNotInRoom(t *testing.T) {
 		t.Fatalf("refused actions changed the room:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+// modRoom is a custom room of Olga's with Max in it; it returns the
+// connections, Max's session id and the room.
+func modRoom(t *testing.T, opts *chatfly.Options) (th *testHub, owner, max, maxID, room string) {
+	th = newTestHub(t, opts)
+	owner, _ = th.hello("Olga")
+	max, w := th.hello("Max")
+	room = th.createRoom(owner, "r", "private")
+	th.join(owner, room)
+	th.join(max, room)
+	th.tr.take(owner)
+	th.tr.take(max)
+	return th, owner, max, w["session"].(string), room
+}
+
+// lastSystem sends frame as conn and returns the text of the last system
+// message conn received.
+func lastSystem(th *testHub, conn, frame string) string {
+	th.t.Helper()
+	msgs := ofType(th.do(conn, frame), "message")
+	if len(msgs) == 0 || msgs[len(msgs)-1]["system"] != true {
+		th.t.Fatalf("no system message: %v", msgs)
+	}
+	return msgs[len(msgs)-1]["text"].(string)
+}
+
+// Announcements spell durations out for people.
+func TestMuteAnnouncesHumanDurations(t *testing.T) {
+	th, owner, _, maxID, room := modRoom(t, nil)
+	for _, c := range []struct {
+		seconds int64
+		want    string
+	}{
+		{1, "1 second"},
+		{45, "45 seconds"},
+		{60, "1 minute"},
+		{300, "5 minutes"},
+		{3600, "1 hour"},
+		{5400, "1 hour 30 minutes"},
+		{86400, "1 day"},
+		{2 * 86400, "2 days"},
+		{86400 + 7200 + 61, "1 day 2 hours 1 minute 1 second"},
+		{30 * 86400, "30 days"},
+	} {
+		frame := `{"action":"room.mute","id":1,"room":"` + room + `","member":"` + maxID + `","duration":` + fmt.Sprint(c.seconds) + `}`
+		if got, want := lastSystem(th, owner, frame), "Olga muted Max for "+c.want; got != want {
+			t.Errorf("mute for %d s: %q, want %q", c.seconds, got, want)
+		}
+	}
+	if got := lastSystem(th, owner, `{"action":"room.mute","id":1,"room":"`+room+`","member":"`+maxID+`"}`); got != "Olga muted Max" {
+		t.Errorf("mute without duration: %q", got)
+	}
+}
+
+// Durations outside 0..MaxMuteDuration are refused and mute nobody.
+func TestMuteDurationLimits(t *testing.T) {
+	th, owner, max, maxID, room := modRoom(t, &chatfly.Options{MaxMuteDuration: 48 * time.Hour, PresenceTTL: 72 * time.Hour, RoomTTL: 72 * time.Hour})
+	mute := func(d string) string {
+		return `{"action":"room.mute","id":1,"room":"` + room + `","member":"` + maxID + `","duration":` + d + `}`
+	}
+	before := th.snapshot(room)
+	for _, d := range []string{"-1", "172801", "9223372036854775807", "1e30", "1.5", `"600"`} {
+		th.wantError(owner, mute(d), "bad_request")
+		if after := th.snapshot(room); after != before {
+			t.Fatalf("refused duration %s changed the room:\n%s\n%s", d, before, after)
+		}
+	}
+	if r := th.reply(max, `{"action":"send","id":1,"room":"`+room+`","text":"not muted"}`); r["type"] != "sent" {
+		t.Fatalf("after refused mutes: %v", r)
+	}
+	th.tr.take(owner)
+	if got := lastSystem(th, owner, mute("172800")); got != "Olga muted Max for 2 days" {
+		t.Fatalf("longest mute: %q", got)
+	}
+	th.wantError(max, `{"action":"send","room":"`+room+`","text":"hi"}`, "muted")
+	th.clock.Advance(48*time.Hour - time.Second)
+	th.wantError(max, `{"action":"send","room":"`+room+`","text":"hi"}`, "muted")
+	th.clock.Advance(time.Second)
+	if r := th.reply(max, `{"action":"send","id":1,"room":"`+room+`","text":"back"}`); r["type"] != "sent" {
+		t.Fatalf("after the mute: %v", r)
+	}
+}
+
+// Reasons are limited (MaxReasonRunes) and one line; a refused kick or ban
+// changes nothing and posts nothing.
+func TestModerationReasonLimit(t *testing.T) {
+	th, owner, max, maxID, room := modRoom(t, &chatfly.Options{MaxReasonRunes: 10})
+	before := th.snapshot(room)
+	for _, c := range []struct{ reason, code string }{
+		{strings.Repeat("é", 11), "too_long"},
+		{strings.Repeat("x", 15021), "too_long"},
+		{"two\nlines", "bad_request"},
+	} {
+		for _, action := range []string{"room.kick", "room.ban", "room.mute"} {
+			th.wantError(owner, `{"action":"`+action+`","room":"`+room+`","member":"`+maxID+`","reason":`+jsonString(c.reason)+`}`, c.code)
+		}
+		if after := th.snapshot(room); after != before {
+			t.Fatalf("refused reason changed the room:\n%s\n%s", before, after)
+		}
+		if evs := th.tr.take(max); len(evs) != 0 {
+			t.Fatalf("refused action announced: %v", evs)
+		}
+	}
+	kick := `{"action":"room.kick","id":1,"room":"` + room + `","member":"` + maxID + `","reason":"  ` + strings.Repeat("é", 10) + `  "}`
+	if got := lastSystem(th, owner, kick); got != "Olga kicked Max: "+strings.Repeat("é", 10) {
+		t.Fatalf("kick with the longest reason: %q", got)
+	}
+}
+
+// A muted member cannot type or open or join games, but may finish a game
+// that is already running (see game_hub.go).
+func TestMutedCannotTypeOrStartGames(t *testing.T) {
+	th, owner, max, maxID, room := modRoom(t, &chatfly.Options{Games: []chatfly.Game{nim{}}})
+	game := func(conn, action, id, extra string) string {
+		return `{"action":"` + action + `","id":1,"room":"` + room + `","game":"` + id + `"` + extra + `}`
+	}
+	// A running game between Olga and Max, and an open one of Olga's.
+	running := gameOf(th.reply(owner, game(owner, "game.start", "nim", "")))["id"].(string)
+	th.reply(max, game(max, "game.accept", running, ""))
+	open := gameOf(th.reply(owner, game(owner, "game.start", "nim", "")))["id"].(string)
+	th.reply(owner, `{"action":"room.mute","id":1,"room":"`+room+`","member":"`+maxID+`"}`)
+	th.tr.take(owner)
+	th.tr.take(max)
+	before := th.snapshot(room)
+
+	th.wantError(max, `{"action":"typing","room":"`+room+`"}`, "muted")
+	th.wantError(max, game(max, "game.start", "nim", ""), "muted")
+	th.wantError(max, game(max, "game.accept", open, ""), "muted")
+	if after := th.snapshot(room); after != before {
+		t.Fatalf("refused actions changed the room:\n%s\n%s", before, after)
+	}
+	if evs := th.tr.take(owner); len(evs) != 0 {
+		t.Fatalf("Olga saw refused actions: %v", evs)
+	}
+
+	// The running game goes on: Olga moves, then muted Max, to the end.
+	for i, who := range []string{owner, max, owner, max, owner} {
+		take := []string{"2", "1", "2", "1", "1"}[i]
+		if r := th.reply(who, game(who, "game.move", running, `,"move":{"take":`+take+`}`)); r["type"] != "game.state" {
+			t.Fatalf("move %d: %v", i, r)
+		}
+	}
+	th.wantError(max, game(max, "game.rematch", running, ""), "muted")
+
+	th.reply(owner, `{"action":"room.unmute","id":1,"room":"`+room+`","member":"`+maxID+`"}`)
+	th.tr.take(owner)
+	th.do(max, `{"action":"typing","room":"`+room+`"}`)
+	if typing := ofType(th.tr.take(owner), "typing"); len(typing) != 1 {
+		t.Fatalf("typing after unmute: %v", typing)
+	}
+	if g := gameOf(th.reply(max, game(max, "game.accept", open, ""))); g["status"] != "playing" {
+		t.Fatalf("accept after unmute: %v", g)
+	}
+}

@@ -83,6 +83,12 @@ type Options struct {
 	MaxTopicRunes int
 	// MaxBansPerRoom limits the ban list of one room. Default 1000.
 	MaxBansPerRoom int
+	// MaxReasonRunes is the longest reason given with a moderation action
+	// (room.kick, room.ban), in characters. Default 200.
+	MaxReasonRunes int
+	// MaxMuteDuration is the longest timed mute (room.mute's duration).
+	// Default 30 days. A mute without a duration lasts until unmuted.
+	MaxMuteDuration time.Duration
 
 	// RateLimit limits how many frames a session may send. The default is
 	// 50 frames per 10 seconds. Set Count to a negative value to disable.
@@ -204,6 +210,8 @@ func (o *Options) withDefaults() Options {
 	def(&d.RoomsPerHour, 10)
 	def(&d.MaxTopicRunes, 200)
 	def(&d.MaxBansPerRoom, 1000)
+	def(&d.MaxReasonRunes, 200)
+	defDur(&d.MaxMuteDuration, 30*24*time.Hour)
 	def(&d.RateLimit.Count, 50)
 	defDur(&d.RateLimit.Window, 10*time.Second)
 	defDur(&d.PresenceTTL, 30*time.Minute)

@@ -469,6 +469,9 @@ func (h *Hub) handleTyping(c *call) error {
 	if err := h.membership(c); err != nil {
 		return err
 	}
+	if err := h.checkMuted(c); err != nil {
+		return err
+	}
 	ms, err := h.members(c.ctx, c.f.Room)
 	if err != nil {
 		return err

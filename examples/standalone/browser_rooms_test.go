@@ -195,7 +195,7 @@ func TestBrowserCustomRoom(t *testing.T) {
 	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
 	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
 	ada.Do("mute for 5 minutes", chromedp.SetValue(chromedp.ID("mod-duration"), "300"), chromedp.Click(dialogButton("Mute")))
-	ada.WaitJS("Lin muted", jsHasSystem("Ada muted Lin for 5m0s")+` && [...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Lin" && li.textContent.includes("· muted"))`)
+	ada.WaitJS("Lin muted", jsHasSystem("Ada muted Lin for 5 minutes")+` && [...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Lin" && li.textContent.includes("· muted"))`)
 	lin.WaitJS("told", `document.querySelector(".msgs").textContent.includes("You are muted until ")`)
 	lin.Do("try to talk", chromedp.SendKeys(chromedp.ID("msg"), "can I talk?\r"))
 	lin.WaitJS("not sent", `document.querySelector(".msgs").textContent.includes("Not sent: ")`)

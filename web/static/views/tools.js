@@ -15,6 +15,14 @@ const DURATIONS = [
   [0, "until unmuted"],
 ];
 
+// muteEnd shows when a mute ends: the time, with the date when it is not
+// today (mutes last up to 30 days; the server's message says how long).
+function muteEnd(until) {
+  const end = new Date(until);
+  const today = end.toDateString() === new Date().toDateString();
+  return (today ? "" : end.toDateString() + " ") + time(until).textContent;
+}
+
 export async function mount(ctx) {
   const { app, c, room, head, side, members, me } = ctx;
   await css();
@@ -41,7 +49,7 @@ export async function mount(ctx) {
     if (ev.action === "unban") bans.delete(t.id);
     if (t.id === me() && (ev.action === "promote" || ev.action === "transfer")) loadBans();
     if (t.id === me() && ev.action === "mute") {
-      ctx.note("You are muted" + (ev.until ? " until " + time(ev.until).textContent : "") + ": you can read, but not send.");
+      ctx.note("You are muted" + (ev.until ? " until " + muteEnd(ev.until) : "") + ": you can read, but not send.");
     }
     ctx.changed();
   });
