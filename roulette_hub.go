@@ -133,6 +133,11 @@ func (h *Hub) rouletteLeave(c *call) error {
 // endPair ends the session's pair, if any: the partner is told (reason),
 // both leave the pair room, and each remembers the other as their last
 // partner. It returns the partner's session id.
+//
+// When both sides end the pair at once (next, leave or a disconnect on two
+// Hubs), the conditional delete of the pair room's meta item, the one item
+// the two share, decides: whoever deletes it ends the pair and tells the
+// other; the other only drops its own record, so a pair ends exactly once.
 func (h *Hub) endPair(ctx context.Context, sid, reason string) (string, error) {
 	it, err := h.store.Get(ctx, pairKey(sid))
 	if errors.Is(err, ErrNotFound) {
@@ -145,16 +150,26 @@ func (h *Hub) endPair(ctx context.Context, sid, reason string) (string, error) {
 	if err := json.Unmarshal(it.Value, &p); err != nil {
 		return "", err
 	}
-	if err := h.store.Delete(ctx, pairKey(sid), IfVersion(it.Version)); errors.Is(err, ErrConflict) {
-		return "", nil // ended concurrently
+	won := true
+	if err := h.store.Delete(ctx, metaKey(p.Room), IfExists); errors.Is(err, ErrConflict) {
+		won = false // the partner ended it first, or it is long over
 	} else if err != nil {
 		return "", err
+	}
+	if err := h.store.Delete(ctx, pairKey(sid), IfVersion(it.Version)); errors.Is(err, ErrConflict) {
+		h.deletePair(ctx, sid, p.Room) // refreshed meanwhile (touch)
+	} else if err != nil {
+		return "", err
+	}
+	// The pair is over: both may be queued again.
+	done := &Match{A: Waiter{Session: sid}, B: Waiter{Session: p.Partner.ID}}
+	if !won {
+		return p.Partner.ID, h.matcher.Done(ctx, done)
 	}
 	// The partner's record goes only if it is still about this pair: the
 	// partner may have moved on to a new one already.
 	h.deletePair(ctx, p.Partner.ID, p.Room)
-	// The pair is over: both may be queued again.
-	if err := h.matcher.Done(ctx, &Match{A: Waiter{Session: sid}, B: Waiter{Session: p.Partner.ID}}); err != nil {
+	if err := h.matcher.Done(ctx, done); err != nil {
 		return "", err
 	}
 	ms, err := h.members(ctx, p.Room)
@@ -173,7 +188,6 @@ func (h *Hub) endPair(ctx context.Context, sid, reason string) (string, error) {
 		}
 		h.unseat(ctx, p.Room, m)
 	}
-	_ = h.store.Delete(ctx, metaKey(p.Room), Always)
 	return p.Partner.ID, nil
 }
 

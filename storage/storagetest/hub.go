@@ -39,6 +39,7 @@ func RunHubTests(t *testing.T, h Harness, opts *HubTestOptions) {
 		o.Ops = opts.Ops
 	}
 	t.Run("Roulette/Concurrent", func(t *testing.T) { testRouletteConcurrent(t, h, o.Sessions, o.Ops) })
+	t.Run("Roulette/EndsOnce", func(t *testing.T) { testRouletteEndsOnce(t, h, max(4, o.Sessions/10)) })
 	t.Run("Game/CompareAndSet", func(t *testing.T) { testGameCompareAndSet(t, h, 30) })
 }
 
@@ -198,6 +199,88 @@ func testRouletteConcurrent(t *testing.T, h Harness, sessions, opsEach int) {
 	t.Logf("%d sessions, %d operations each, on 4 hubs: %d pairs formed (each announced to both sides)", sessions, opsEach, pairs)
 	if pairs == 0 {
 		t.Error("no pair was ever formed")
+	}
+}
+
+// testRouletteEndsOnce pairs two sessions, then has both press next or
+// leave at the same moment on two other Hubs, rounds times: every pair ends
+// exactly once, with one roulette.ended sent to one side, and neither side
+// keeps a record of the pair.
+func testRouletteEndsOnce(t *testing.T, h Harness, rounds int) {
+	ctx := context.Background()
+	env, err := h.MakeStorage(ctx, t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &sharedTransport{events: map[string][]map[string]any{}}
+	hubs := make([]*chatfly.Hub, 4)
+	for i := range hubs {
+		hubs[i] = chatfly.New(env.Storage, tr, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}})
+	}
+	do := func(hub *chatfly.Hub, conn, frame string) {
+		if err := hub.Receive(ctx, conn, []byte(frame)); err != nil {
+			t.Errorf("%s: %s: %v", conn, frame, err)
+		}
+	}
+	events := func(conn, typ string) []map[string]any {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		var out []map[string]any
+		for _, ev := range tr.events[conn] {
+			if ev["type"] == typ {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
+	prefix := "re-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
+	ends := [2]string{`{"action":"roulette.next"}`, `{"action":"roulette.leave"}`}
+	for r := range rounds {
+		pair := []string{prefix + strconv.Itoa(r) + "a", prefix + strconv.Itoa(r) + "b"}
+		for i, conn := range pair {
+			if err := hubs[i].Connect(ctx, &chatfly.ConnectRequest{ConnID: conn}); err != nil {
+				t.Fatal(err)
+			}
+			do(hubs[i], conn, `{"action":"hello","name":"e`+strconv.Itoa(i)+`"}`)
+			do(hubs[i], conn, `{"action":"roulette.join"}`)
+		}
+		matched := events(pair[1], "roulette.matched")
+		if len(matched) != 1 {
+			t.Fatalf("round %d: not paired: %v", r, matched)
+		}
+		room := matched[0]["room"].(string)
+		// Both end it at once, through two other Hubs: next/next,
+		// next/leave, leave/next, leave/leave in turn.
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, conn := range pair {
+			wg.Go(func() {
+				<-start
+				do(hubs[2+i], conn, ends[(r>>i)&1])
+			})
+		}
+		close(start)
+		wg.Wait()
+		var got []string
+		for _, conn := range pair {
+			for _, ev := range events(conn, "roulette.ended") {
+				if ev["room"] == room {
+					got = append(got, conn+": "+fmt.Sprint(ev["reason"]))
+				}
+			}
+		}
+		if len(got) != 1 {
+			t.Errorf("round %d (%s, %s): the pair ended %d times: %v", r, ends[r&1], ends[r>>1&1], len(got), got)
+		}
+		for _, conn := range pair {
+			do(hubs[0], conn, `{"action":"roulette.leave"}`) // out of the queue, and out of a new pair of the two
+			welcome := events(conn, "welcome")
+			if len(welcome) == 1 {
+				if _, err := env.Storage.Get(ctx, chatfly.Key{Partition: "sess#" + welcome[0]["session"].(string), Sort: "pair"}); err == nil {
+					t.Errorf("round %d: %s still has a pair record after leaving", r, conn)
+				}
+			}
+		}
 	}
 }
 
