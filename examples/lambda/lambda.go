@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/storage/dynamostore"
 	"github.com/chatfly/chatfly/transport/apigw/apigwlocal"
 )
@@ -24,9 +25,6 @@ const (
 	envTable    = "CHATFLY_TABLE"    // the DynamoDB table
 	envSecret   = "CHATFLY_SECRET"   // signs resume tokens; the same for every function
 )
-
-// minSecretBytes is the shortest CHATFLY_SECRET accepted.
-const minSecretBytes = 32
 
 // The function of this Lambda execution environment, created on its first
 // event and reused by every later one: one Hub per environment.
@@ -72,8 +70,8 @@ func newLambdaFunction(ctx context.Context, getenv func(string) string) (apigwlo
 		return nil, errors.New(envTable + " is not set")
 	}
 	secret := getenv(envSecret)
-	if len(secret) < minSecretBytes {
-		return nil, fmt.Errorf("%s must have at least %d bytes, and be the same for every function", envSecret, minSecretBytes)
+	if err := chatfly.CheckSecret([]byte(secret)); err != nil {
+		return nil, fmt.Errorf("%s, the same for every function: %w", envSecret, err)
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {

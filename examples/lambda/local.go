@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 
+	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/internal/listenurl"
 	"github.com/chatfly/chatfly/internal/storageflags"
 )
@@ -42,8 +43,14 @@ func runLocal(ctx context.Context, ln net.Listener, cfg localConfig) error {
 	if err != nil {
 		return err
 	}
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
+	secret, err := cfg.storage.HubSecret(cfg.log) // required with -table
+	if err != nil {
+		return err
+	}
+	if secret == nil { // memory storage: one random secret for the four functions
+		secret = make([]byte, chatfly.MinSecretBytes)
+		_, _ = rand.Read(secret)
+	}
 	st := newStack(stackConfig{
 		hubConfig: hubConfig{store: store, mgmt: localManagementClient(nil), secret: secret, log: cfg.log},
 		stage:     cfg.stage,

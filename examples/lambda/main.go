@@ -16,6 +16,7 @@
 // over HTTP, and the web app:
 //
 //	go run ./examples/lambda -local                # http://127.0.0.1:8081, memory storage
+//	export CHATFLY_SECRET=$(openssl rand -base64 32) # required with -table
 //	go run ./examples/lambda -local -table chat -dynamodb-endpoint http://127.0.0.1:4567 -create-table
 //
 // -write-web DIR -ws-url wss://... writes the web app configured for a

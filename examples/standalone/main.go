@@ -5,6 +5,9 @@
 //
 //	go run ./examples/standalone -addr :8080
 //
+// With -table, every server on the table needs the same secret, in
+// $CHATFLY_SECRET or -secret (at least 32 bytes: openssl rand -base64 32).
+//
 // Open http://localhost:8080 in two browser windows, pick names and talk.
 package main
 
@@ -31,7 +34,7 @@ import (
 func main() {
 	addr := flag.String("addr", ":8080", "address to listen on")
 	origins := flag.String("origins", "", "extra allowed WebSocket origin pattern (e.g. example.com), besides same-origin")
-	storage := storageflags.Add(flag.CommandLine, "") // -table, -dynamodb-endpoint, -create-table
+	storage := storageflags.Add(flag.CommandLine, "") // -table, -dynamodb-endpoint, -create-table, -secret
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (see pprof.go)")
 	flag.Parse()
 
@@ -42,6 +45,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	secret, err := storage.HubSecret(log) // -secret or $CHATFLY_SECRET
+	if err != nil {
+		log.Error("secret", "err", err)
+		os.Exit(2)
+	}
 	store, err := storage.Open(ctx)
 	if err != nil {
 		log.Error("storage", "err", err)
@@ -52,7 +60,7 @@ func main() {
 		log.Error("listen", "err", err)
 		os.Exit(1)
 	}
-	if err := run(ctx, ln, &config{origins: *origins, log: log, store: store}); err != nil {
+	if err := run(ctx, ln, &config{origins: *origins, log: log, store: store, hub: &chatfly.Options{Secret: secret}}); err != nil {
 		log.Error("server", "err", err)
 		os.Exit(1)
 	}

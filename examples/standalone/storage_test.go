@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,16 +27,25 @@ import (
 // opens the storage they choose.
 func openStorageFlags(t *testing.T, args ...string) (chatfly.Storage, error) {
 	t.Helper()
+	f := parseStorageFlags(t, args...)
+	// minidyn answers with an X-Amz-Crc32 header of 0, which the SDK logs
+	// a warning about for every response.
+	f.AWSOptions = append(f.AWSOptions, awsconfig.WithLogger(logging.Nop{}))
+	return f.Open(t.Context())
+}
+
+// parseStorageFlags parses args as the command line's storage flags, with
+// an empty environment.
+func parseStorageFlags(t *testing.T, args ...string) *storageflags.Flags {
+	t.Helper()
 	fs := flag.NewFlagSet("standalone", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	f := storageflags.Add(fs, "")
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("flags %q: %v", args, err)
 	}
-	// minidyn answers with an X-Amz-Crc32 header of 0, which the SDK logs
-	// a warning about for every response.
-	f.AWSOptions = append(f.AWSOptions, awsconfig.WithLogger(logging.Nop{}))
-	return f.Open(t.Context())
+	f.Getenv = func(string) string { return "" }
+	return f
 }
 
 // TestStorageFlags: memory storage by default, and clear errors for flags
@@ -64,18 +74,7 @@ func TestStorageFlags(t *testing.T) {
 // people chat on one server, and a third one, on a second server over the
 // same table, finds them in the room with its history.
 func TestDynamoDBStorageFlags(t *testing.T) {
-	// Placeholder credentials, as for any local DynamoDB-compatible server;
-	// the user's AWS files and the instance metadata service stay out of it.
-	none := filepath.Join(t.TempDir(), "none")
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
-		"AWS_PROFILE": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": "",
-		"AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none, "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_DYNAMODB": "",
-	} {
-		t.Setenv(k, v)
-	}
-	endpoint := dynamotest.MinidynEndpoint(t)
+	endpoint := localDynamoDB(t)
 
 	const table = "standalone-test"
 	_, err := openStorageFlags(t, "-dynamodb-endpoint", endpoint, "-table", table)
@@ -84,44 +83,9 @@ func TestDynamoDBStorageFlags(t *testing.T) {
 	}
 	t.Logf("missing table: %v", err)
 
-	args := []string{"-dynamodb-endpoint", endpoint, "-table", table, "-create-table"}
-	serve := func() string {
-		t.Helper()
-		store, err := openStorageFlags(t, args...) // creating the table again is fine
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := store.(*dynamostore.Store); !ok {
-			t.Fatalf("storage %T, want a *dynamostore.Store", store)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() {
-			done <- run(ctx, ln, &config{log: slog.New(slog.NewTextHandler(io.Discard, nil)), store: store})
-		}()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("run: %v", err)
-			}
-		})
-		return "ws://" + ln.Addr().String() + "/ws"
-	}
-	dial := func(url, name string) *client.Client {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		defer cancel()
-		c, err := client.Dial(ctx, url, &client.Options{Name: name})
-		if err != nil {
-			t.Fatalf("Dial %s: %v", name, err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
+	args := []string{"-dynamodb-endpoint", endpoint, "-table", table, "-create-table", "-secret", string(secret)}
+	serve := func() string { url, _ := serveFlags(t, args...); return url }
+	dial := func(url, name string) *client.Client { return dialAs(t, url, &client.Options{Name: name}) }
 	join := func(c *client.Client) *client.Joined {
 		t.Helper()
 		j, err := c.Join(t.Context(), "lobby", 0)
@@ -161,4 +125,74 @@ func TestDynamoDBStorageFlags(t *testing.T) {
 	if len(j.History) != 1 || j.History[0].Text != "hello from DynamoDB" || len(j.Members) != 3 {
 		t.Fatalf("Cy on the second server joined %+v, want Ada's message and three members", j)
 	}
+}
+
+// localDynamoDB starts minidyn and sets up the environment to call it with
+// placeholder credentials, as for any local DynamoDB-compatible server; the
+// user's AWS files and the instance metadata service stay out of it. It
+// returns the endpoint.
+func localDynamoDB(t *testing.T) string {
+	t.Helper()
+	none := filepath.Join(t.TempDir(), "none")
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
+		"AWS_PROFILE": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": "",
+		"AWS_CONFIG_FILE": none, "AWS_SHARED_CREDENTIALS_FILE": none, "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_DYNAMODB": "",
+	} {
+		t.Setenv(k, v)
+	}
+	return dynamotest.MinidynEndpoint(t)
+}
+
+// serveFlags runs the server as the command line's storage flags args
+// choose (secret included), and returns its WebSocket URL and a function
+// that stops it as SIGTERM does (which the test's cleanup also does).
+func serveFlags(t *testing.T, args ...string) (url string, stop func()) {
+	t.Helper()
+	store, err := openStorageFlags(t, args...) // creating the table again is fine
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := store.(*dynamostore.Store); !ok {
+		t.Fatalf("storage %T, want a *dynamostore.Store", store)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	secret, err := parseStorageFlags(t, args...).HubSecret(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, ln, &config{log: log, store: store, hub: &chatfly.Options{Secret: secret}})
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return "ws://" + ln.Addr().String() + "/ws", stop
+}
+
+// dialAs connects a client to url.
+func dialAs(t *testing.T, url string, opts *client.Options) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, url, opts)
+	if err != nil {
+		t.Fatalf("Dial %+v: %v", opts, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }

@@ -1,6 +1,8 @@
 // Package storageflags is the command-line choice of a chatfly Storage
 // shared by the example programs: memory by default, a DynamoDB table (on
-// AWS, or a local DynamoDB-compatible server) with -table.
+// AWS, or a local DynamoDB-compatible server) with -table; and of the
+// secret that goes with it (-secret or $CHATFLY_SECRET), which shared
+// storage requires.
 package storageflags
 
 import (
@@ -8,7 +10,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -34,7 +38,15 @@ type Flags struct {
 	LocalCredentials bool
 	// AWSOptions are more options for the AWS configuration (tests).
 	AWSOptions []func(*awsconfig.LoadOptions) error
+	// Secret is the -secret flag; empty: $CHATFLY_SECRET.
+	Secret string
+	// Getenv reads the environment; nil: os.Getenv (tests set it).
+	Getenv func(string) string
 }
+
+// EnvSecret is the environment variable that holds the secret when -secret
+// is not given (a flag shows in the process list; the environment does not).
+const EnvSecret = "CHATFLY_SECRET"
 
 // Add defines the flags on fs; scope, if not empty, starts their usage text
 // (such as "with -local").
@@ -45,6 +57,7 @@ func Add(fs *flag.FlagSet, scope string) *Flags {
 	f := new(Flags)
 	fs.StringVar(&f.Table, "table", "", scope+"DynamoDB table to keep all state in, shared by any number of servers (default: memory storage); AWS region and credentials come from the standard AWS environment and files")
 	fs.StringVar(&f.Endpoint, "dynamodb-endpoint", "", scope+"URL of a DynamoDB-compatible server, such as dynalite or DynamoDB Local, instead of AWS's (region default: us-east-1)")
+	fs.StringVar(&f.Secret, "secret", "", scope+"the secret (at least 32 bytes, e.g. from openssl rand -base64 32) that signs resume tokens, the same for every server on the -table and across restarts; prefer $"+EnvSecret+", which is read when this flag is not given (default with memory storage: a random secret per process)")
 	fs.BoolVar(&f.CreateTable, "create-table", false, scope+"create the -table if it does not exist (for local development; production tables belong in infrastructure code, see storage/dynamostore/table.yaml)")
 	return f
 }
@@ -92,4 +105,34 @@ func (f *Flags) Open(ctx context.Context) (chatfly.Storage, error) {
 		return nil, fmt.Errorf("table %s: %w", f.Table, err)
 	}
 	return store, nil
+}
+
+// HubSecret returns the Hub's secret (chatfly.Options.Secret): -secret, or
+// else $CHATFLY_SECRET, checked with chatfly.CheckSecret. Without one, it
+// refuses shared storage (-table): every server on the table, before and
+// after a restart, must sign and check resume tokens with the same secret,
+// or people lose their identity, owners their rooms, and a person's own
+// stale membership holds their name. With memory storage, which a restart
+// empties anyway, it returns nil (the Hub draws a random secret) and logs a
+// warning.
+func (f *Flags) HubSecret(log *slog.Logger) ([]byte, error) {
+	getenv := f.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	secret := f.Secret
+	if secret == "" {
+		secret = getenv(EnvSecret)
+	}
+	if secret == "" && f.Table == "" {
+		log.Warn("no -secret or " + EnvSecret + ": using a random secret; resume tokens will not survive a restart of this process")
+		return nil, nil
+	}
+	if secret == "" {
+		return nil, errors.New("-table needs -secret or " + EnvSecret + ": every server sharing the table, and every restart, must use the same secret, or resume tokens stop working (people lose their identity and the rooms they own)")
+	}
+	if err := chatfly.CheckSecret([]byte(secret)); err != nil {
+		return nil, fmt.Errorf("-secret or %s: %w", EnvSecret, err)
+	}
+	return []byte(secret), nil
 }
