@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"sync"
@@ -27,6 +28,7 @@ type Hub struct {
 	store    Storage
 	tr       Transport
 	bc       Broadcaster // tr, if it implements Broadcaster
+	ht       HelloTimer  // tr, if it implements HelloTimer
 	maxSend  int         // the transport's frame size limit, 0 if none
 	matcher  Matcher
 	games    map[string]Game // Options.Games by name
@@ -53,6 +55,7 @@ type Hub struct {
 func New(store Storage, tr Transport, opts *Options) *Hub {
 	h := &Hub{store: store, tr: tr, opts: opts.withDefaults()}
 	h.bc, _ = tr.(Broadcaster)
+	h.ht, _ = tr.(HelloTimer)
 	if sl, ok := tr.(SendLimiter); ok {
 		h.maxSend = sl.MaxSendBytes()
 	}
@@ -97,6 +100,15 @@ func New(store Storage, tr Transport, opts *Options) *Hub {
 // adapters use it as their read limit.
 func (h *Hub) MaxFrameBytes() int { return h.opts.MaxFrameBytes }
 
+// HelloTimeout returns how long a new connection may take to say hello
+// (Options.HelloTimeout); host adapters that own their sockets close the
+// ones that take longer (see [HelloTimer]).
+func (h *Hub) HelloTimeout() time.Duration { return h.opts.HelloTimeout }
+
+// lateReplyTimeout bounds the sending of an error reply once the frame's own
+// deadline (Options.StorageTimeout) has passed.
+const lateReplyTimeout = 2 * time.Second
+
 // connRecord is what Storage holds about one connection.
 type connRecord struct {
 	Session string `json:"s,omitempty"` // set by hello
@@ -113,6 +125,7 @@ type call struct {
 	conn   connRecord
 	ver    int64 // version of the connection item
 	f      *inFrame
+	raw    []byte // the frame as received, for peekID before it is decoded
 	now    time.Time
 }
 
@@ -125,11 +138,16 @@ func (c *call) member() Member { return Member{ID: c.conn.Session, Name: c.conn.
 // Connect registers a new connection. It runs the Identify hook; if that
 // rejects the connection, Connect returns its error (an *Error with code
 // "rejected" unless the hook returned an *Error) and stores nothing, and the
-// host adapter must refuse the connection.
+// host adapter must refuse the connection. An error wrapping
+// [ErrUnavailable] means the storage failed or took longer than
+// Options.StorageTimeout. The connection's record expires after
+// Options.HelloTimeout unless the connection says hello.
 func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) error {
 	if req == nil || req.ConnID == "" {
 		return Errorf(ErrBadRequest, "connect request without a connection id")
 	}
+	ctx, cancel := context.WithTimeout(ctx, h.opts.StorageTimeout)
+	defer cancel()
 	rec := connRecord{Addr: req.RemoteAddr}
 	if h.opts.Identify != nil {
 		id, err := h.opts.Identify(ctx, req)
@@ -150,21 +168,29 @@ func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) error {
 	}
 	now := h.opts.Now()
 	rec.Touched = now.Unix()
-	_, err := h.store.Put(ctx, Item{Key: connKey(req.ConnID), Value: mustJSON(rec), Expires: now.Add(h.opts.PresenceTTL)}, Always)
-	return err
+	_, err := h.store.Put(ctx, Item{Key: connKey(req.ConnID), Value: mustJSON(rec), Expires: now.Add(h.opts.HelloTimeout)}, Always)
+	return timedOut(ctx, err)
 }
 
 // Receive handles one frame read from connection connID. Protocol errors
 // (malformed frames, bad input, limits) are answered to the client with an
 // error frame and Receive returns nil; a non-nil error means the Hub could not
-// do its work (for example Storage failed); it has been logged and answered
-// with an "internal" or "unavailable" error frame.
+// do its work (for example Storage failed, or took longer than
+// Options.StorageTimeout); it has been logged and answered with an
+// "internal" or "unavailable" error frame carrying the frame's id.
+//
+// A frame is first counted against the rate limit (two storage calls: the
+// connection record and the counter); a frame over the limit goes no
+// further (see RateLimit.CloseAfter).
 func (h *Hub) Receive(ctx context.Context, connID string, frame []byte) error {
-	c := &call{ctx: ctx, connID: connID, now: h.opts.Now()}
+	ctx, cancel := context.WithTimeout(ctx, h.opts.StorageTimeout)
+	defer cancel()
+	c := &call{ctx: ctx, connID: connID, raw: frame, now: h.opts.Now()}
 	item, err := h.store.Get(ctx, connKey(connID))
 	if errors.Is(err, ErrNotFound) {
-		// The connection's state expired or was never created: the client
-		// must start over; it resumes its identity with its token.
+		// The connection's state expired (no hello within HelloTimeout,
+		// or presence lost) or was never created: the client must start
+		// over; it resumes its identity with its token.
 		return h.tr.Close(ctx, connID, CloseGoingAway, "session state lost, reconnect")
 	}
 	if err != nil {
@@ -175,17 +201,11 @@ func (h *Hub) Receive(ctx context.Context, connID string, frame []byte) error {
 	}
 	c.ver = item.Version
 
-	subject := c.conn.Session
-	if subject == "" {
-		subject = "c:" + connID
-	}
-	ok, err := h.allow(ctx, subject, c.now)
-	if err != nil {
-		return h.fail(c, err)
-	}
-	if !ok {
-		f, _ := decodeFrame(frame)
-		return h.replyError(c, f, ErrRateLimited)
+	if shed, err := h.overLimit(c); shed || err != nil {
+		if err != nil {
+			return h.fail(c, err)
+		}
+		return nil
 	}
 	if len(frame) > h.opts.MaxFrameBytes {
 		return h.replyError(c, nil, Errorf(ErrTooLarge, "frame is larger than "+itoa(int64(h.opts.MaxFrameBytes))+" bytes"))
@@ -199,21 +219,65 @@ func (h *Hub) Receive(ctx context.Context, connID string, frame []byte) error {
 	switch {
 	case handler == nil:
 		return h.replyError(c, f, Errorf(ErrUnknownAction, "unknown action "+quote(f.Action)))
-	case c.conn.Session == "" && f.Action != "hello" && f.Action != "ping":
+	case c.conn.Session == "" && f.Action != "hello":
 		return h.replyError(c, f, ErrHelloRequired)
 	}
 	if c.conn.Session != "" && c.now.Unix()-c.conn.Touched > int64(h.opts.PresenceTTL/time.Second)/3 {
 		h.touch(c)
 	}
+	before := c.conn.Session
 	if err := handler(c); err != nil {
 		return h.replyError(c, f, err)
 	}
+	if before == "" && c.conn.Session != "" && h.ht != nil {
+		h.ht.SaidHello(connID) // hello was accepted: no more hello deadline
+	}
 	return nil
+}
+
+// overLimit counts the frame against the rate limit of its subject: the
+// session, or before hello the connection. A frame over the limit is shed
+// as cheaply as possible, and overLimit returns true: it is not decoded,
+// only the first one of a window is answered (rate_limited, with the id
+// found by peekID), and past RateLimit.CloseAfter the connection is closed
+// with ClosePolicy. The count is the storage counter's, so it holds across
+// Hubs.
+func (h *Hub) overLimit(c *call) (bool, error) {
+	rl := h.opts.RateLimit
+	if rl.Count < 0 {
+		return false, nil
+	}
+	subject := c.conn.Session
+	if subject == "" {
+		subject = "c:" + c.connID
+	}
+	w := c.now.UnixNano() / int64(rl.Window)
+	n, err := h.store.Add(c.ctx, Key{Partition: "rate#" + subject, Sort: itoa(w)}, 1, time.Unix(0, (w+2)*int64(rl.Window)))
+	over := n - int64(rl.Count)
+	switch {
+	case err != nil || over <= 0:
+		return false, err
+	case rl.CloseAfter >= 0 && over > int64(rl.CloseAfter):
+		if over == int64(rl.CloseAfter)+1 {
+			h.log.InfoContext(c.ctx, "chatfly: closing a connection that kept flooding", "conn", c.connID, "subject", subject)
+		}
+		return true, h.tr.Close(c.ctx, c.connID, ClosePolicy, "rate limit exceeded")
+	case over == 1:
+		h.reply(c, errorFrameFor(peekID(c.raw), Errorf(ErrRateLimited,
+			"more than "+itoa(int64(rl.Count))+" frames in "+rl.Window.String()+": frames are dropped until the window ends")))
+	}
+	return true, nil
 }
 
 // Disconnect removes a connection: its session leaves every room it was in
 // (others see it leave). It is idempotent.
 func (h *Hub) Disconnect(ctx context.Context, connID string) error {
+	ctx, cancel := context.WithTimeout(ctx, h.opts.StorageTimeout)
+	defer cancel()
+	return timedOut(ctx, h.disconnect(ctx, connID))
+}
+
+func (h *Hub) disconnect(ctx context.Context, connID string) error {
 	item, err := h.store.Get(ctx, connKey(connID))
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -262,15 +326,17 @@ func (h *Hub) replyError(c *call, f *inFrame, err error) error {
 		id = f.ID
 	}
 	var e *Error
-	if !errors.As(err, &e) || errors.Is(err, ErrConflict) || errors.Is(err, ErrGone) {
-		return h.fail(c, err)
+	if !errors.As(err, &e) || errors.Is(err, ErrConflict) || errors.Is(err, ErrGone) || c.ctx.Err() != nil {
+		return h.fail(c, err) // past the deadline, the outcome is unknown: unavailable
 	}
 	h.reply(c, errorFrameFor(id, e))
 	return nil
 }
 
-// fail logs an unexpected error and tells the client.
+// fail logs an unexpected error and tells the client, with the frame's id
+// (found by peekID if the frame was not decoded yet).
 func (h *Hub) fail(c *call, err error) error {
+	err = timedOut(c.ctx, err)
 	h.log.ErrorContext(c.ctx, "chatfly: handling frame", "conn", c.connID, "err", err)
 	code := ErrInternal
 	if errors.Is(err, ErrUnavailable) {
@@ -279,27 +345,38 @@ func (h *Hub) fail(c *call, err error) error {
 	var id json.RawMessage
 	if c.f != nil {
 		id = c.f.ID
+	} else if c.raw != nil {
+		id = peekID(c.raw)
 	}
 	h.reply(c, errorFrameFor(id, code))
 	return err
 }
 
-// reply sends a frame to the connection that sent the frame being handled.
-func (h *Hub) reply(c *call, frame []byte) {
-	if err := h.tr.Send(c.ctx, c.connID, frame); err != nil && !errors.Is(err, ErrGone) {
-		h.log.WarnContext(c.ctx, "chatfly: reply", "conn", c.connID, "err", err)
+// timedOut marks an error caused by the end of the Hub's deadline
+// (Options.StorageTimeout) as ErrUnavailable: the client may retry.
+func timedOut(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
 	}
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		return fmt.Errorf("%w: storage did not answer in time: %w", ErrUnavailable, err)
+	}
+	return err
 }
 
-// allow counts a frame against the subject's rate limit.
-func (h *Hub) allow(ctx context.Context, subject string, now time.Time) (bool, error) {
-	rl := h.opts.RateLimit
-	if rl.Count < 0 {
-		return true, nil
+// reply sends a frame to the connection that sent the frame being handled.
+// Once the frame's deadline has passed, it still sends, with a short
+// deadline of its own.
+func (h *Hub) reply(c *call, frame []byte) {
+	ctx := c.ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), lateReplyTimeout)
+		defer cancel()
 	}
-	w := now.UnixNano() / int64(rl.Window)
-	n, err := h.store.Add(ctx, Key{Partition: "rate#" + subject, Sort: itoa(w)}, 1, time.Unix(0, (w+2)*int64(rl.Window)))
-	return n <= int64(rl.Count), err
+	if err := h.tr.Send(ctx, c.connID, frame); err != nil && !errors.Is(err, ErrGone) {
+		h.log.WarnContext(ctx, "chatfly: reply", "conn", c.connID, "err", err)
+	}
 }
 
 // touch extends the expiry of a connection's presence in Storage: its

@@ -90,9 +90,24 @@ type Options struct {
 	// Default 30 days. A mute without a duration lasts until unmuted.
 	MaxMuteDuration time.Duration
 
-	// RateLimit limits how many frames a session may send. The default is
-	// 50 frames per 10 seconds. Set Count to a negative value to disable.
+	// RateLimit limits how many frames a session (before hello: a
+	// connection) may send. The default is 50 frames per 10 seconds, and a
+	// connection that goes on to send twice that in one window is closed.
+	// Set Count to a negative value to disable.
 	RateLimit RateLimit
+	// HelloTimeout is how long a new connection may take to say hello.
+	// Until hello, its record in Storage expires after HelloTimeout (and
+	// frames other than hello extend nothing), so on API Gateway the next
+	// frame after it closes the connection; a transport that implements
+	// [HelloTimer] (wstransport) closes an idle socket at the deadline with
+	// [CloseHelloTimeout]. Default 10 seconds.
+	HelloTimeout time.Duration
+	// StorageTimeout bounds the Hub's work for one frame, connect or
+	// disconnect: its storage calls and the transport calls they lead to.
+	// Past it the work is abandoned and the frame is answered with
+	// "unavailable" (with its id), so a hung storage costs clients a
+	// bounded wait, not silence. Default 5 seconds.
+	StorageTimeout time.Duration
 
 	// PresenceTTL is how long a connection and its room memberships live in
 	// Storage without activity. Connections that vanish without a
@@ -152,6 +167,14 @@ type RateLimit struct {
 	Count int
 	// Window is the length of a window. Default 10 seconds.
 	Window time.Duration
+	// CloseAfter is how many frames over Count, in one window, a
+	// connection may send after being told; the next one closes it with
+	// [ClosePolicy] and the reason "rate limit exceeded". Frames over Count
+	// are dropped without being decoded, and only the first one of a window
+	// is answered (rate_limited). Zero means the default, Count (so a
+	// connection sending twice the limit in one window is closed); negative
+	// means never.
+	CloseAfter int
 }
 
 // Identity is a verified user returned by [Options.Identify].
@@ -214,6 +237,9 @@ func (o *Options) withDefaults() Options {
 	defDur(&d.MaxMuteDuration, 30*24*time.Hour)
 	def(&d.RateLimit.Count, 50)
 	defDur(&d.RateLimit.Window, 10*time.Second)
+	def(&d.RateLimit.CloseAfter, d.RateLimit.Count)
+	defDur(&d.HelloTimeout, 10*time.Second)
+	defDur(&d.StorageTimeout, 5*time.Second)
 	defDur(&d.PresenceTTL, 30*time.Minute)
 	defDur(&d.TokenTTL, 7*24*time.Hour)
 	if d.Logger == nil {

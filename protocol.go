@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ProtocolVersion is the wire protocol version announced in welcome.
@@ -45,21 +47,31 @@ type inFrame struct {
 }
 
 // decodeFrame parses a client frame. Errors are *Error values ready to send.
+// A frame that is not valid UTF-8, or whose id breaks the rules of validID,
+// is refused whole: nothing of it is used, and its id is not echoed.
 func decodeFrame(data []byte) (*inFrame, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || data[0] != '{' {
 		return nil, ErrBadJSON
 	}
+	if !utf8.Valid(data) {
+		return nil, Errorf(ErrBadRequest, "frame is not valid UTF-8")
+	}
 	var f inFrame
 	if err := json.Unmarshal(data, &f); err != nil {
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			f.ID = validID(f.ID)
-			return &f, Errorf(ErrBadRequest, "field "+strconv.Quote(te.Field)+" has the wrong type")
+		if !errors.As(err, &te) {
+			return nil, Errorf(ErrBadJSON, "frame is not a valid JSON object")
 		}
-		return nil, Errorf(ErrBadJSON, "frame is not a valid JSON object")
+		if id, ok := validID(f.ID); ok {
+			return &inFrame{ID: id}, Errorf(ErrBadRequest, "field "+strconv.Quote(te.Field)+" has the wrong type")
+		}
 	}
-	f.ID = validID(f.ID)
+	id, ok := validID(f.ID)
+	if !ok {
+		return nil, errBadID
+	}
+	f.ID = id
 	f.raw = data
 	if f.Action == "" {
 		return &f, Errorf(ErrBadRequest, `missing "action"`)
@@ -67,27 +79,60 @@ func decodeFrame(data []byte) (*inFrame, error) {
 	return &f, nil
 }
 
-// validID keeps an id only if it is a JSON string or number of at most 64
-// bytes, so the echo can never inject anything into a reply.
-func validID(id json.RawMessage) json.RawMessage {
-	if len(id) == 0 || len(id) > 64 {
-		return nil
+// maxIDBytes is the longest id: a string of at most this many bytes (its
+// value, without the quotes), or a number written in at most this many.
+const maxIDBytes = 64
+
+var errBadID = Errorf(ErrBadRequest, `"id" must be a string or a number of at most `+strconv.Itoa(maxIDBytes)+" bytes")
+
+// validID checks a frame's id: absent or null (no id), a JSON string of at
+// most maxIDBytes bytes, or a JSON number of at most maxIDBytes characters.
+// A valid id is echoed as sent, so the echo can never inject anything into a
+// reply.
+func validID(id json.RawMessage) (json.RawMessage, bool) {
+	if len(id) == 0 || string(id) == "null" {
+		return nil, true
+	}
+	if !utf8.Valid(id) {
+		return nil, false
 	}
 	switch c := id[0]; {
 	case c == '"':
 		var s string
-		if json.Unmarshal(id, &s) != nil {
-			return nil
-		}
+		return id, json.Unmarshal(id, &s) == nil && len(s) <= maxIDBytes
 	case c == '-' || (c >= '0' && c <= '9'):
 		var n json.Number
-		if json.Unmarshal(id, &n) != nil {
-			return nil
-		}
-	default:
+		return id, json.Unmarshal(id, &n) == nil && len(id) <= maxIDBytes
+	}
+	return nil, false
+}
+
+// peekID finds the id of a frame without decoding the rest of it into an
+// inFrame: for the replies that are sent before (or instead of) decoding, a
+// rate_limited refusal or a storage failure. It returns nil if the frame
+// has no valid id. Like json.Unmarshal, it matches the key "id"
+// case-insensitively and keeps the last one.
+func peekID(data []byte) json.RawMessage {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil
 	}
-	return id
+	var id json.RawMessage
+	for dec.More() {
+		t, err := dec.Token()
+		key, _ := t.(string)
+		var v json.RawMessage
+		if err != nil || dec.Decode(&v) != nil {
+			return nil
+		}
+		if strings.EqualFold(key, "id") {
+			id = v
+		}
+	}
+	if id, ok := validID(id); ok {
+		return id
+	}
+	return nil
 }
 
 // Server frames. Each has "type" first and "id" when it answers a frame.

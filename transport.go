@@ -48,6 +48,20 @@ type SendLimiter interface {
 	MaxSendBytes() int
 }
 
+// HelloTimer is an optional interface of a [Transport] that owns its sockets
+// (chatfly/transport/wstransport) and closes those that have not said hello
+// within the Hub's [Hub.HelloTimeout], counted from the upgrade, with
+// [CloseHelloTimeout]. The Hub keeps no such timer itself: it calls SaidHello
+// once a connection's hello has been accepted, and the transport stops that
+// connection's deadline. (Transports without it, like API Gateway's, rely on
+// the connection record expiring: the next frame after HelloTimeout closes
+// the connection.)
+type HelloTimer interface {
+	// SaidHello tells the transport that connection connID has said hello.
+	// It must not block; an unknown connection is ignored.
+	SaidHello(connID string)
+}
+
 // CloseCode is a WebSocket close status. Codes in 4000–4999 are chatfly's;
 // each says whether the client should reconnect.
 type CloseCode int
@@ -59,8 +73,12 @@ const (
 	// CloseGoingAway: the server is shutting down or restarting; reconnect
 	// (with the resume token) after a short delay.
 	CloseGoingAway CloseCode = 1001
-	// ClosePolicy: the connection broke a rule (for example it was
-	// rejected); do not reconnect without changing something.
+	// CloseUnsupported: the client sent a binary frame; chatfly speaks
+	// only text frames (API Gateway closes with 1003 too).
+	CloseUnsupported CloseCode = 1003
+	// ClosePolicy: the connection broke a rule (it kept flooding past the
+	// rate limit, for example); do not reconnect without changing
+	// something.
 	ClosePolicy CloseCode = 1008
 	// CloseTooBig: a frame exceeded the server's read limit.
 	CloseTooBig CloseCode = 1009
@@ -72,6 +90,10 @@ const (
 	// CloseReplaced: the same session connected again elsewhere (resume
 	// token used on another connection); do not reconnect automatically.
 	CloseReplaced CloseCode = 4001
+	// CloseHelloTimeout: the connection did not say hello within
+	// Options.HelloTimeout of the upgrade; reconnect and send hello at
+	// once.
+	CloseHelloTimeout CloseCode = 4002
 	// CloseRevoked: the server revoked the session (Hub.RevokeSession); its
 	// resume token is no longer accepted. Do not reconnect with the token;
 	// a new session (hello with a name) is possible.

@@ -413,20 +413,17 @@ func badInputKeepsConnection(t *testing.T, st storeKind) {
 			t.Fatalf("%s: got %s, want %s", tc.frame, ev.Raw, tc.code)
 		}
 	}
-	// Flood: past the limit every frame is refused with rate_limited.
-	limited := 0
-	for range 40 {
-		if _, err := c.Send(ctx(t), "lobby", "flood"); errors.Is(err, chatfly.ErrRateLimited) {
-			limited++
-		} else if err != nil {
+	// Flood: the first frame past the limit is refused with rate_limited;
+	// the next ones are dropped unanswered (see abuse_flood_test.go).
+	limited := false
+	for i := 0; i < 40 && !limited; i++ {
+		_, err := c.Send(ctx(t), "lobby", "flood")
+		if limited = errors.Is(err, chatfly.ErrRateLimited); err != nil && !limited {
 			t.Fatal(err)
 		}
 	}
-	if limited == 0 {
+	if !limited {
 		t.Fatal("40 sends past a limit of 30 per minute were all accepted")
-	}
-	if err := c.Ping(ctx(t)); !errors.Is(err, chatfly.ErrRateLimited) {
-		t.Fatalf("ping during the flood: %v", err)
 	}
 
 	// Oversized frame: closed with 1009 and a reason.

@@ -45,6 +45,9 @@ type conn struct {
 	nextPing atomic.Int64
 	pinging  atomic.Bool
 	aborted  atomic.Bool
+
+	helloWait int64        // the handler's hello timeout in ns, 0: none
+	helloBy   atomic.Int64 // t.now() deadline for hello; 0: said hello, or none
 }
 
 // maxKeptQueue is the largest queue slice a writer keeps for reuse once

@@ -26,8 +26,9 @@ type Hub interface {
 	// Connect is called before the WebSocket upgrade, with the request's
 	// context. An error refuses the connection with HTTP 403.
 	Connect(ctx context.Context, req *chatfly.ConnectRequest) error
-	// Receive is called with each text or binary message. frame is a new
-	// slice that the Hub may keep. An error is logged at debug level and
+	// Receive is called with each text message. frame is a new slice that
+	// the Hub may keep. A binary message is not passed on: it closes the
+	// connection with 1003 (chatfly.CloseUnsupported), as API Gateway does. An error is logged at debug level and
 	// the connection stays open. Once the connection is closing (Close,
 	// Shutdown, or a full send queue) Receive is no longer called for it.
 	// The connection's pongs are read between two Receive calls, so a
@@ -55,9 +56,12 @@ var (
 //     with 403 and a JSON body {"code":...,"message":...}: the code and
 //     message of the *chatfly.Error in the error's chain, or "internal"
 //     with a generic message.
-//  3. The upgrade. From then on h.Receive gets every message, in order,
-//     and Send reaches the client. Frames sent during Connect are refused
-//     with ErrGone, as on API Gateway.
+//  3. The upgrade. From then on h.Receive gets every text message, in
+//     order, and Send reaches the client. Frames sent during Connect are
+//     refused with ErrGone, as on API Gateway. If the connection has not
+//     said hello (see [Transport.SaidHello]) within the hello timeout (see
+//     Options.HelloTimeout), it is closed with 4002
+//     (chatfly.CloseHelloTimeout).
 //  4. When the connection ends (closed by either side, read limit
 //     exceeded, ping or write timeout, network error, Shutdown),
 //     h.Disconnect, after the connection is removed from the Transport.
@@ -71,13 +75,16 @@ var (
 // One Transport may serve several Handlers (and so several Hubs); connection
 // ids are unique across them.
 func (t *Transport) Handler(h Hub) http.Handler {
-	return &handler{t: t, hub: h, readLimit: t.opts.readLimit(h)}
+	hello := t.opts.helloTimeout(h)
+	t.watchHello(hello)
+	return &handler{t: t, hub: h, readLimit: t.opts.readLimit(h), hello: int64(hello)}
 }
 
 type handler struct {
 	t         *Transport
 	hub       Hub
 	readLimit int64
+	hello     int64 // hello timeout in nanoseconds, 0: none
 }
 
 func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +159,7 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Receive's context: canceled when the connection is aborted (ping or
 	// write timeout, Shutdown deadline) or has ended.
 	ctx, cancel := context.WithCancel(base)
-	c := &conn{id: id, t: t, ws: ws, lc: hw.lc, cancel: cancel}
+	c := &conn{id: id, t: t, ws: ws, lc: hw.lc, cancel: cancel, helloWait: hd.hello}
 	if err := t.register(c); err != nil {
 		cancel()
 		if errors.Is(err, errDuplicateID) {
@@ -209,13 +216,17 @@ func (hd *handler) serve(ctx context.Context, c *conn, disconnect func()) {
 func (hd *handler) readLoop(ctx context.Context, c *conn) error {
 	rctx := context.WithoutCancel(ctx)
 	for {
-		_, data, err := c.ws.Read(rctx)
+		typ, data, err := c.ws.Read(rctx)
 		if err != nil {
 			return err
 		}
 		if c.isClosing() {
 			// Closed by the Hub, Shutdown or the send queue: the Hub
 			// gets no more frames from it, only its Disconnect.
+			continue
+		}
+		if typ != websocket.MessageText {
+			c.requestClose(websocket.StatusCode(chatfly.CloseUnsupported), "binary frames are not supported")
 			continue
 		}
 		if err := hd.hub.Receive(ctx, c.id, data); err != nil {

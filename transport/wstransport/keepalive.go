@@ -1,13 +1,21 @@
 package wstransport
 
-import "time"
+import (
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/chatfly/chatfly"
+)
 
 // keepalive is the Transport's one background goroutine. It runs while the
-// Transport has connections and every tick (a quarter of the shorter of
-// WriteTimeout and PingInterval) walks them:
+// Transport has connections and every tick (a quarter of the shortest of
+// WriteTimeout, PingInterval and the hello timeouts) walks them:
 //
 //   - a write that has taken longer than WriteTimeout aborts its
 //     connection;
+//   - a connection that has not said hello by its deadline is closed with
+//     4002 (chatfly.CloseHelloTimeout);
 //   - a connection whose ping is due gets one, sent by a short-lived
 //     goroutine that waits at most PingTimeout for the pong.
 //
@@ -15,7 +23,8 @@ import "time"
 // its reader.
 func (t *Transport) keepalive(stop <-chan struct{}) {
 	defer t.release()
-	ticker := time.NewTicker(t.opts.tick())
+	tick := t.opts.tick(t.minHello.Load())
+	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	writeTimeout := int64(t.opts.WriteTimeout)
 	pingInterval := int64(t.opts.PingInterval)
@@ -25,11 +34,20 @@ func (t *Transport) keepalive(stop <-chan struct{}) {
 			return
 		case <-ticker.C:
 		}
+		if d := t.opts.tick(t.minHello.Load()); d != tick {
+			tick = d // a Handler with a shorter hello timeout was added
+			ticker.Reset(tick)
+		}
 		now := t.now()
 		t.mu.RLock()
 		for _, c := range t.conns {
 			if ws := c.writeStart.Load(); ws != 0 && now-ws > writeTimeout {
 				c.abort("write timeout")
+				continue
+			}
+			if hb := c.helloBy.Load(); hb != 0 && now > hb {
+				c.helloBy.Store(0)
+				c.requestClose(websocket.StatusCode(chatfly.CloseHelloTimeout), "hello timeout")
 				continue
 			}
 			if pingInterval > 0 && now >= c.nextPing.Load() && !c.pinging.Load() {

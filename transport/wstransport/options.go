@@ -68,6 +68,17 @@ type Options struct {
 	// socket closed without a handshake). Default DefaultPingTimeout.
 	PingTimeout time.Duration
 
+	// HelloTimeout is how long a connection may take, from its upgrade,
+	// to say hello (the Hub tells the Transport with SaidHello); past it
+	// the connection is closed with 4002 (chatfly.CloseHelloTimeout),
+	// whatever else it sent. It is checked by the keepalive goroutine, so
+	// the close comes between HelloTimeout and 1.25×HelloTimeout. Zero
+	// means: the hub's HelloTimeout() if the hub given to
+	// [Transport.Handler] has that method (as *chatfly.Hub does:
+	// chatfly.Options.HelloTimeout, default 10 seconds), else none.
+	// Negative: none.
+	HelloTimeout time.Duration
+
 	// OriginPatterns lists the host patterns of cross-origin pages allowed
 	// to connect, as in websocket.AcceptOptions.OriginPatterns (path.Match
 	// syntax, matched against the Origin's host, or against
@@ -151,12 +162,29 @@ func (o *Options) readLimit(h Hub) int64 {
 	return chatfly.DefaultMaxFrameBytes
 }
 
+// helloTimeout resolves HelloTimeout for hub h.
+func (o *Options) helloTimeout(h Hub) time.Duration {
+	switch {
+	case o.HelloTimeout > 0:
+		return o.HelloTimeout
+	case o.HelloTimeout < 0:
+		return 0
+	}
+	if m, ok := h.(interface{ HelloTimeout() time.Duration }); ok {
+		return max(m.HelloTimeout(), 0)
+	}
+	return 0
+}
+
 // tick is the period of the keepalive goroutine: a quarter of the shortest
-// deadline it enforces.
-func (o *Options) tick() time.Duration {
+// deadline it enforces (hello: the shortest hello timeout in ns, 0: none).
+func (o *Options) tick(hello int64) time.Duration {
 	d := o.WriteTimeout
 	if o.PingInterval > 0 && o.PingInterval < d {
 		d = o.PingInterval
+	}
+	if hello > 0 && time.Duration(hello) < d {
+		d = time.Duration(hello)
 	}
 	return max(d/4, time.Millisecond)
 }

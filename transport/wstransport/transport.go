@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -36,11 +37,14 @@ type Transport struct {
 	active      int           // handlers, connections and keepalive goroutine running
 	drained     chan struct{} // closed when shutdown && active == 0
 	janitorStop chan struct{} // non-nil while the keepalive goroutine runs
+
+	minHello atomic.Int64 // the shortest hello timeout of its Handlers, ns; 0: none
 }
 
 var (
 	_ chatfly.Transport   = (*Transport)(nil)
 	_ chatfly.Broadcaster = (*Transport)(nil)
+	_ chatfly.HelloTimer  = (*Transport)(nil)
 )
 
 // New returns a Transport. A nil opts uses the defaults of [Options].
@@ -114,6 +118,29 @@ func (t *Transport) Close(ctx context.Context, connID string, code chatfly.Close
 		c.requestClose(websocket.StatusCode(code), reason)
 	}
 	return nil
+}
+
+// SaidHello implements [chatfly.HelloTimer]: the Hub calls it when
+// connection connID's hello was accepted, and the connection is no longer
+// closed for its hello timeout. Unknown connections are ignored.
+func (t *Transport) SaidHello(connID string) {
+	t.mu.RLock()
+	c := t.conns[connID]
+	t.mu.RUnlock()
+	if c != nil {
+		c.helloBy.Store(0)
+	}
+}
+
+// watchHello makes the keepalive goroutine tick often enough for a
+// Handler's hello timeout d.
+func (t *Transport) watchHello(d time.Duration) {
+	for {
+		cur := t.minHello.Load()
+		if d <= 0 || (cur != 0 && cur <= int64(d)) || t.minHello.CompareAndSwap(cur, int64(d)) {
+			return
+		}
+	}
 }
 
 // Len returns the number of open connections.
@@ -205,6 +232,9 @@ func (t *Transport) register(c *conn) error {
 		return errDuplicateID
 	}
 	c.nextPing.Store(t.now() + int64(t.opts.PingInterval))
+	if c.helloWait > 0 {
+		c.helloBy.Store(t.now() + c.helloWait)
+	}
 	t.conns[c.id] = c
 	if t.janitorStop == nil {
 		t.janitorStop = make(chan struct{})

@@ -135,11 +135,6 @@ func TestReceiveInOrder(t *testing.T) {
 		want = append(want, f)
 		write(t, c, f)
 	}
-	// A binary message reaches Receive too.
-	if err := c.Write(bg, websocket.MessageBinary, []byte("bin")); err != nil {
-		t.Fatal(err)
-	}
-	want = append(want, "bin")
 	waitUntil(t, "frames received", func() bool { return len(e.hub.framesOf(id)) == len(want) })
 	if got := e.hub.framesOf(id); !slices.Equal(got, want) {
 		t.Errorf("frames out of order or changed")
