@@ -3,6 +3,7 @@ package chatfly
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -25,7 +26,9 @@ import (
 //	revoked#<sess>   revoked          (empty) tokens revoked     TokenTTL + 1 h after RevokeSession
 //
 // Default rooms (Options.Rooms) have no meta item. A name's skeleton is
-// nameKey(name) (names.go): the lower case of a plain ASCII name.
+// nameKey(name) (names.go): the lower case of a plain ASCII name. Messages
+// are the only items a Storage may drop to stay within a memory budget (see
+// EvictablePrefix).
 func connKey(conn string) Key { return Key{Partition: "conn#" + conn, Sort: "conn"} }
 
 func sessPart(sid string) string { return "sess#" + sid }
@@ -64,6 +67,20 @@ func msgSort(seq int64) string {
 }
 
 const directoryPart = "rooms"
+
+// EvictablePrefix returns the sort-key prefix of the items of partition
+// that a Storage may drop to stay within a memory budget, and whether it
+// has any: a room's messages ("msg#" in "room#<room>"). Dropping them
+// oldest first (lowest sort key first: their sort keys order like their
+// sequence numbers) only makes the room's history start later; the Hub
+// keeps working, and nothing else (sessions, connections, members, names,
+// counters, room metadata) may be dropped without breaking it.
+func EvictablePrefix(partition string) (string, bool) {
+	if strings.HasPrefix(partition, "room#") {
+		return "msg#", true
+	}
+	return "", false
+}
 
 // memberRec is a decoded member item.
 type memberRec struct {

@@ -25,6 +25,12 @@
 // memory held stays within a constant factor of the live items plus a small
 // constant (see [Store]).
 //
+// Memory budget: the store accounts for the bytes it holds and keeps them
+// within [Options.MaxBytes] by evicting the oldest messages of the least
+// recently active rooms (the items [chatfly.EvictablePrefix] names), and by
+// refusing, with chatfly.ErrUnavailable, writes that would grow anything
+// else past the budget (see [Store]).
+//
 // A Store lives in one process: Hubs that must share state across processes
 // need a shared backend such as chatfly/storage/dynamostore.
 package memstore
@@ -34,6 +40,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatfly/chatfly"
@@ -45,7 +52,18 @@ type Options struct {
 	// Now returns the current time, by which the Store decides whether an
 	// item has expired. Tests use it to control expiry. Default: time.Now.
 	Now func() time.Time
+
+	// MaxBytes is the memory budget: the most bytes the store accounts for
+	// (see [Store] for what is counted and what happens at the budget).
+	// Zero means the default, [DefaultMaxBytes] (256 MiB); a negative value
+	// means no budget: the store grows with what is written.
+	MaxBytes int64
 }
+
+// DefaultMaxBytes is the memory budget of a Store whose Options leave
+// MaxBytes zero: 256 MiB, room for a few hundred thousand connected
+// sessions plus the history of their rooms on a small host.
+const DefaultMaxBytes = 256 << 20
 
 // Store is an in-memory [chatfly.Storage]. Create it with [New]; the zero
 // Store is not usable. A Store is safe for concurrent use by multiple
@@ -71,11 +89,45 @@ type Options struct {
 // an expired item is reclaimed within that many writes to its shard (at once
 // if its own key is written), and a shard holds at most twice the items it
 // had live at its previous sweep, plus the minimum. A shard that is not
-// written to is not swept, but it does not grow either.
+// written to is not swept, but it does not grow either; [Store.Sweep]
+// reclaims everything at once.
+//
+// Budget: an item is accounted as its sort key and value plus 96 bytes (the
+// entry and its share of the partition's slice), and a partition as its name
+// plus 128 bytes (its slot in the shard's map and in the eviction queue).
+// This estimate leaves out the rounding of allocations and the spare
+// capacity of slices: the Go heap the items hold is up to about twice the
+// accounted bytes (1.5 times for messages of 50 to 450 bytes).
+//
+// When a write of a message makes the accounted bytes exceed MaxBytes, the
+// writer sweeps expired items (every shard, if that was last done a second
+// ago or more; else the shards that are partly due for a sweep), then evicts
+// messages: the oldest of the room whose latest message is the oldest
+// first, then those of the next such room, until the accounted bytes are
+// 1/16 below the budget. So an eviction round is paid for by the writes
+// since the previous one, and finding the room costs O(shards), not
+// O(rooms). Eviction never touches any other item (sessions, connections,
+// members, names, counters, room metadata, games): a write that would grow
+// those past MaxBytes first evicts messages, and if none are left fails with
+// chatfly.ErrUnavailable, changing nothing. Writes that do not grow the
+// store (updating a counter, rewriting an item with a value no longer than
+// before, deleting) always succeed. Each shard adds its changes to the
+// store's total in batches of MaxBytes/4096 bytes, so the budget may be
+// exceeded by up to 1/64, plus the items being written concurrently.
 type Store struct {
-	now    func() time.Time
-	seed   maphash.Seed
-	shards [numShards]shard
+	now     func() time.Time
+	seed    maphash.Seed
+	max     int64 // the budget; negative: none
+	low     int64 // where eviction stops
+	flush   int64 // bytes a shard changes before adding them to bytes
+	bytes   atomic.Int64
+	tick    atomic.Uint64 // orders writes of evictable items
+	evicted atomic.Int64
+	refused atomic.Int64
+	evictMu sync.Mutex // held by the one writer that evicts
+	// fullSweep is when reclaim last swept every shard; guarded by evictMu.
+	fullSweep time.Time
+	shards    [numShards]shard
 }
 
 const (
@@ -92,11 +144,18 @@ const (
 // shard is one lock's share of the store.
 type shard struct {
 	mu      sync.RWMutex
-	parts   map[string]partition // never holds an empty partition
-	items   int                  // entries in parts, expired or not
-	peak    int                  // most partitions in parts since it was made
-	writes  int                  // writes since the last sweep
-	sweepAt int                  // writes that trigger the next sweep
+	parts   map[string]part // never holds an empty partition
+	items   int             // entries in parts, expired or not
+	peak    int             // most partitions in parts since it was made
+	writes  int             // writes since the last sweep
+	sweepAt int             // writes that trigger the next sweep
+
+	st      *Store
+	bytes   int64    // accounted bytes of the entries and partitions held
+	pending int64    // change of bytes not yet added to st.bytes
+	queue   []queued // see push
+	qhead   int      // queue[:qhead] is consumed
+	queued  int      // partitions with a valid entry in queue
 
 	// Keep the fields above of neighbouring shards off one cache line.
 	_ [64]byte
@@ -111,9 +170,18 @@ func New(opts *Options) *Store {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Store{now: o.Now, seed: maphash.MakeSeed()}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	s := &Store{now: o.Now, seed: maphash.MakeSeed(), max: o.MaxBytes}
+	s.low = s.max - s.max/16
+	s.flush = max(s.max/4096, 0)
+	if s.max < 0 {
+		s.flush = 64 << 10
+	}
 	for i := range s.shards {
 		s.shards[i].sweepAt = minSweep
+		s.shards[i].st = s
 	}
 	return s
 }
@@ -133,7 +201,7 @@ func (s *Store) Get(ctx context.Context, key chatfly.Key) (chatfly.Item, error) 
 	sh := s.shard(key.Partition)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	p := sh.parts[key.Partition]
+	p := sh.parts[key.Partition].e
 	i, found := p.search(key.Sort)
 	if !found || !p[i].live(&c) {
 		return chatfly.Item{}, chatfly.ErrNotFound
@@ -146,7 +214,7 @@ func (s *Store) Get(ctx context.Context, key chatfly.Key) (chatfly.Item, error) 
 // version of the live item (0 if absent or expired).
 type slot struct {
 	sh      *shard
-	p       partition
+	p       part
 	i       int
 	found   bool
 	version int64
@@ -158,11 +226,23 @@ func (s *Store) lockWrite(key chatfly.Key, c *clock) slot {
 	sh := s.shard(key.Partition)
 	sh.mu.Lock()
 	w := slot{sh: sh, p: sh.parts[key.Partition]}
-	w.i, w.found = w.p.search(key.Sort)
-	if w.found && w.p[w.i].live(c) {
-		w.version = w.p[w.i].version
+	w.i, w.found = w.p.e.search(key.Sort)
+	if w.found && w.p.e[w.i].live(c) {
+		w.version = w.p.e[w.i].version
 	}
 	return w
+}
+
+// growth returns how many accounted bytes writing e into the slot of the
+// partition named name adds.
+func (w *slot) growth(name string, e *entry) int64 {
+	switch {
+	case w.found:
+		return e.size() - w.p.e[w.i].size()
+	case len(w.p.e) == 0:
+		return e.size() + partSize(name)
+	}
+	return e.size()
 }
 
 // Put writes item if cond holds, and returns its new version. It keeps
@@ -172,16 +252,27 @@ func (s *Store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (
 		return 0, err
 	}
 	c := clock{now: s.now}
-	w := s.lockWrite(item.Key, &c)
-	defer w.sh.mu.Unlock()
-	sh, p, i, found, version := w.sh, w.p, w.i, w.found, w.version
-	if !cond.Check(version != 0, version) {
-		return 0, chatfly.ErrConflict
+	evictable := s.evictable(item.Key)
+	var a admission
+	for {
+		w := s.lockWrite(item.Key, &c)
+		if !cond.Check(w.version != 0, w.version) {
+			w.sh.mu.Unlock()
+			return 0, chatfly.ErrConflict
+		}
+		e := entry{sort: item.Sort, value: item.Value, version: w.version + 1, expires: item.Expires}
+		grow := w.growth(item.Partition, &e)
+		if !evictable {
+			if err := s.admit(&w, &c, grow, &a); err == errRetry {
+				continue
+			} else if err != nil {
+				return 0, err
+			}
+		}
+		w.sh.store(item.Partition, &w, e, grow, evictable)
+		s.done(w.sh, &c, evictable)
+		return e.version, nil
 	}
-	e := entry{sort: item.Sort, value: item.Value, version: version + 1, expires: item.Expires}
-	sh.store(item.Partition, p, i, found, e)
-	sh.wrote(&c)
-	return e.version, nil
 }
 
 // Delete removes the item at key if cond holds. See [chatfly.Storage].
@@ -192,7 +283,7 @@ func (s *Store) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) 
 	c := clock{now: s.now}
 	w := s.lockWrite(key, &c)
 	defer w.sh.mu.Unlock()
-	sh, p, i, found, version := w.sh, w.p, w.i, w.found, w.version
+	sh, p, i, found, version := w.sh, w.p.e, w.i, w.found, w.version
 	if !cond.Check(version != 0, version) {
 		return chatfly.ErrConflict
 	}
@@ -200,6 +291,7 @@ func (s *Store) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) 
 		// Leave a tombstone (see entry): O(log n) instead of moving the
 		// entries after it, and the sweep that reclaims it is paid for by
 		// writes, as for expired items.
+		sh.account(-int64(len(p[i].value)))
 		p[i] = entry{sort: p[i].sort}
 		sh.wrote(&c)
 	}
@@ -213,22 +305,32 @@ func (s *Store) Add(ctx context.Context, key chatfly.Key, delta int64, expires t
 		return 0, err
 	}
 	c := clock{now: s.now}
-	w := s.lockWrite(key, &c)
-	defer w.sh.mu.Unlock()
-	sh, p, i, found := w.sh, w.p, w.i, w.found
-	var n int64
-	if w.version != 0 {
-		e := &p[i]
-		e.n += delta
-		e.version++
-		e.expires = expires
-		n = e.n
-	} else {
-		sh.store(key.Partition, p, i, found, entry{sort: key.Sort, n: delta, version: 1, expires: expires})
-		n = delta
+	evictable := s.evictable(key)
+	var a admission
+	for {
+		w := s.lockWrite(key, &c)
+		if w.version != 0 {
+			e := &w.p.e[w.i]
+			e.n += delta
+			e.version++
+			e.expires = expires
+			n := e.n
+			s.done(w.sh, &c, false)
+			return n, nil
+		}
+		e := entry{sort: key.Sort, n: delta, version: 1, expires: expires}
+		grow := w.growth(key.Partition, &e)
+		if !evictable {
+			if err := s.admit(&w, &c, grow, &a); err == errRetry {
+				continue
+			} else if err != nil {
+				return 0, err
+			}
+		}
+		w.sh.store(key.Partition, &w, e, grow, evictable)
+		s.done(w.sh, &c, evictable)
+		return delta, nil
 	}
-	sh.wrote(&c)
-	return n, nil
 }
 
 // Query returns the unexpired items of q.Partition selected by q, in order.
@@ -241,7 +343,7 @@ func (s *Store) Query(ctx context.Context, q chatfly.Query) ([]chatfly.Item, err
 	sh := s.shard(q.Partition)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	p := sh.parts[q.Partition]
+	p := sh.parts[q.Partition].e
 	lo, hi := p.bounds(q)
 	if lo >= hi {
 		return nil, nil
@@ -282,7 +384,7 @@ func (s *Store) Scan(ctx context.Context, q chatfly.Query, f func(it *chatfly.It
 	sh := s.shard(q.Partition)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	p := sh.parts[q.Partition]
+	p := sh.parts[q.Partition].e
 	lo, hi := p.bounds(q)
 	seen, n := 0, max(hi-lo, 0)
 	var it chatfly.Item
@@ -321,8 +423,8 @@ func (s *Store) Len() int {
 		sh := &s.shards[i]
 		sh.mu.RLock()
 		for _, p := range sh.parts {
-			for j := range p {
-				if p[j].live(&c) {
+			for j := range p.e {
+				if p.e[j].live(&c) {
 					n++
 				}
 			}
@@ -336,26 +438,38 @@ func (s *Store) shard(partition string) *shard {
 	return &s.shards[maphash.String(s.seed, partition)&(numShards-1)]
 }
 
-// store writes e at index i of partition p, the partition named name,
-// replacing the entry there if found, inserting it otherwise.
-func (sh *shard) store(name string, p partition, i int, found bool, e entry) {
-	if found {
-		p[i] = e
-		return
-	}
-	if p == nil {
-		if sh.parts == nil {
-			sh.parts = make(map[string]partition)
-		}
-		sh.peak = max(sh.peak, len(sh.parts)+1)
-	}
-	if i == len(p) {
-		p = append(p, e) // the common case: an increasing key
+// store writes e into the slot w of the partition named name, replacing
+// the entry there if found, inserting it otherwise, and accounts for the
+// grow bytes it adds. An evictable e makes the partition the most recently
+// written in the eviction queue.
+func (sh *shard) store(name string, w *slot, e entry, grow int64, evictable bool) {
+	p := w.p
+	if w.found {
+		p.e[w.i] = e
 	} else {
-		p = slices.Insert(p, i, e)
+		if len(p.e) == 0 {
+			if sh.parts == nil {
+				sh.parts = make(map[string]part)
+			}
+			sh.peak = max(sh.peak, len(sh.parts)+1)
+		}
+		if w.i == len(p.e) {
+			p.e = append(p.e, e) // the common case: an increasing key
+		} else {
+			p.e = slices.Insert(p.e, w.i, e)
+		}
+		sh.items++
 	}
-	sh.parts[name] = p
-	sh.items++
+	if evictable {
+		sh.touch(name, &p)
+	}
+	if !w.found || evictable {
+		sh.parts[name] = p
+	}
+	if evictable && len(sh.queue) > 2*sh.queued+64 {
+		sh.compact()
+	}
+	sh.account(grow)
 }
 
 // wrote counts a write to the shard and sweeps it when it is due.
@@ -366,38 +480,46 @@ func (sh *shard) wrote(c *clock) {
 	}
 }
 
-// sweep removes the expired entries of the shard, drops empty partitions and
-// releases memory that they left mostly unused.
+// sweep removes the expired entries of the shard, drops empty partitions,
+// releases memory that they left mostly unused and recounts the shard's
+// bytes.
 func (sh *shard) sweep(c *clock) {
 	items := 0
+	var bytes int64
 	for name, p := range sh.parts {
-		first := -1
-		for i := range p {
-			if !p[i].live(c) {
+		first, size := -1, int64(0)
+		for i := range p.e {
+			switch {
+			case p.e[i].live(c):
+				size += p.e[i].size()
+			case first < 0:
 				first = i
-				break
 			}
 		}
-		if first < 0 {
-			items += len(p)
-			continue
-		}
-		kept := p[:first]
-		for i := first + 1; i < len(p); i++ {
-			if p[i].live(c) {
-				kept = append(kept, p[i])
+		kept := p.e
+		if first >= 0 {
+			kept = p.e[:first]
+			for i := first + 1; i < len(p.e); i++ {
+				if p.e[i].live(c) {
+					kept = append(kept, p.e[i])
+				}
 			}
+			clear(p.e[len(kept):]) // drop references to values
+			switch {
+			case len(kept) == 0:
+				delete(sh.parts, name)
+				if p.active != 0 {
+					sh.queued--
+				}
+				continue
+			case cap(kept) > 64 && cap(kept) > 4*len(kept):
+				kept = slices.Clone(kept)
+			}
+			p.e = kept
+			sh.parts[name] = p
 		}
-		clear(p[len(kept):]) // drop references to values
-		switch {
-		case len(kept) == 0:
-			delete(sh.parts, name)
-			continue
-		case cap(kept) > 64 && cap(kept) > 4*len(kept):
-			kept = slices.Clone(kept)
-		}
-		sh.parts[name] = kept
 		items += len(kept)
+		bytes += size + partSize(name)
 	}
 	// A Go map keeps the buckets of its peak size; rebuild a map that
 	// shrank a lot.
@@ -408,11 +530,13 @@ func (sh *shard) sweep(c *clock) {
 	sh.items = items
 	sh.writes = 0
 	sh.sweepAt = max(minSweep, items)
+	sh.account(bytes - sh.bytes)
+	sh.compact()
 }
 
 // resized returns a copy of m, sized for its length.
-func resized(m map[string]partition) map[string]partition {
-	c := make(map[string]partition, len(m))
+func resized(m map[string]part) map[string]part {
+	c := make(map[string]part, len(m))
 	for k, v := range m {
 		c[k] = v
 	}

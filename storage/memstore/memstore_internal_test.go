@@ -22,23 +22,38 @@ func (s *Store) stored(t *testing.T) (items, parts int) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
-		n := 0
+		n, inQueue := 0, 0
+		var bytes int64
 		for name, p := range sh.parts {
-			if len(p) == 0 {
+			if len(p.e) == 0 {
 				t.Fatalf("shard %d holds empty partition %q", i, name)
 			}
 			if s.shard(name) != sh {
 				t.Fatalf("partition %q is in the wrong shard", name)
 			}
-			for j := 1; j < len(p); j++ {
-				if p[j-1].sort >= p[j].sort {
-					t.Fatalf("partition %q out of order at %d: %q, %q", name, j, p[j-1].sort, p[j].sort)
+			bytes += partSize(name)
+			for j := range p.e {
+				if j > 0 && p.e[j-1].sort >= p.e[j].sort {
+					t.Fatalf("partition %q out of order at %d: %q, %q", name, j, p.e[j-1].sort, p.e[j].sort)
+				}
+				bytes += p.e[j].size()
+			}
+			if p.active != 0 {
+				inQueue++
+				if !slices.Contains(sh.queue[sh.qhead:], queued{name, p.active}) {
+					t.Fatalf("partition %q is not in its shard's eviction queue", name)
 				}
 			}
-			n += len(p)
+			n += len(p.e)
 		}
 		if n != sh.items {
 			t.Fatalf("shard %d counts %d items, holds %d", i, sh.items, n)
+		}
+		if bytes != sh.bytes {
+			t.Fatalf("shard %d accounts %d bytes, holds %d", i, sh.bytes, bytes)
+		}
+		if inQueue != sh.queued {
+			t.Fatalf("shard %d counts %d queued partitions, holds %d", i, sh.queued, inQueue)
 		}
 		items += n
 		parts += len(sh.parts)
@@ -228,9 +243,12 @@ func TestRandomOps(t *testing.T) {
 	s := New(&Options{Now: clock.Now})
 	m := &model{now: clock.Now, items: make(map[chatfly.Key]chatfly.Item)}
 	rng := rand.New(rand.NewPCG(1, 2))
-	sorts := []string{"a", "a#1", "a#2", "a#10", "b", "b#1", "c", "m#001", "m#002", "m#003", "z"}
+	sorts := []string{"a", "a#1", "a#2", "a#10", "b", "b#1", "c", "m#001", "m#002", "m#003", "msg#1", "msg#2", "z"}
 	randKey := func() chatfly.Key {
-		return chatfly.Key{Partition: fmt.Sprintf("p%d", rng.IntN(8)), Sort: sorts[rng.IntN(len(sorts))]}
+		// Half the partitions are rooms, whose msg# items are evictable
+		// (the budget is not reached: this exercises the eviction queue).
+		part := fmt.Sprintf("%s%d", []string{"p", "room#"}[rng.IntN(2)], rng.IntN(4))
+		return chatfly.Key{Partition: part, Sort: sorts[rng.IntN(len(sorts))]}
 	}
 	randExp := func() time.Time {
 		if rng.IntN(3) == 0 {

@@ -7,11 +7,38 @@ import (
 	"github.com/chatfly/chatfly"
 )
 
-// partition is the items of one partition, in byte order of sort key. The
-// shard's map holds the slice itself rather than a pointer to it, which
-// saves a dependent memory load on every lookup; writes that change its
-// length store it back.
+// part is what the shard's map holds for one partition: its items, and its
+// place in the eviction queue. The map holds the struct itself rather than a
+// pointer to it, which saves a dependent memory load on every lookup; writes
+// that change the length of e or change active store it back.
+type part struct {
+	e partition
+	// active is the tick (see Store.tick) of the latest write of an
+	// evictable item to the partition, the key of its entry in the shard's
+	// eviction queue; 0 if it has none.
+	active uint64
+}
+
+// partition is the items of one partition, in byte order of sort key.
 type partition []entry
+
+const (
+	// entryOverhead is the accounted size of an entry besides its sort key
+	// and value: the entry itself (80 bytes) and the headers of the
+	// allocations of its sort key and value.
+	entryOverhead = 96
+	// partOverhead is the accounted size of a partition besides its name:
+	// its slot in the shard's map (a string and a part, with the map's
+	// spare slots) and its entry in the eviction queue.
+	partOverhead = 128
+)
+
+// size is the accounted size of e (see Store).
+func (e *entry) size() int64 { return int64(len(e.sort)+len(e.value)) + entryOverhead }
+
+// partSize is the accounted size of a partition named name, without its
+// entries.
+func partSize(name string) int64 { return int64(len(name)) + partOverhead }
 
 // entry is one stored item, without its partition.
 //
