@@ -33,32 +33,23 @@ type gameRecord struct {
 	Reason   string          `json:"reason,omitempty"` // how it ended: "", resigned, left, timeout
 	Deadline int64           `json:"deadline,omitempty"`
 	Started  int64           `json:"started"`
+	Held     []Key           `json:"held,omitempty"` // the slots of an open game (game_limits.go)
 
 	version int64
 }
 
 func gameKey(rid, gid string) Key { return Key{Partition: roomPart(rid), Sort: "game#" + gid} }
 
-// How long game records live: open ones wait for players, finished ones
-// stay for a rematch, running ones as long as moves keep coming.
+// How long game records live after their last change (see Hub.gameTTL):
+// finished ones stay for a rematch, running ones as long as moves keep
+// coming. Open ones live for Options.OpenGameTTL.
 const (
-	gameOpenTTL    = 10 * time.Minute
 	gameOverTTL    = time.Hour
 	gamePlayingTTL = 24 * time.Hour
 )
 
 func (g *gameRecord) seatOf(sid string) int {
 	return slices.IndexFunc(g.Seats, func(m Member) bool { return m.ID == sid })
-}
-
-func (g *gameRecord) expires(now time.Time) time.Time {
-	switch g.Status {
-	case "open":
-		return now.Add(gameOpenTTL)
-	case "over":
-		return now.Add(gameOverTTL)
-	}
-	return now.Add(gamePlayingTTL)
 }
 
 // gameFrame is the game.state event: the game as one recipient may see it.
@@ -186,15 +177,21 @@ func (h *Hub) openGame(c *call, order []string) error {
 	var seed [8]byte
 	_, _ = crand.Read(seed[:])
 	rec := &gameRecord{
-		ID: newID()[:12], Game: info.Name, Room: c.f.Room, Status: "open", Size: size,
+		ID: newGameID(c.now), Game: info.Name, Room: c.f.Room, Status: "open", Size: size,
 		Seats: []Member{c.member()}, Invited: c.f.Invite, Order: order,
 		Seed: binary.LittleEndian.Uint64(seed[:]), Started: c.now.UnixMilli(),
 	}
 	if err := h.startIfFull(rec, c.now); err != nil {
 		return err
 	}
-	v, err := h.store.Put(c.ctx, Item{Key: gameKey(rec.Room, rec.ID), Value: mustJSON(rec), Expires: rec.expires(c.now)}, IfAbsent)
+	if rec.Status == "open" {
+		if err := h.holdOpenSlots(c, rec); err != nil {
+			return err
+		}
+	}
+	v, err := h.store.Put(c.ctx, Item{Key: gameKey(rec.Room, rec.ID), Value: mustJSON(rec), Expires: h.gameTTL(rec, c.now)}, IfAbsent)
 	if err != nil {
+		h.releaseSlots(c.ctx, rec.Held)
 		return err
 	}
 	rec.version = v
@@ -261,13 +258,15 @@ func (h *Hub) gameChange(c *call, change func(*call, *gameRecord) error) error {
 		if err := change(c, rec); err != nil {
 			return err
 		}
-		v, err := h.store.Put(c.ctx, Item{Key: gameKey(rec.Room, rec.ID), Value: mustJSON(rec), Expires: rec.expires(c.now)}, IfVersion(rec.version))
+		done := rec.settle()
+		v, err := h.store.Put(c.ctx, Item{Key: gameKey(rec.Room, rec.ID), Value: mustJSON(rec), Expires: h.gameTTL(rec, c.now)}, IfVersion(rec.version))
 		if errors.Is(err, ErrConflict) {
 			continue // another Hub applied a change first: decide again on the new state
 		}
 		if err != nil {
 			return err
 		}
+		h.releaseSlots(c.ctx, done)
 		rec.version = v
 		return h.publishGame(c, rec)
 	}
@@ -406,10 +405,12 @@ func (h *Hub) forfeitOnLeave(ctx context.Context, rid, sid string, now time.Time
 		} else {
 			h.forfeit(&rec, []int{seat}, "left")
 		}
-		v, err := h.store.Put(ctx, Item{Key: it.Key, Value: mustJSON(&rec), Expires: rec.expires(now)}, IfVersion(it.Version))
+		done := rec.settle()
+		v, err := h.store.Put(ctx, Item{Key: it.Key, Value: mustJSON(&rec), Expires: h.gameTTL(&rec, now)}, IfVersion(it.Version))
 		if err != nil {
 			continue // changed meanwhile; whoever changed it published it
 		}
+		h.releaseSlots(ctx, done)
 		rec.version = v
 		if err := h.broadcastGame(ctx, &rec, nil); err != nil {
 			h.log.WarnContext(ctx, "chatfly: publishing forfeit", "err", err)
@@ -490,20 +491,31 @@ func (h *Hub) gameFrame(rec *gameRecord, seat int, id json.RawMessage) ([]byte, 
 	return mustJSON(gameFrame{Type: "game.state", ID: id, Room: rec.Room, Game: v}), nil
 }
 
-// gameList answers with the room's games as the caller may see them.
+// gameList answers with the room's games as the caller may see them,
+// newest first: at most MaxGameList of the room's 5×MaxGameList newest
+// games, of which at most maxListedOver finished ones.
 func (h *Hub) gameList(c *call) error {
 	if err := h.membership(c); err != nil {
 		return err
 	}
-	items, err := h.store.Query(c.ctx, Query{Partition: roomPart(c.f.Room), Prefix: "game#"})
+	items, err := h.store.Query(c.ctx, Query{Partition: roomPart(c.f.Room), Prefix: "game#", Reverse: true, Limit: 5 * h.opts.MaxGameList})
 	if err != nil {
 		return err
 	}
-	games := make([]json.RawMessage, 0, len(items))
+	games := make([]json.RawMessage, 0, min(len(items), h.opts.MaxGameList))
+	over := 0
 	for _, it := range items {
+		if len(games) == h.opts.MaxGameList {
+			break
+		}
 		rec := &gameRecord{version: it.Version}
 		if json.Unmarshal(it.Value, rec) != nil || h.games[rec.Game] == nil {
 			continue
+		}
+		if rec.Status == "over" {
+			if over++; over > maxListedOver {
+				continue
+			}
 		}
 		frame, err := h.gameFrame(rec, rec.seatOf(c.conn.Session), nil)
 		if err != nil {

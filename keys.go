@@ -23,6 +23,13 @@ import (
 //	rooms            <room>           (empty) public rooms       with the room
 //	rate#<subject>   <window>         counter N                  two windows
 //	rcreate#<sess>   <hour>           counter N                  two hours
+//	room#<room>      game#<id>        gameRecord JSON (ids sort  open: OpenGameTTL from opening;
+//	                                  by creation time)          playing: 24 h, over: 1 h from change
+//	room#<room>      open#r#<n>       "<room>\n<game>" a slot of the   with its open game
+//	                                  room's open games, n < MaxOpenGamesPerRoom
+//	room#<room>      open#s#<sess>#<n> the same, of the session's open games there
+//	gopen#<n>        slot             the same, server-wide,     with its open game
+//	                                  n < MaxOpenGames
 //	revoked#<sess>   revoked          (empty) tokens revoked     TokenTTL + 1 h after RevokeSession
 //
 // Default rooms (Options.Rooms) have no meta item. A name's skeleton is
@@ -102,3 +109,16 @@ func parseMember(v []byte) memberRec {
 
 // view returns b as a string without copying. b must never change.
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// Slots of open games (game_limits.go).
+const openSlotPrefix = "open#"
+
+func roomSlotKey(rid string, n int) Key {
+	return Key{Partition: roomPart(rid), Sort: openSlotPrefix + "r#" + itoa(int64(n))}
+}
+
+func sessionSlotKey(rid, sid string, n int) Key {
+	return Key{Partition: roomPart(rid), Sort: openSlotPrefix + "s#" + sid + "#" + itoa(int64(n))}
+}
+
+func globalSlotKey(n int) Key { return Key{Partition: "gopen#" + itoa(int64(n)), Sort: "slot"} }

@@ -153,6 +153,24 @@ type Options struct {
 	// past it the opponent may claim the game (game.claim). Zero: no
 	// timer, as suits casual games.
 	TurnTimeout time.Duration
+	// MaxOpenGamesPerSession limits the games one session has waiting for
+	// players (status "open") in one room at once. Default 2.
+	MaxOpenGamesPerSession int
+	// MaxOpenGamesPerRoom limits the games waiting for players in one room
+	// at once; game.start beyond it is too_many. Default 10.
+	MaxOpenGamesPerRoom int
+	// MaxOpenGames limits the games waiting for players in all rooms
+	// together, across every Hub sharing the Storage. Near it a start may be
+	// refused a little early (see game_limits.go). Default 10000;
+	// negative: no server-wide cap.
+	MaxOpenGames int
+	// OpenGameTTL is how long a game waits for its players (an invitation
+	// stands); then it disappears unless it has started. Default 10
+	// minutes.
+	OpenGameTTL time.Duration
+	// MaxGameList is the most games one game.list reply lists, newest
+	// first (at most 3 of them finished). Default 20.
+	MaxGameList int
 
 	// Logger receives the Hub's logs. Default: slog.Default().
 	Logger *slog.Logger
@@ -234,6 +252,11 @@ func (o *Options) withDefaults() Options {
 	def(&d.MaxTopicRunes, 200)
 	def(&d.MaxBansPerRoom, 1000)
 	def(&d.MaxReasonRunes, 200)
+	def(&d.MaxOpenGamesPerSession, 2)
+	def(&d.MaxOpenGamesPerRoom, 10)
+	def(&d.MaxOpenGames, 10000)
+	defDur(&d.OpenGameTTL, 10*time.Minute)
+	def(&d.MaxGameList, 20)
 	defDur(&d.MaxMuteDuration, 30*24*time.Hour)
 	def(&d.RateLimit.Count, 50)
 	defDur(&d.RateLimit.Window, 10*time.Second)

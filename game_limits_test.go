@@ -1,0 +1,207 @@
+package chatfly_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/chatfly/chatfly"
+)
+
+// nimHub is a Hub with the nim game and people in "games" (th.conns).
+func nimHub(t *testing.T, opts *chatfly.Options, names ...string) *testHub {
+	opts.Games = []chatfly.Game{nim{}}
+	opts.RateLimit = chatfly.RateLimit{Count: -1}
+	th := newTestHub(t, opts)
+	th.conns = map[string]string{}
+	for _, n := range names {
+		th.conns[n], _ = th.hello(n)
+		th.join(th.conns[n], "games")
+	}
+	return th
+}
+
+// open starts a nim game in "games" as who and returns its id ("" and the
+// error code if refused).
+func (th *testHub) open(who string) (id, code string) {
+	th.t.Helper()
+	r := th.reply(th.conns[who], `{"action":"game.start","id":1,"room":"games","game":"nim"}`)
+	if r["type"] == "error" {
+		return "", r["code"].(string)
+	}
+	return gameOf(r)["id"].(string), ""
+}
+
+func (th *testHub) gameAction(who, action, id string) map[string]any {
+	th.t.Helper()
+	return th.reply(th.conns[who], `{"action":"`+action+`","id":1,"room":"games","game":"`+id+`"}`)
+}
+
+// listed returns the ids and statuses game.list shows who, in order.
+func (th *testHub) listed(who string) (ids, statuses []string) {
+	th.t.Helper()
+	for _, g := range th.reply(th.conns[who], `{"action":"game.list","id":1,"room":"games"}`)["games"].([]any) {
+		g := gameOf(g.(map[string]any))
+		ids = append(ids, g["id"].(string))
+		statuses = append(statuses, g["status"].(string))
+	}
+	return ids, statuses
+}
+
+// Open games are capped per session and per room; a refused start changes
+// nothing and tells nobody; starting or cancelling a game frees its slot.
+func TestOpenGameLimits(t *testing.T) {
+	th := nimHub(t, &chatfly.Options{MaxOpenGamesPerSession: 2, MaxOpenGamesPerRoom: 3}, "Ada", "Bob", "Cy")
+	a1, _ := th.open("Ada")
+	a2, _ := th.open("Ada")
+	for _, c := range th.conns {
+		th.tr.take(c)
+	}
+	before := th.snapshot("games")
+	_, code := th.open("Ada")
+	assert.Equal(t, "too_many", code, "Ada's third open game")
+	assert.Equal(t, before, th.snapshot("games"), "a refused start changed storage")
+	assert.Empty(t, th.tr.take(th.conns["Bob"]), "Bob was told of a refused start")
+
+	b1, code := th.open("Bob")
+	require.Empty(t, code, "Bob's first game")
+	_, code = th.open("Bob")
+	assert.Equal(t, "too_many", code, "a fourth game in a room of 3")
+	_, code = th.open("Cy")
+	assert.Equal(t, "too_many", code, "Cy, room full")
+
+	// Bob takes Ada's seat: that game starts and frees its slot.
+	require.Equal(t, "playing", gameOf(th.gameAction("Bob", "game.accept", a1))["status"])
+	c1, code := th.open("Cy")
+	require.Empty(t, code, "Cy after a game started")
+	// Cancelling an open game frees its slot too, for its starter again.
+	require.Equal(t, "over", gameOf(th.gameAction("Ada", "game.resign", a2))["status"])
+	_, code = th.open("Ada")
+	require.Empty(t, code, "Ada after cancelling")
+	_, code = th.open("Cy")
+	assert.Equal(t, "too_many", code, "room full again")
+	// Leaving cancels one's open games, and frees their slots.
+	th.reply(th.conns["Bob"], `{"action":"leave","id":1,"room":"games"}`)
+	_, code = th.open("Cy")
+	assert.Empty(t, code, "Cy after Bob left with his open game")
+	_, statuses := th.listed("Cy")
+	open := 0
+	for _, s := range statuses {
+		if s == "open" {
+			open++
+		}
+	}
+	assert.Equal(t, 3, open, "open games listed (%v; b1 %s c1 %s)", statuses, b1, c1)
+}
+
+// An open game nobody joins disappears after OpenGameTTL, with its slots.
+func TestOpenGamesExpire(t *testing.T) {
+	th := nimHub(t, &chatfly.Options{OpenGameTTL: 5 * time.Minute, PresenceTTL: time.Hour}, "Ada", "Bob")
+	id1, _ := th.open("Ada")
+	th.clock.Advance(time.Minute)
+	id2, _ := th.open("Ada")
+	_, code := th.open("Ada")
+	require.Equal(t, "too_many", code)
+
+	th.clock.Advance(4 * time.Minute) // the first one is 5 minutes old
+	ids, _ := th.listed("Bob")
+	assert.Equal(t, []string{id2}, ids, "listed after the first expired")
+	th.wantError(th.conns["Bob"], `{"action":"game.accept","room":"games","game":"`+id1+`"}`, "not_found")
+	_, code = th.open("Ada")
+	assert.Empty(t, code, "Ada opens again once one expired")
+
+	// A game that started lives on: only waiting expires.
+	require.Equal(t, "playing", gameOf(th.gameAction("Bob", "game.accept", id2))["status"])
+	th.clock.Advance(10 * time.Minute)
+	ids, statuses := th.listed("Bob")
+	assert.Equal(t, []string{id2}, ids)
+	assert.Equal(t, []string{"playing"}, statuses)
+}
+
+// game.list is bounded: newest first, at most MaxGameList games, of which at
+// most 3 finished.
+func TestGameListBounded(t *testing.T) {
+	th := nimHub(t, &chatfly.Options{MaxGameList: 4}, "Ada", "Bob")
+	var over, playing []string
+	for range 5 {
+		th.clock.Advance(time.Second)
+		id, _ := th.open("Ada")
+		th.gameAction("Ada", "game.resign", id)
+		over = append(over, id)
+	}
+	ids, _ := th.listed("Bob")
+	assert.Equal(t, []string{over[4], over[3], over[2]}, ids, "only the 3 latest finished games")
+	for range 3 {
+		th.clock.Advance(time.Second)
+		id, _ := th.open("Ada")
+		th.gameAction("Bob", "game.accept", id)
+		playing = append(playing, id)
+	}
+	ids, statuses := th.listed("Bob")
+	assert.Equal(t, []string{playing[2], playing[1], playing[0], over[4]}, ids)
+	assert.Equal(t, []string{"playing", "playing", "playing", "over"}, statuses)
+}
+
+// The caps hold across Hubs sharing a Storage under concurrent starts:
+// per room, per session, and server-wide (MaxOpenGames).
+func TestOpenGameCapsHoldUnderConcurrency(t *testing.T) {
+	th := nimHub(t, &chatfly.Options{MaxOpenGamesPerSession: 2, MaxOpenGamesPerRoom: 5, MaxOpenGames: 7})
+	other := chatfly.New(th.store, th.tr, &chatfly.Options{Games: []chatfly.Game{nim{}}, RateLimit: chatfly.RateLimit{Count: -1},
+		MaxOpenGamesPerSession: 2, MaxOpenGamesPerRoom: 5, MaxOpenGames: 7, Now: th.clock.Now})
+	ctx := context.Background()
+	hubs := []*chatfly.Hub{th.hub, other}
+	type player struct {
+		hub        *chatfly.Hub
+		conn, room string
+	}
+	var players []player
+	for i := range 12 {
+		p := player{hub: hubs[i%2], conn: fmt.Sprintf("p%02d", i), room: []string{"games", "lobby"}[i/6]}
+		require.NoError(t, p.hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: p.conn}))
+		require.NoError(t, p.hub.Receive(ctx, p.conn, []byte(`{"action":"hello","name":"`+p.conn+`"}`)))
+		require.NoError(t, p.hub.Receive(ctx, p.conn, []byte(`{"action":"join","room":"`+p.room+`"}`)))
+		players = append(players, p)
+	}
+	var wg sync.WaitGroup
+	for _, p := range players {
+		for range 4 {
+			wg.Go(func() {
+				assert.NoError(t, p.hub.Receive(ctx, p.conn, []byte(`{"action":"game.start","room":"`+p.room+`","game":"nim"}`)))
+			})
+		}
+	}
+	wg.Wait()
+	perRoom := map[string]int{}
+	perSession := map[string]int{}
+	for _, room := range []string{"games", "lobby"} {
+		items, err := th.store.Query(ctx, chatfly.Query{Partition: "room#" + room, Prefix: "game#"})
+		require.NoError(t, err)
+		for _, it := range items {
+			var g struct {
+				Status string           `json:"status"`
+				Seats  []chatfly.Member `json:"seats"`
+			}
+			require.NoError(t, json.Unmarshal(it.Value, &g))
+			if g.Status == "open" {
+				perRoom[room]++
+				perSession[g.Seats[0].ID]++
+			}
+		}
+	}
+	total := perRoom["games"] + perRoom["lobby"]
+	assert.LessOrEqual(t, perRoom["games"], 5)
+	assert.LessOrEqual(t, perRoom["lobby"], 5)
+	// Near the server-wide cap a start may be refused a little early (it
+	// probes 4 slots), never late.
+	assert.LessOrEqual(t, total, 7, "open games server-wide: %v", perRoom)
+	assert.GreaterOrEqual(t, total, 5, "open games server-wide: %v", perRoom)
+	for sid, n := range perSession {
+		assert.LessOrEqual(t, n, 2, "open games of %s", sid)
+	}
+}
