@@ -42,6 +42,8 @@ type Hub struct {
 	// out, and a join's snapshot of history and members. They are locks,
 	// not state: across Hubs, clients order by seq instead.
 	roomLocks [64]sync.Mutex
+	// dirMu serialises this Hub's admissions to the directory (see admit).
+	dirMu sync.Mutex
 }
 
 // New returns a Hub over store that writes through tr. A nil opts uses the

@@ -90,6 +90,19 @@ type Options struct {
 	// Default 30 days. A mute without a duration lasts until unmuted.
 	MaxMuteDuration time.Duration
 
+	// RoomsPage is how many rooms a page of the rooms action lists when
+	// the client gives no limit. Default 20.
+	RoomsPage int
+	// MaxRoomsPage is the most rooms one page lists. Default 100.
+	MaxRoomsPage int
+	// MaxListedRooms is how many public custom rooms the directory lists
+	// at most. Beyond it, a new public room is listed only once two
+	// different people have written in it, in place of an idle or
+	// less busy one, so a flood of new rooms cannot push out rooms in use.
+	// It also bounds the cost of a page. The application's public rooms
+	// (OpenRoom) are always listed. Default 200.
+	MaxListedRooms int
+
 	// RateLimit limits how many frames a session (before hello: a
 	// connection) may send. The default is 50 frames per 10 seconds, and a
 	// connection that goes on to send twice that in one window is closed.
@@ -258,6 +271,9 @@ func (o *Options) withDefaults() Options {
 	defDur(&d.OpenGameTTL, 10*time.Minute)
 	def(&d.MaxGameList, 20)
 	defDur(&d.MaxMuteDuration, 30*24*time.Hour)
+	def(&d.RoomsPage, 20)
+	def(&d.MaxRoomsPage, 100)
+	def(&d.MaxListedRooms, 200)
 	def(&d.RateLimit.Count, 50)
 	defDur(&d.RateLimit.Window, 10*time.Second)
 	def(&d.RateLimit.CloseAfter, d.RateLimit.Count)

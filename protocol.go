@@ -25,6 +25,7 @@ type inFrame struct {
 	After  int64           `json:"after,omitempty"`
 	Before int64           `json:"before,omitempty"`
 	Limit  int             `json:"limit,omitempty"`
+	Cursor string          `json:"cursor,omitempty"` // rooms
 
 	// room.* actions
 	Topic      *string `json:"topic,omitempty"`
@@ -158,6 +159,7 @@ type roomsFrame struct {
 	Type  string          `json:"type"`
 	ID    json.RawMessage `json:"id,omitempty"`
 	Rooms []RoomInfo      `json:"rooms"`
+	Next  string          `json:"next,omitempty"`
 }
 
 type joinedFrame struct {

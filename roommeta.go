@@ -23,6 +23,11 @@ type roomMeta struct {
 	Mutes   map[string]muteInfo `json:"mutes,omitempty"` // session id → mute
 	Pair    []string            `json:"pair,omitempty"`  // a roulette pair room admits only these
 	Created int64               `json:"created,omitempty"`
+	// Talkers are the first two different sessions that wrote in a custom
+	// room: a room with two is worth listing (see admit).
+	Talkers []string `json:"talkers,omitempty"`
+	// Shown is what the directory shows about a public room, as last written.
+	Shown *shown `json:"shown,omitempty"`
 
 	version int64     // storage version; 0 for default rooms
 	expires time.Time // zero: never
@@ -98,6 +103,12 @@ func (h *Hub) saveRoom(ctx context.Context, m *roomMeta, now time.Time) error {
 	if m.Custom {
 		m.expires = now.Add(h.opts.RoomTTL)
 	}
+	return h.storeRoom(ctx, m)
+}
+
+// storeRoom writes m as it is if nobody changed it since it was read
+// (ErrConflict otherwise), and its directory entry.
+func (h *Hub) storeRoom(ctx context.Context, m *roomMeta) error {
 	v, err := h.store.Put(ctx, Item{Key: metaKey(m.ID), Value: mustJSON(m), Expires: m.expires}, IfVersion(m.version))
 	if err != nil {
 		return err
@@ -107,13 +118,23 @@ func (h *Hub) saveRoom(ctx context.Context, m *roomMeta, now time.Time) error {
 }
 
 // listRoom puts a public room in the directory, or takes a private one out.
+// A custom room that is not listed yet must be admitted (see admit).
 func (h *Hub) listRoom(ctx context.Context, m *roomMeta) error {
 	key := Key{Partition: directoryPart, Sort: m.ID}
 	if !m.Public {
 		return h.store.Delete(ctx, key, Always)
 	}
-	_, err := h.store.Put(ctx, Item{Key: key, Expires: m.expires}, Always)
-	return err
+	it := Item{Key: key, Value: mustJSON(m.entry()), Expires: m.expires}
+	if !m.Custom {
+		_, err := h.store.Put(ctx, it, Always) // the application's rooms are always listed
+		return err
+	}
+	if m.version > 1 {
+		if _, err := h.store.Put(ctx, it, IfExists); !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return h.admit(ctx, it)
 }
 
 // updateRoom applies change to the room's stored meta with compare-and-set,
@@ -142,13 +163,51 @@ func (h *Hub) updateRoom(ctx context.Context, rid string, now time.Time, change 
 // writes per RoomTTL, when a quarter of it has passed since the last one.
 // Failures are left to the next activity.
 func (h *Hub) keepAlive(ctx context.Context, m *roomMeta, now time.Time) {
-	if !m.Custom || m.expires.Sub(now) > h.opts.RoomTTL*3/4 {
-		return
+	h.noteActivity(ctx, m, now, activity{members: -1})
+}
+
+// activity is what an event tells about a room: its number of members (-1:
+// unknown), and for a message its seq, time and sender.
+type activity struct {
+	members int
+	seq     int64
+	active  int64  // Unix ms
+	poster  string // session id; "" for system messages
+}
+
+// noteActivity keeps a room's stored meta up to date with an event, in one
+// write (and the directory entry's) that is rare by design: it extends a
+// custom room's life (see keepAlive), records the first two people who wrote in it, and refreshes
+// what the directory shows about it when that changed enough (see
+// shown.update). Failures are left to the next activity.
+func (h *Hub) noteActivity(ctx context.Context, m *roomMeta, now time.Time, a activity) {
+	if m.version == 0 {
+		return // a default room: nothing stored
 	}
-	err := h.saveRoom(ctx, m, now)
-	if err == nil {
-		// The sequence counter lives as long as the room.
-		_, err = h.store.Add(ctx, seqKey(m.ID), 0, h.seqExpiry(m, now))
+	extend := m.Custom && m.expires.Sub(now) <= h.opts.RoomTTL*3/4
+	save := extend
+	if m.Custom && a.poster != "" && len(m.Talkers) < 2 && !slices.Contains(m.Talkers, a.poster) {
+		m.Talkers = append(m.Talkers, a.poster)
+		save = true
+	}
+	if m.Public {
+		next, due := m.Shown.update(a, now)
+		if due || save {
+			m.Shown = &next
+			save = true
+		}
+	}
+	var err error
+	switch {
+	case extend:
+		err = h.saveRoom(ctx, m, now)
+		if err == nil && a.seq == 0 {
+			// The sequence counter lives as long as the room (a message
+			// has just extended it).
+			_, err = h.store.Add(ctx, seqKey(m.ID), 0, h.seqExpiry(m, now))
+		}
+	case save:
+		err = h.storeRoom(ctx, m)
 	}
 	if err != nil && !errors.Is(err, ErrConflict) {
 		h.log.WarnContext(ctx, "chatfly: extending room", "room", m.ID, "err", err)

@@ -1,7 +1,6 @@
 package chatfly
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -90,56 +89,6 @@ func (h *Hub) dropGone(ctx context.Context, gone []string) {
 	}
 }
 
-// handleRooms lists the public rooms, default and created, busiest first,
-// then the most recently active.
-func (h *Hub) handleRooms(c *call) error {
-	metas := make([]*roomMeta, 0, len(h.opts.Rooms))
-	for _, rc := range h.opts.Rooms {
-		if rc.Public {
-			metas = append(metas, &roomMeta{RoomConfig: h.rooms[rc.ID]})
-		}
-	}
-	dir, err := h.store.Query(c.ctx, Query{Partition: directoryPart})
-	if err != nil {
-		return err
-	}
-	for _, it := range dir {
-		m, err := h.loadRoom(c.ctx, it.Sort)
-		if errors.Is(err, ErrNotFound) {
-			continue // expired or deleted; its directory entry goes too
-		}
-		if err != nil {
-			return err
-		}
-		if m.Public {
-			metas = append(metas, m)
-		}
-	}
-	infos := make([]RoomInfo, 0, len(metas))
-	for _, m := range metas {
-		ms, err := h.members(c.ctx, m.ID)
-		if err != nil {
-			return err
-		}
-		info, err := h.roomInfo(c.ctx, m, len(ms))
-		if err != nil {
-			return err
-		}
-		if info.Active, err = h.lastActive(c.ctx, m.ID); err != nil {
-			return err
-		}
-		infos = append(infos, info)
-	}
-	slices.SortStableFunc(infos, func(a, b RoomInfo) int {
-		if a.Members != b.Members {
-			return b.Members - a.Members
-		}
-		return cmp.Compare(b.Active, a.Active)
-	})
-	h.reply(c, mustJSON(roomsFrame{Type: "rooms", ID: c.f.ID, Rooms: infos}))
-	return nil
-}
-
 func (h *Hub) handleJoin(c *call) error {
 	rid := c.f.Room
 	if rid == "" {
@@ -157,40 +106,41 @@ func (h *Hub) handleJoin(c *call) error {
 	}
 	mu := h.roomLock(rid)
 	mu.Lock()
-	gone, err := h.join(c, m)
+	gone, n, err := h.join(c, m)
 	mu.Unlock()
 	h.dropGone(c.ctx, gone)
 	if err == nil {
-		h.keepAlive(c.ctx, m, c.now)
+		h.noteActivity(c.ctx, m, c.now, activity{members: n})
 	}
 	return err
 }
 
 // join does the work of handleJoin under the room's lock: the membership,
 // the presence event to the others, and the reply with the history, so that
-// no message falls between the history and the live events.
-func (h *Hub) join(c *call, m *roomMeta) (gone []string, err error) {
+// no message falls between the history and the live events. It returns the
+// number of members after the join.
+func (h *Hub) join(c *call, m *roomMeta) (gone []string, members int, err error) {
 	rid, sid := m.ID, c.conn.Session
 	exp := c.now.Add(h.opts.PresenceTTL)
 	ms, err := h.members(c.ctx, rid)
 	if err != nil {
-		return gone, err
+		return gone, 0, err
 	}
 	if i := slices.IndexFunc(ms, func(m memberRec) bool { return m.sid == sid }); i >= 0 {
 		// Already a member (a reconnect): move the membership to this
 		// connection; nobody sees a second join.
 		if ms[i].conn != c.connID {
 			if _, err := h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name), Expires: exp}, Always); err != nil {
-				return gone, err
+				return gone, 0, err
 			}
 			ms[i].conn = c.connID
 		}
 	} else {
 		if len(ms) >= h.opts.MaxMembersPerRoom {
-			return gone, Errorf(ErrTooMany, "the room is full")
+			return gone, 0, Errorf(ErrTooMany, "the room is full")
 		}
 		if err := h.addMember(c, rid, exp); err != nil {
-			return gone, err
+			return gone, 0, err
 		}
 		me := memberRec{sid: sid, conn: c.connID, name: c.conn.Name}
 		ms = append(ms, me)
@@ -208,20 +158,20 @@ func (h *Hub) join(c *call, m *roomMeta) (gone []string, err error) {
 	}
 	hist, err := h.store.Query(c.ctx, q)
 	if err != nil {
-		return gone, err
+		return gone, 0, err
 	}
 	if q.Reverse {
 		slices.Reverse(hist)
 	}
 	info, err := h.roomInfo(c.ctx, m, len(ms))
 	if err != nil {
-		return gone, err
+		return gone, 0, err
 	}
 	reply := joinedFrame{Type: "joined", ID: c.f.ID, Room: info, Members: withRoles(ms, m), History: rawValues(hist)}
 	// Over a size limit, a catch-up keeps its oldest messages (the client
 	// joins again from where it got to), a plain join its newest.
 	h.reply(c, h.fit(&reply.History, !q.Reverse, func() []byte { return mustJSON(reply) }))
-	return gone, nil
+	return gone, len(ms), nil
 }
 
 // addMember makes the calling session a member of rid: it claims the name in
@@ -280,47 +230,52 @@ func (h *Hub) handleLeave(c *call) error {
 func (h *Hub) leaveRoom(ctx context.Context, rid, sid, conn string) error {
 	mu := h.roomLock(rid)
 	mu.Lock()
-	gone, left, err := h.leave(ctx, rid, sid, conn)
+	gone, n, err := h.leave(ctx, rid, sid, conn)
 	mu.Unlock()
 	h.dropGone(ctx, gone)
-	if left {
-		h.forfeitOnLeave(ctx, rid, sid, h.opts.Now())
+	if n >= 0 {
+		now := h.opts.Now()
+		h.forfeitOnLeave(ctx, rid, sid, now)
+		if m, err := h.loadRoom(ctx, rid); err == nil {
+			h.noteActivity(ctx, m, now, activity{members: n})
+		}
 	}
 	return err
 }
 
-// leave does the work of leaveRoom under the room's lock.
-func (h *Hub) leave(ctx context.Context, rid, sid, conn string) (gone []string, left bool, err error) {
+// leave does the work of leaveRoom under the room's lock. It returns the
+// number of members left, or -1 if the session did not leave.
+func (h *Hub) leave(ctx context.Context, rid, sid, conn string) (gone []string, members int, err error) {
 	idx := Key{Partition: sessPart(sid), Sort: roomSort(rid)}
 	it, err := h.store.Get(ctx, memKey(rid, sid))
 	if errors.Is(err, ErrNotFound) {
 		_ = h.store.Delete(ctx, idx, Always)
-		return nil, false, ErrNotMember
+		return nil, -1, ErrNotMember
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, -1, err
 	}
 	m := parseMember(it.Value)
 	if m.conn != conn {
-		return nil, false, nil
+		return nil, -1, nil
 	}
 	if err := h.store.Delete(ctx, memKey(rid, sid), IfVersion(it.Version)); errors.Is(err, ErrConflict) {
-		return nil, false, nil // it moved to another connection meanwhile
+		return nil, -1, nil // it moved to another connection meanwhile
 	} else if err != nil {
-		return nil, false, err
+		return nil, -1, err
 	}
 	if nit, err := h.store.Get(ctx, nameKeyOf(rid, m.name)); err == nil && string(nit.Value) == sid {
 		_ = h.store.Delete(ctx, nit.Key, IfVersion(nit.Version))
 	}
 	if err := h.store.Delete(ctx, idx, Always); err != nil {
-		return nil, false, err
+		return nil, -1, err
 	}
 	ms, err := h.members(ctx, rid)
 	if err != nil {
-		return nil, false, err
+		return nil, -1, err
 	}
 	frame := mustJSON(presenceEvent{Type: "presence", Room: rid, Event: "leave", Member: Member{ID: sid, Name: m.name}, Members: len(ms)})
-	return h.fanout(ctx, ms, sid, frame), true, nil
+	return h.fanout(ctx, ms, sid, frame), len(ms), nil
 }
 
 // membership returns the calling connection's membership of the frame's
@@ -419,7 +374,7 @@ func (h *Hub) post(ctx context.Context, m *Message, room *roomMeta) error {
 		}
 	}
 	h.dropGone(ctx, gone)
-	h.keepAlive(ctx, room, m.Time)
+	h.noteActivity(ctx, room, m.Time, activity{members: len(ms), seq: seq, active: m.Time.UnixMilli(), poster: m.From.ID})
 	return nil
 }
 

@@ -154,7 +154,7 @@ func TestBrowserCustomRoom(t *testing.T) {
 	if settings := eval[bool](lin, `[...document.querySelectorAll(".room-tools button")].some((b) => !b.hidden && b.textContent === "Room settings")`); settings {
 		t.Error("Lin (a member) sees Room settings")
 	}
-	if listed := eval[bool](lin, `import("/app.js").then((m) => m.app.client.rooms()).then((rs) => rs.some((r) => r.id === `+jsString(id)+`))`); listed {
+	if listed := eval[bool](lin, `import("/app.js").then((m) => m.app.client.rooms({ limit: 100 })).then((p) => p.rooms.some((r) => r.id === `+jsString(id)+`))`); listed {
 		t.Error("the private room is in the directory")
 	}
 
@@ -187,7 +187,7 @@ func TestBrowserCustomRoom(t *testing.T) {
 		tb.WaitJS("a public room", `document.querySelector(".room-kind").textContent === "Public room"`)
 		tb.WaitJS("the visibility's system message", jsHasSystem("Ada made the room public"))
 	}
-	if listed := eval[bool](lin, `import("/app.js").then((m) => m.app.client.rooms()).then((rs) => rs.some((r) => r.id === `+jsString(id)+`))`); !listed {
+	if listed := eval[bool](lin, `import("/app.js").then((m) => m.app.client.rooms({ limit: 100 })).then((p) => p.rooms.some((r) => r.id === `+jsString(id)+`))`); !listed {
 		t.Error("the public room is not in the directory")
 	}
 

@@ -316,7 +316,7 @@ func TestBrowserClientModule(t *testing.T) {
 		const typing = new Promise((res) => b.on("typing", (t) => res(t.member.name)));
 		a.typing("random");
 		r.typing = await typing;
-		r.rooms = (await a.rooms()).map((x) => x.id).sort().join();
+		r.rooms = (await a.rooms()).rooms.map((x) => x.id).sort().join();
 		r.custom = (await a.request("ping")).type;
 		// The same session from another connection replaces the first (4001): no reconnect.
 		const states = [];

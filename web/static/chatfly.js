@@ -134,8 +134,15 @@ export class Client extends EventTarget {
     }
   }
 
-  async rooms() {
-    return (await this.request("rooms")).rooms;
+  // rooms resolves with one page of the public rooms, {rooms, next},
+  // busiest first: pass next back as cursor for the following page; next
+  // is absent on the last one. limit defaults to the server's page (20).
+  async rooms({ cursor, limit } = {}) {
+    const f = {};
+    if (cursor) f.cursor = cursor;
+    if (limit) f.limit = limit;
+    const r = await this.request("rooms", f);
+    return { rooms: r.rooms, next: r.next };
   }
 
   // roomInfo resolves with the description of the room with that id,

@@ -14,6 +14,7 @@ export default {
     const note = h("p", { class: "help" }, "Loading rooms…");
     const rows = new Map(); // room id -> {li, count, topic}
     let first = true;
+    let pages = 1; // how many pages the list shows: "More rooms" adds one
 
     function row(r) {
       const count = h("span", { class: "room-count" });
@@ -24,18 +25,26 @@ export default {
     }
 
     async function load() {
-      let rooms;
+      const rooms = [];
+      let next;
       try {
-        rooms = await c.rooms();
+        for (let i = 0; i < pages; i++) {
+          const p = await c.rooms({ cursor: next });
+          rooms.push(...p.rooms);
+          next = p.next;
+          if (!next) break;
+        }
       } catch (err) {
         note.textContent = "Could not load the rooms: " + err.message;
         return;
       }
+      more.hidden = !next;
       const ids = new Set(rooms.map((r) => r.id));
       for (const [id, x] of rows) if (!ids.has(id)) (x.li.remove(), rows.delete(id));
       for (const r of rooms) {
         let x = rows.get(r.id);
-        if (!x) rows.set(r.id, (x = row(r))), list.append(x.li);
+        if (!x) rows.set(r.id, (x = row(r)));
+        list.append(x.li); // in the order of the pages
         x.name.textContent = r.name || r.id;
         x.topic.textContent = r.topic || "";
         x.count.textContent = plural(r.members, "person", "people");
@@ -47,6 +56,7 @@ export default {
     }
 
     const refresh = h("button", { type: "button", class: "secondary", onclick: load }, "Refresh");
+    const more = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => (pages++, load()) }, "More rooms");
     // Making a room and roulette: their code loads when used.
     const fail = (err) => app.status("Could not load: " + err.message, "error");
     const create = h("button", { type: "button", onclick: () => import("./create.js").then((m) => m.open(app), fail) }, "New room");
@@ -54,7 +64,7 @@ export default {
     const timer = setInterval(load, 10000);
     const off = c.on("welcome", load);
     load();
-    const el = h("section", { class: "rooms-view" }, heading, tools, list, note, refresh);
+    const el = h("section", { class: "rooms-view" }, heading, tools, list, note, more, refresh);
     return {
       el,
       title: "Rooms",
