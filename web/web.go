@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"html"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -40,7 +41,25 @@ type Options struct {
 	// "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod"); http(s)
 	// becomes ws(s). Default DefaultWebSocketURL.
 	WebSocketURL string
+
+	// FrameAncestors are the pages that may show the app in a frame, as
+	// sources of the Content-Security-Policy directive frame-ancestors that
+	// Handler sends: "'self'", "'none'", or origins such as
+	// "https://app.example.com" or "https://*.example.com". Default
+	// DefaultFrameAncestors: same-origin pages only, so that another site
+	// cannot frame the app under a decoy to make people click its buttons
+	// (clickjacking). Handler also sends the matching X-Frame-Options
+	// (DENY for 'none', SAMEORIGIN for 'self'; none for a list of origins,
+	// which it cannot express and which frame-ancestors overrides in
+	// browsers that know it). Files cannot carry it (browsers ignore
+	// frame-ancestors in a <meta> policy): configure static hosting to send
+	// these headers.
+	FrameAncestors []string
 }
+
+// DefaultFrameAncestors is the frame-ancestors source of the app's pages
+// when Options.FrameAncestors is empty.
+const DefaultFrameAncestors = "'self'"
 
 // File is one file of the app, as Files returns it.
 type File struct {
@@ -113,8 +132,9 @@ var staticAssets = sync.OnceValue(func() map[string]*asset {
 // site is the app for one set of Options: the index page built for them and
 // the shared static assets.
 type site struct {
-	index  *asset
-	assets map[string]*asset
+	index   *asset
+	assets  map[string]*asset
+	headers http.Header // the security headers of the index page
 }
 
 // staticImport matches a static import (or re-export) of a relative module
@@ -189,6 +209,21 @@ func newSite(opts *Options, routes bool) (*site, error) {
 	csp := "default-src 'none'; script-src 'self' 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
 		"style-src 'self'; img-src 'self' data:; connect-src 'self'" + connect + "; base-uri 'none'; form-action 'self'"
 
+	frames, err := frameAncestors(opts)
+	if err != nil {
+		return nil, err
+	}
+	headers := http.Header{
+		"Content-Security-Policy": {csp + "; frame-ancestors " + frames},
+		"Referrer-Policy":         {"no-referrer"},
+	}
+	switch frames {
+	case "'none'":
+		headers.Set("X-Frame-Options", "DENY")
+	case "'self'":
+		headers.Set("X-Frame-Options", "SAMEORIGIN")
+	}
+
 	var head strings.Builder
 	fmt.Fprintf(&head, "<meta http-equiv=\"Content-Security-Policy\" content=\"%s\">\n", html.EscapeString(csp))
 	fmt.Fprintf(&head, "<meta name=\"chatfly-ws\" content=\"%s\">\n", html.EscapeString(ws))
@@ -210,7 +245,26 @@ func newSite(opts *Options, routes bool) (*site, error) {
 	}
 	fmt.Fprintf(&head, "<script type=\"module\" src=\"%s\"></script>", vurl("/app.js"))
 	page := bytes.Replace(tmpl, []byte(marker), []byte(head.String()), 1)
-	return &site{index: newAsset("index.html", page), assets: assets}, nil
+	return &site{index: newAsset("index.html", page), assets: assets, headers: headers}, nil
+}
+
+// frameAncestors validates opts.FrameAncestors and returns the directive's
+// value.
+func frameAncestors(opts *Options) (string, error) {
+	if opts == nil || len(opts.FrameAncestors) == 0 {
+		return DefaultFrameAncestors, nil
+	}
+	for _, src := range opts.FrameAncestors {
+		switch {
+		case src == "'self'" || src == "'none'":
+			if src == "'none'" && len(opts.FrameAncestors) > 1 {
+				return "", errors.New("chatfly/web: FrameAncestors: 'none' cannot be combined with other sources")
+			}
+		case src == "" || strings.ContainsAny(src, " \t\r\n;,'\""):
+			return "", fmt.Errorf("chatfly/web: FrameAncestors: %q is not a CSP source ('self', 'none' or an origin such as https://app.example.com)", src)
+		}
+	}
+	return strings.Join(opts.FrameAncestors, " "), nil
 }
 
 // connectSource validates the WebSocket URL and returns what it adds to the
@@ -247,7 +301,13 @@ func connectSource(ws string) (string, error) {
 // the package documentation for the paths and caching). Mount it at "/", or
 // under a prefix with http.StripPrefix. It answers GET and HEAD only.
 //
-// Handler panics if opts.WebSocketURL is not a path or a ws(s)/http(s) URL.
+// The page is served with the security headers Content-Security-Policy
+// (the page's policy, see the package documentation, plus frame-ancestors:
+// Options.FrameAncestors), X-Frame-Options to match, Referrer-Policy:
+// no-referrer and X-Content-Type-Options: nosniff.
+//
+// Handler panics if opts.WebSocketURL is not a path or a ws(s)/http(s) URL,
+// or if opts.FrameAncestors holds something that is not a CSP source.
 // The handler is safe for concurrent use.
 func Handler(opts *Options) http.Handler {
 	s, err := newSite(opts, true)
@@ -291,7 +351,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Vary", "Accept-Encoding")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	if a == s.index {
-		hd.Set("Referrer-Policy", "no-referrer")
+		maps.Copy(hd, s.headers)
 	} else {
 		// Public files: pages on other origins may import chatfly.js, and
 		// module scripts are fetched with CORS.
@@ -367,7 +427,11 @@ func etagMatch(inm string, a *asset) bool {
 // Files returns the files of the app configured by opts, for uploading to
 // static hosting: index.html first, then the rest sorted by path. Serve
 // index.html with Cache-Control: no-cache; the page refers to the other files
-// with a ?v=<content hash> query, so they may be cached for long.
+// with a ?v=<content hash> query, so they may be cached for long. Also serve
+// index.html with the headers Handler sends (X-Frame-Options: SAMEORIGIN or
+// a Content-Security-Policy with frame-ancestors, X-Content-Type-Options:
+// nosniff, Referrer-Policy: no-referrer; for example with a CloudFront
+// response headers policy): its <meta> policy cannot forbid framing.
 func Files(opts *Options) ([]File, error) {
 	s, err := newSite(opts, false)
 	if err != nil {

@@ -396,3 +396,50 @@ func TestNoHTMLSinks(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The page is served with security headers: the page's Content-Security-
+// Policy plus frame-ancestors (Options.FrameAncestors, default 'self') and
+// the X-Frame-Options that matches it, nosniff, no referrer.
+func TestSecurityHeaders(t *testing.T) {
+	cases := []struct {
+		frames    []string
+		ancestors string
+		xfo       string
+	}{
+		{nil, "'self'", "SAMEORIGIN"},
+		{[]string{"'none'"}, "'none'", "DENY"},
+		{[]string{"'self'", "https://app.example.com"}, "'self' https://app.example.com", ""},
+	}
+	for _, c := range cases {
+		h := Handler(&Options{WebSocketURL: "wss://chat.example.com/prod", FrameAncestors: c.frames})
+		res := get(t, h, "GET", "/")
+		csp := res.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none';", "script-src 'self' 'sha256-", "connect-src 'self' wss://chat.example.com;", "; frame-ancestors " + c.ancestors} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("FrameAncestors %q: CSP %q lacks %q", c.frames, csp, want)
+			}
+		}
+		if !strings.HasSuffix(csp, "frame-ancestors "+c.ancestors) {
+			t.Errorf("FrameAncestors %q: CSP %q", c.frames, csp)
+		}
+		for k, want := range map[string]string{"X-Frame-Options": c.xfo, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"} {
+			if got := res.Header.Get(k); got != want {
+				t.Errorf("FrameAncestors %q: %s %q, want %q", c.frames, k, got, want)
+			}
+		}
+		// The same on a 304.
+		if res := get(t, h, "GET", "/", "If-None-Match", res.Header.Get("ETag")); res.StatusCode != 304 || res.Header.Get("Content-Security-Policy") != csp {
+			t.Errorf("304: status %d, CSP %q", res.StatusCode, res.Header.Get("Content-Security-Policy"))
+		}
+	}
+	for _, bad := range [][]string{{"'none'", "'self'"}, {"https://a.example; script-src *"}, {""}, {"'unsafe-inline'"}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("FrameAncestors %q: no panic", bad)
+				}
+			}()
+			Handler(&Options{FrameAncestors: bad})
+		}()
+	}
+}

@@ -22,12 +22,14 @@ const clientScenarios = `(async () => {
   const sockets = [];
   const sent = [];
   let handlers = {};
+  let hang = 0;
   window.WebSocket = class {
     constructor(url) {
       this.url = url;
       this.readyState = 0;
       sockets.push(this);
-      setTimeout(() => { if (this.readyState === 0) { this.readyState = 1; this.onopen?.({}); } }, 0);
+      this.hangs = hang > 0 && hang-- > 0; // never opens
+      setTimeout(() => { if (this.readyState === 0 && !this.hangs) { this.readyState = 1; this.onopen?.({}); } }, 0);
     }
     send(data) {
       const f = JSON.parse(data);
@@ -143,6 +145,21 @@ const clientScenarios = `(async () => {
   }
   r.back = back.join(", ");
 
+  // A dial that hangs, then one that opens but is never welcomed: each is
+  // dropped after connectTimeout and tried again.
+  {
+    const n = sockets.length, hello = handlers.hello;
+    hang = 1;
+    handlers.hello = (f, ws) => sockets.indexOf(ws) === n + 1 ? null : hello(f, ws);
+    const y = new Client({ url, name: "Y", storage: null, minDelay: 10, connectTimeout: 100 });
+    const ys = [];
+    y.on("state", (s) => ys.push(s.state + (s.code ? " " + s.code : "")));
+    await y.ready;
+    handlers.hello = hello;
+    r.connectTimeout = (sockets.length - n) + " " + ys.join(", ") + " " + sockets[n].closedWith + " " + sockets[n + 1].closedWith;
+    y.close();
+  }
+
   // A refused name: ready rejects, the client closes and does not retry.
   const n = sockets.length;
   const w = new Client({ url, name: "!", storage: null, minDelay: 10 });
@@ -161,19 +178,20 @@ func TestBrowserClientScenarios(t *testing.T) {
 	tb.Do("open a page of the site", chromedp.Navigate(chat.URL+"/"))
 	got := eval[map[string]string](tb, clientScenarios)
 	want := map[string]string{
-		"frame":         "1,2,4,3",
-		"drop":          "1,2,4,3,5,6,7 | hello(token tok1) join(after 4) history(before 8)",
-		"reset":         "1,2 | hello(token tok2) join(after 7) history(before 3) | join,rejoin,rejoin reset",
-		"helloRequired": "3 | send hello(token tok3) join(after 2) send",
-		"events":        "rate_limited | r1",
-		"token":         "Zed tok4 1",
-		"timeout":       "timeout",
-		"typing":        "true,false,true typing typing",
-		"closed":        "closed",
-		"final":         "4001 closed 1, 1008 closed 1, 1000 closed 1",
-		"back":          "1011 open, 4000 open",
-		"badName":       "invalid_name closed 1",
-		"states":        "connecting, open, reconnecting 1006, reconnecting, open, reconnecting 1001, reconnecting, open, open",
+		"frame":          "1,2,4,3",
+		"drop":           "1,2,4,3,5,6,7 | hello(token tok1) join(after 4) history(before 8)",
+		"reset":          "1,2 | hello(token tok2) join(after 7) history(before 3) | join,rejoin,rejoin reset",
+		"helloRequired":  "3 | send hello(token tok3) join(after 2) send",
+		"events":         "rate_limited | r1",
+		"token":          "Zed tok4 1",
+		"timeout":        "timeout",
+		"typing":         "true,false,true typing typing",
+		"closed":         "closed",
+		"final":          "4001 closed 1, 1008 closed 1, 1000 closed 1",
+		"back":           "1011 open, 4000 open",
+		"badName":        "invalid_name closed 1",
+		"connectTimeout": "3 connecting, reconnecting 1011, connecting, reconnecting 1011, connecting, open 1000 1000",
+		"states":         "connecting, open, reconnecting 1006, reconnecting, open, reconnecting 1001, reconnecting, open, open",
 	}
 	for k := range want {
 		if got[k] != want[k] {

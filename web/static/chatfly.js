@@ -79,6 +79,10 @@ export class Client extends EventTarget {
       // storage blocked: start without a token
     }
     this.timeout = opts.timeout || 15000;
+    // connectTimeout (ms): a connection that is not welcomed within it (the
+    // dial hangs, or the server never answers hello) is dropped and tried
+    // again with backoff, like any other drop.
+    this.connectTimeout = opts.connectTimeout || 10000;
     this.maxFrameBytes = opts.maxFrameBytes || 16384;
     this.minDelay = opts.minDelay || 250;
     this.maxDelay = opts.maxDelay || 15000;
@@ -208,6 +212,7 @@ export class Client extends EventTarget {
     if (this._closed) return;
     this._closed = true;
     clearTimeout(this._timer);
+    clearTimeout(this._dialTimer);
     clearInterval(this._ping);
     globalThis.removeEventListener?.("online", this._online);
     const ws = this._ws;
@@ -235,6 +240,8 @@ export class Client extends EventTarget {
     this._setState(this._opened ? "reconnecting" : "connecting", { attempt: this._attempt });
     const ws = new WebSocket(this.url);
     this._ws = ws;
+    clearTimeout(this._dialTimer);
+    this._dialTimer = setTimeout(() => this._handshakeFailed(ws, new ChatflyError("timeout", "connecting timed out")), this.connectTimeout);
     ws.onopen = () => {
       this._handshake(ws).catch((err) => this._handshakeFailed(ws, err));
     };
@@ -290,6 +297,7 @@ export class Client extends EventTarget {
         this._emit("error", err);
       }
     }
+    if (ws === this._ws) clearTimeout(this._dialTimer);
     this._attempt = 0;
     this._opened = true;
     this._setState("open");
