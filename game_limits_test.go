@@ -205,3 +205,98 @@ func TestOpenGameCapsHoldUnderConcurrency(t *testing.T) {
 		assert.LessOrEqual(t, n, 2, "open games of %s", sid)
 	}
 }
+
+// countingStore counts a Hub's storage calls and the items its queries
+// return.
+type countingStore struct {
+	chatfly.Storage
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (s *countingStore) count(op string, n int) {
+	s.mu.Lock()
+	s.calls[op] += n
+	s.mu.Unlock()
+}
+
+// take returns the counts so far and starts again.
+func (s *countingStore) take() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calls
+	s.calls = map[string]int{}
+	return c
+}
+
+func (s *countingStore) Get(ctx context.Context, k chatfly.Key) (chatfly.Item, error) {
+	s.count("Get", 1)
+	return s.Storage.Get(ctx, k)
+}
+
+func (s *countingStore) Put(ctx context.Context, it chatfly.Item, c chatfly.Cond) (int64, error) {
+	s.count("Put", 1)
+	return s.Storage.Put(ctx, it, c)
+}
+
+func (s *countingStore) Delete(ctx context.Context, k chatfly.Key, c chatfly.Cond) error {
+	s.count("Delete", 1)
+	return s.Storage.Delete(ctx, k, c)
+}
+
+func (s *countingStore) Query(ctx context.Context, q chatfly.Query) ([]chatfly.Item, error) {
+	items, err := s.Storage.Query(ctx, q)
+	s.count("Query", 1)
+	s.count("items", len(items))
+	return items, err
+}
+
+func (s *countingStore) Add(ctx context.Context, k chatfly.Key, d int64, exp time.Time) (int64, error) {
+	s.count("Add", 1)
+	return s.Storage.Add(ctx, k, d, exp)
+}
+
+// The storage cost of the limits: opening a game claims its three slots
+// (one Query, three Puts) besides storing the game; starting it deletes
+// them; game.list reads at most 5×MaxGameList games however many the room
+// has; the mute check of typing reads the room only where it can be
+// moderated.
+func TestGameLimitsStorageCalls(t *testing.T) {
+	opts := &chatfly.Options{MaxGameList: 4}
+	th := nimHub(t, opts, "Ada", "Bob")
+	cs := &countingStore{Storage: th.store, calls: map[string]int{}}
+	th.hub = chatfly.New(cs, th.tr, opts)
+	room := th.createRoom(th.conns["Ada"], "club", "private")
+	th.join(th.conns["Ada"], room)
+
+	typing := func(room string) map[string]int {
+		cs.take()
+		th.do(th.conns["Ada"], `{"action":"typing","room":"`+room+`"}`)
+		return cs.take()
+	}
+	inGames, inCustom := typing("games"), typing(room)
+	assert.Equal(t, inGames["Get"]+1, inCustom["Get"], "typing in a custom room: %v; in a default room: %v", inCustom, inGames)
+
+	cs.take()
+	for range 30 {
+		id, code := th.open("Ada")
+		require.Empty(t, code)
+		th.gameAction("Ada", "game.resign", id)
+	}
+	th.clock.Advance(time.Second)
+	id, _ := th.open("Ada")
+	th.clock.Advance(time.Second)
+	cs.take()
+	id2, _ := th.open("Ada")
+	opened := cs.take()
+	th.gameAction("Bob", "game.accept", id)
+	accepted := cs.take()
+	t.Logf("game.start: %v; game.accept that starts the game: %v", opened, accepted)
+	assert.Equal(t, 4, opened["Put"], "game.start: three slots and the game")
+	assert.Equal(t, 3, accepted["Delete"], "the started game's three slots")
+
+	ids, _ := th.listed("Bob")
+	listed := cs.take()
+	assert.Equal(t, []string{id2, id}, ids[:2])
+	assert.LessOrEqual(t, listed["items"], 20+2, "items read by game.list (games, and the membership query): %v", listed)
+}
