@@ -2,10 +2,8 @@ package chatfly_test
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/internal/hangstore"
 )
 
 func TestRateLimitShedsAndCloses(t *testing.T) {
@@ -116,117 +115,49 @@ func TestInvalidUTF8(t *testing.T) {
 	assert.Empty(t, msgs, "nothing stored as U+FFFD")
 }
 
-// hangStore is a Storage whose calls block until their context is done
-// while hang is set.
-type hangStore struct {
-	chatfly.Storage
-	hang  atomic.Bool
-	calls atomic.Int64 // calls made while hanging
-}
-
-func (s *hangStore) wait(ctx context.Context) error {
-	s.calls.Add(1)
-	<-ctx.Done()
-	return ctx.Err()
-}
-
-func (s *hangStore) Get(ctx context.Context, key chatfly.Key) (chatfly.Item, error) {
-	if s.hang.Load() {
-		return chatfly.Item{}, s.wait(ctx)
-	}
-	return s.Storage.Get(ctx, key)
-}
-
-func (s *hangStore) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (int64, error) {
-	if s.hang.Load() {
-		return 0, s.wait(ctx)
-	}
-	return s.Storage.Put(ctx, item, cond)
-}
-
-func (s *hangStore) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) error {
-	if s.hang.Load() {
-		return s.wait(ctx)
-	}
-	return s.Storage.Delete(ctx, key, cond)
-}
-
-func (s *hangStore) Query(ctx context.Context, q chatfly.Query) ([]chatfly.Item, error) {
-	if s.hang.Load() {
-		return nil, s.wait(ctx)
-	}
-	return s.Storage.Query(ctx, q)
-}
-
-func (s *hangStore) Add(ctx context.Context, key chatfly.Key, delta int64, expires time.Time) (int64, error) {
-	if s.hang.Load() {
-		return 0, s.wait(ctx)
-	}
-	return s.Storage.Add(ctx, key, delta, expires)
-}
-
 // A storage that hangs costs a bounded wait: every frame is answered
 // "unavailable" with its id once StorageTimeout has passed, Connect and
 // Disconnect return errors wrapping ErrUnavailable, and when the storage is
 // back the connection works again.
 func TestHungStorageAnswersUnavailableWithID(t *testing.T) {
 	th := newTestHub(t, nil)
-	hs := &hangStore{Storage: th.store}
+	hs := hangstore.New(th.store)
 	th.hub = chatfly.New(hs, th.tr, &chatfly.Options{StorageTimeout: 50 * time.Millisecond, Now: th.clock.Now})
 	conn, _ := th.hello("Ada")
 	th.join(conn, "lobby")
 
-	hs.hang.Store(true)
+	hs.HangAll()
 	for _, frame := range []string{
 		`{"action":"send","id":"s1","room":"lobby","text":"hi"}`,
 		`{"action":"join","room":"random","id":7}`,
 		`{"action":"ping","pad":"` + strings.Repeat("x", 1000) + `","id":"p"}`,
 	} {
-		err := th.hub.Receive(context.Background(), conn, []byte(frame))
-		require.ErrorIs(t, err, chatfly.ErrUnavailable, frame)
-		evs := th.tr.take(conn)
-		require.Len(t, evs, 1, frame)
-		assert.Equal(t, "unavailable", evs[0]["code"], frame)
-		assert.Equal(t, mustUnmarshal(frame).(map[string]any)["id"], evs[0]["id"], frame)
+		wantUnavailable(t, th, conn, frame)
 	}
 	require.ErrorIs(t, th.hub.Connect(context.Background(), &chatfly.ConnectRequest{ConnID: "late"}), chatfly.ErrUnavailable)
 	require.ErrorIs(t, th.hub.Disconnect(context.Background(), conn), chatfly.ErrUnavailable)
-	assert.Positive(t, hs.calls.Load())
+	assert.Positive(t, hs.Hung())
 
-	hs.hang.Store(false)
+	hs.HangIf(nil)
 	r := th.reply(conn, `{"action":"send","id":"s2","room":"lobby","text":"back"}`)
 	assert.Equal(t, "sent", r["type"])
+
+	// A storage that hangs in the middle of a handler (after the connection
+	// record and the rate counter) is answered the same way.
+	hs.HangIf(func(k chatfly.Key) bool { return k.Sort == "seq" })
+	wantUnavailable(t, th, conn, `{"action":"send","id":"m","room":"lobby","text":"hi"}`)
 }
 
-// A hung storage in the middle of a handler (after the connection record and
-// the rate counter were read) is answered the same way.
-func TestStorageTimeoutMidHandler(t *testing.T) {
-	th := newTestHub(t, nil)
-	ms := &midHang{Storage: th.store}
-	th.hub = chatfly.New(ms, th.tr, &chatfly.Options{StorageTimeout: 50 * time.Millisecond, Now: th.clock.Now})
-	conn, _ := th.hello("Ada")
-	th.join(conn, "lobby")
-	ms.hangSeq.Store(true)
-	err := th.hub.Receive(context.Background(), conn, []byte(`{"action":"send","id":"m","room":"lobby","text":"hi"}`))
-	require.True(t, errors.Is(err, chatfly.ErrUnavailable), "err = %v", err)
+// wantUnavailable sends frame, which must be answered with one unavailable
+// error carrying the frame's id.
+func wantUnavailable(t *testing.T, th *testHub, conn, frame string) {
+	t.Helper()
+	err := th.hub.Receive(context.Background(), conn, []byte(frame))
+	require.ErrorIs(t, err, chatfly.ErrUnavailable, frame)
 	evs := th.tr.take(conn)
-	require.Len(t, evs, 1)
-	assert.Equal(t, "unavailable", evs[0]["code"])
-	assert.Equal(t, "m", evs[0]["id"])
-}
-
-// midHang hangs the room sequence counter only.
-type midHang struct {
-	chatfly.Storage
-	hangSeq atomic.Bool
-}
-
-func (s *midHang) Add(ctx context.Context, key chatfly.Key, delta int64, expires time.Time) (int64, error) {
-	if s.hangSeq.Load() && key.Sort == "seq" {
-		<-ctx.Done()
-		return 0, ctx.Err()
-	}
-	return s.Storage.Add(ctx, key, delta, expires)
+	require.Len(t, evs, 1, frame)
+	assert.Equal(t, "unavailable", evs[0]["code"], frame)
+	assert.Equal(t, mustUnmarshal(frame).(map[string]any)["id"], evs[0]["id"], frame)
 }
 
 // Before hello, the connection record lives HelloTimeout: a hello after it

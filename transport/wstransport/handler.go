@@ -24,7 +24,9 @@ import (
 // Options.NewConnID).
 type Hub interface {
 	// Connect is called before the WebSocket upgrade, with the request's
-	// context. An error refuses the connection with HTTP 403.
+	// context. An error refuses the connection: with HTTP 503 if it wraps
+	// chatfly.ErrUnavailable, 500 if it is not a *chatfly.Error or is
+	// chatfly.ErrInternal, else 403.
 	Connect(ctx context.Context, req *chatfly.ConnectRequest) error
 	// Receive is called with each text message. frame is a new slice that
 	// the Hub may keep. A binary message is not passed on: it closes the
@@ -53,9 +55,11 @@ var (
 //     WebSocket upgrade, with 403 if its Origin is not allowed (see
 //     Options.OriginPatterns). The Hub sees none of these.
 //  2. h.Connect with a new connection id. An error refuses the upgrade
-//     with 403 and a JSON body {"code":...,"message":...}: the code and
-//     message of the *chatfly.Error in the error's chain, or "internal"
-//     with a generic message.
+//     with a JSON body {"code":...,"message":...}: the code and message of
+//     the *chatfly.Error in the error's chain, or "internal" with a
+//     generic message; the status is 403, or 503 with Retry-After when the
+//     code is "unavailable" (the storage failed or timed out), or 500 when
+//     it is "internal".
 //  3. The upgrade. From then on h.Receive gets every text message, in
 //     order, and Send reaches the client. Frames sent during Connect are
 //     refused with ErrGone, as on API Gateway. If the connection has not
@@ -125,13 +129,8 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		RemoteAddr: r.RemoteAddr,
 	}
 	if err := hd.hub.Connect(r.Context(), req); err != nil {
-		code, msg := chatfly.ErrInternal.Code, "connection refused"
-		var ce *chatfly.Error
-		if errors.As(err, &ce) {
-			code, msg = ce.Code, ce.Message
-		}
 		t.log.Debug("wstransport: connection refused", "conn", id, "remote", r.RemoteAddr, "err", err)
-		writeJSONError(w, http.StatusForbidden, code, msg)
+		refuse(w, err)
 		return
 	}
 
@@ -215,6 +214,7 @@ func (hd *handler) serve(ctx context.Context, c *conn, disconnect func()) {
 // keepalive goroutine or Shutdown).
 func (hd *handler) readLoop(ctx context.Context, c *conn) error {
 	rctx := context.WithoutCancel(ctx)
+	drained := 0 // bytes read since the connection began closing
 	for {
 		typ, data, err := c.ws.Read(rctx)
 		if err != nil {
@@ -223,6 +223,9 @@ func (hd *handler) readLoop(ctx context.Context, c *conn) error {
 		if c.isClosing() {
 			// Closed by the Hub, Shutdown or the send queue: the Hub
 			// gets no more frames from it, only its Disconnect.
+			if drained += len(data); c.drainedTooMuch(drained) {
+				c.abort("kept sending while closing")
+			}
 			continue
 		}
 		if typ != websocket.MessageText {
@@ -244,6 +247,21 @@ func logEnd(t *Transport, c *conn, err error) {
 	default:
 		t.log.Debug("wstransport: connection ended", "conn", c.id, "err", err)
 	}
+}
+
+// refuse answers an upgrade request whose Connect failed with err.
+func refuse(w http.ResponseWriter, err error) {
+	ce := &chatfly.Error{Code: chatfly.ErrInternal.Code, Message: "connection refused"}
+	errors.As(err, &ce)
+	status := http.StatusForbidden
+	switch ce.Code {
+	case chatfly.ErrUnavailable.Code:
+		w.Header().Set("Retry-After", "5")
+		status = http.StatusServiceUnavailable
+	case chatfly.ErrInternal.Code:
+		status = http.StatusInternalServerError
+	}
+	writeJSONError(w, status, ce.Code, ce.Message)
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, message string) {

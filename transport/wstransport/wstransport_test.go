@@ -27,12 +27,14 @@ func TestConnectRejected(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		err         error
+		status      int
 		code, msg   string
 		wantMessage bool
 	}{
-		{"chatfly error", chatfly.Errorf(chatfly.ErrRejected, "no bots allowed"), "rejected", "no bots allowed", true},
-		{"wrapped chatfly error", fmt.Errorf("identify: %w", chatfly.ErrForbidden), "forbidden", "forbidden", true},
-		{"plain error", errors.New("database password is hunter2"), "internal", "", false},
+		{"chatfly error", chatfly.Errorf(chatfly.ErrRejected, "no bots allowed"), 403, "rejected", "no bots allowed", true},
+		{"wrapped chatfly error", fmt.Errorf("identify: %w", chatfly.ErrForbidden), 403, "forbidden", "forbidden", true},
+		{"plain error", errors.New("database password is hunter2"), 500, "internal", "", false},
+		{"storage timed out", fmt.Errorf("%w: %w", chatfly.ErrUnavailable, context.DeadlineExceeded), 503, "unavailable", chatfly.ErrUnavailable.Message, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, envConfig{})
@@ -41,8 +43,8 @@ func TestConnectRejected(t *testing.T) {
 			if err == nil {
 				t.Fatal("dial succeeded")
 			}
-			if resp == nil || resp.StatusCode != http.StatusForbidden {
-				t.Fatalf("response %v, want 403", resp)
+			if resp == nil || resp.StatusCode != tc.status {
+				t.Fatalf("response %v, want %d", resp, tc.status)
 			}
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q", ct)
