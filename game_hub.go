@@ -491,9 +491,8 @@ func (h *Hub) gameFrame(rec *gameRecord, seat int, id json.RawMessage) ([]byte, 
 	return mustJSON(gameFrame{Type: "game.state", ID: id, Room: rec.Room, Game: v}), nil
 }
 
-// gameList answers with the room's games as the caller may see them,
-// newest first: at most MaxGameList of the room's 5×MaxGameList newest
-// games, of which at most maxListedOver finished ones.
+// gameList answers with the room's games as the caller may see them: a
+// bounded choice of the newest ones (see Hub.listGames).
 func (h *Hub) gameList(c *call) error {
 	if err := h.membership(c); err != nil {
 		return err
@@ -502,21 +501,9 @@ func (h *Hub) gameList(c *call) error {
 	if err != nil {
 		return err
 	}
-	games := make([]json.RawMessage, 0, min(len(items), h.opts.MaxGameList))
-	over := 0
-	for _, it := range items {
-		if len(games) == h.opts.MaxGameList {
-			break
-		}
-		rec := &gameRecord{version: it.Version}
-		if json.Unmarshal(it.Value, rec) != nil || h.games[rec.Game] == nil {
-			continue
-		}
-		if rec.Status == "over" {
-			if over++; over > maxListedOver {
-				continue
-			}
-		}
+	recs := h.listGames(items, c.conn.Session)
+	games := make([]json.RawMessage, 0, len(recs))
+	for _, rec := range recs {
 		frame, err := h.gameFrame(rec, rec.seatOf(c.conn.Session), nil)
 		if err != nil {
 			return err

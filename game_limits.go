@@ -3,6 +3,7 @@ package chatfly
 import (
 	"context"
 	crand "crypto/rand"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"time"
@@ -137,6 +138,45 @@ func (g *gameRecord) settle() []Key {
 	held := g.Held
 	g.Held = nil
 	return held
+}
+
+// listGames chooses what game.list shows sid of a room's newest games
+// (items, newest first): at most MaxGameList, of which at most
+// maxListedOver finished, sid's own unfinished games first, so that a
+// player who comes back finds theirs even in a busy room. The choice keeps
+// the newest-first order.
+func (h *Hub) listGames(items []Item, sid string) []*gameRecord {
+	var recs []*gameRecord
+	for _, it := range items {
+		rec := &gameRecord{version: it.Version}
+		if json.Unmarshal(it.Value, rec) == nil && h.games[rec.Game] != nil {
+			recs = append(recs, rec)
+		}
+	}
+	picked := make([]bool, len(recs))
+	n, over := 0, 0
+	for _, own := range []bool{true, false} {
+		for i, rec := range recs {
+			if picked[i] || n == h.opts.MaxGameList || (rec.Status != "over" && rec.seatOf(sid) >= 0) != own {
+				continue
+			}
+			if rec.Status == "over" {
+				if over == maxListedOver {
+					continue
+				}
+				over++
+			}
+			picked[i] = true
+			n++
+		}
+	}
+	chosen := make([]*gameRecord, 0, n)
+	for i, rec := range recs {
+		if picked[i] {
+			chosen = append(chosen, rec)
+		}
+	}
+	return chosen
 }
 
 // sortable is the URL-safe base64 alphabet in ASCII order.

@@ -125,9 +125,9 @@ func TestOpenGamesExpire(t *testing.T) {
 }
 
 // game.list is bounded: newest first, at most MaxGameList games, of which at
-// most 3 finished.
+// most 3 finished; one's own running games are always among them.
 func TestGameListBounded(t *testing.T) {
-	th := nimHub(t, &chatfly.Options{MaxGameList: 4}, "Ada", "Bob")
+	th := nimHub(t, &chatfly.Options{MaxGameList: 4}, "Ada", "Bob", "Cy", "Dee", "Sam")
 	var over, playing []string
 	for range 5 {
 		th.clock.Advance(time.Second)
@@ -146,6 +146,19 @@ func TestGameListBounded(t *testing.T) {
 	ids, statuses := th.listed("Bob")
 	assert.Equal(t, []string{playing[2], playing[1], playing[0], over[4]}, ids)
 	assert.Equal(t, []string{"playing", "playing", "playing", "over"}, statuses)
+
+	// Four newer games push Ada's out of a spectator's list, not of hers.
+	var newer []string
+	for _, who := range []string{"Cy", "Cy", "Dee", "Dee"} {
+		th.clock.Advance(time.Second)
+		id, code := th.open(who)
+		require.Empty(t, code)
+		newer = append(newer, id)
+	}
+	ids, _ = th.listed("Sam")
+	assert.Equal(t, []string{newer[3], newer[2], newer[1], newer[0]}, ids, "a spectator's list")
+	ids, _ = th.listed("Ada")
+	assert.Equal(t, []string{newer[3], playing[2], playing[1], playing[0]}, ids, "Ada's list")
 }
 
 // The caps hold across Hubs sharing a Storage under concurrent starts:
