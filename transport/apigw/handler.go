@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/internal/origin"
 )
 
 // Hub is what a [Handler] feeds with the events of API Gateway.
@@ -29,6 +30,19 @@ type HandlerOptions struct {
 	// query parameter of $connect. Default chatfly.DefaultMaxNameRunes;
 	// set it to the Hub's Options.MaxNameRunes if that differs.
 	MaxNameRunes int
+	// OriginPatterns are the origins of the web pages allowed to connect,
+	// checked in $connect on the Origin header before the Hub sees the
+	// connection, with the rules of wstransport.Options.OriginPatterns
+	// (coder/websocket's): "app.example.com", "*.example.com", or
+	// "https://app.example.com" to also require the scheme. A connection
+	// without Origin (not from a browser: bots, the Go client) is allowed,
+	// and so is one whose Origin has the API's own host. A refused one gets
+	// 403 {"code":"forbidden"}, which makes API Gateway refuse the
+	// handshake. Default none: any origin may connect, as API Gateway
+	// allows by itself; set it to the app's origin whenever the Identify
+	// hook trusts cookies, so that another site's page cannot use a
+	// visitor's cookies to chat as them.
+	OriginPatterns []string
 	// Logger receives the Handler's logs. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -107,6 +121,9 @@ func (h *Handler) connect(ctx context.Context, req *events.APIGatewayWebsocketPr
 		Header:     headerOf(req),
 		Query:      queryOf(req),
 		RemoteAddr: req.RequestContext.Identity.SourceIP,
+	}
+	if len(h.opts.OriginPatterns) > 0 && !origin.Allowed(cr.Header.Get("Origin"), cr.Header.Get("Host"), h.opts.OriginPatterns) {
+		return errorResponse(http.StatusForbidden, chatfly.Errorf(chatfly.ErrForbidden, "origin not allowed"))
 	}
 	if name, ok := cr.Query["name"]; ok && len(name) > 0 {
 		if _, err := chatfly.CleanName(name[0], h.opts.MaxNameRunes); err != nil {

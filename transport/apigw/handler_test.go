@@ -152,3 +152,36 @@ func TestHandlerMessagesAndDisconnect(t *testing.T) {
 		t.Fatalf("event without a connection: %+v", resp)
 	}
 }
+
+// OriginPatterns refuse $connect from other web pages with 403 forbidden
+// before the Hub sees them; no Origin, or none configured, passes.
+func TestHandlerConnectOrigin(t *testing.T) {
+	hub := &fakeHub{}
+	h := apigw.NewHandler(hub, &apigw.HandlerOptions{OriginPatterns: []string{"app.example.com", "https://*.example.org"}, Logger: quiet})
+	open := apigw.NewHandler(hub, &apigw.HandlerOptions{Logger: quiet})
+	for origin, want := range map[string]int{
+		"":                                     200,
+		"https://app.example.com":              200,
+		"http://app.example.com":               200, // a host pattern does not check the scheme
+		"https://chat.example.org":             200,
+		"http://chat.example.org":              403,
+		"https://evil.example":                 403,
+		"https://app.example.com.evil.example": 403,
+		"null":                                 403,
+		"https://abc123.execute-api.eu-west-1.amazonaws.com": 200, // the API's own host
+	} {
+		ev := event(apigw.EventConnect, "$connect", "c")
+		ev.Headers = map[string]string{"Host": "abc123.execute-api.eu-west-1.amazonaws.com"}
+		if origin != "" {
+			ev.Headers["origin"] = origin
+		}
+		before := len(hub.connects)
+		resp, _ := h.Handle(context.Background(), ev)
+		if resp.StatusCode != want || (want == 403 && (errorBody(t, resp) != "forbidden" || len(hub.connects) != before)) {
+			t.Errorf("Origin %q: %d %s (the Hub saw %d connects), want %d", origin, resp.StatusCode, resp.Body, len(hub.connects)-before, want)
+		}
+		if resp, _ := open.Handle(context.Background(), ev); resp.StatusCode != 200 {
+			t.Errorf("Origin %q without OriginPatterns: %d, want 200", origin, resp.StatusCode)
+		}
+	}
+}

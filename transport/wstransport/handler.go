@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
-	"path"
 	"runtime/debug"
 	"strings"
 
 	"github.com/coder/websocket"
 
 	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/internal/origin"
 )
 
 // Hub is what a [Transport.Handler] feeds with the events of its
@@ -299,25 +298,5 @@ func headerHasToken(h http.Header, key, token string) bool {
 // websocket.AcceptOptions.OriginPatterns before the Hub is involved, so that
 // a cross-origin page never reaches Connect. Accept checks again.
 func originAllowed(r *http.Request, patterns []string) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, p := range patterns {
-		target := u.Host
-		if strings.Contains(p, "://") {
-			target = u.Scheme + "://" + u.Host
-		}
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok {
-			return true
-		}
-	}
-	return false
+	return origin.Allowed(r.Header.Get("Origin"), r.Host, patterns)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -509,5 +510,48 @@ func TestClose(t *testing.T) {
 	r.next("DISCONNECT")
 	if _, resp, err := websocket.Dial(ctx(t), r.url(), nil); err == nil || resp.StatusCode != 503 {
 		t.Fatalf("dial after Close: %v", err)
+	}
+}
+
+// Options.OriginPatterns refuse other web pages before $connect.
+func TestOriginPatterns(t *testing.T) {
+	r := newRig(t, rigOptions{opts: apigwlocal.Options{OriginPatterns: []string{"app.example.com"}}})
+	for origin, want := range map[string]bool{"": true, "https://app.example.com": true, "https://evil.example": false, "null": false} {
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		c, resp, err := websocket.Dial(ctx(t), r.url(), &websocket.DialOptions{HTTPHeader: h})
+		if !want {
+			if err == nil || resp == nil || resp.StatusCode != 403 {
+				t.Fatalf("Origin %q: %v %v, want 403", origin, resp, err)
+			}
+			r.noEvent() // $connect was not called
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Origin %q: %v", origin, err)
+		}
+		r.next("CONNECT")
+		c.CloseNow()
+		r.next("DISCONNECT")
+	}
+}
+
+// The management API answers loopback clients only, signed or not: the
+// emulator cannot check signatures made with placeholder credentials.
+func TestManagementAPIOnLoopbackOnly(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	_, conn := r.dial("")
+	path := "/dev/@connections/" + url.PathEscape(conn.RequestContext.ConnectionID)
+	for addr, want := range map[string]int{"127.0.0.1:5000": 200, "[::1]:5000": 200, "192.0.2.7:5000": 403, "[2001:db8::1]:5000": 403} {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.RemoteAddr = addr
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=00")
+		w := httptest.NewRecorder()
+		r.emu.ServeHTTP(w, req)
+		if w.Code != want || (want == 403 && w.Header().Get("x-amzn-ErrorType") != "ForbiddenException") {
+			t.Errorf("from %s: %d %v, want %d", addr, w.Code, w.Header(), want)
+		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/coder/websocket"
+
+	"github.com/chatfly/chatfly/internal/origin"
 )
 
 // conn is one WebSocket connection.
@@ -68,6 +70,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		http.Error(w, "WebSocket upgrade required", http.StatusUpgradeRequired)
+		return
+	}
+	if len(s.opts.OriginPatterns) > 0 && !origin.Allowed(r.Header.Get("Origin"), r.Host, s.opts.OriginPatterns) {
+		writeJSON(w, http.StatusForbidden, "", map[string]string{"message": "Forbidden"})
 		return
 	}
 	now := time.Now()

@@ -26,7 +26,8 @@
 //     "L0SM9cOFvHcCIhw="). Before the upgrade it calls the $connect route with
 //     the request's headers, query string and source IP; a non-2xx answer (or
 //     an error) refuses the upgrade with that status and body, as API Gateway
-//     does. Any Origin is accepted.
+//     does. Any Origin is accepted, as by API Gateway, unless
+//     Options.OriginPatterns restricts it (403 before $connect).
 //   - Messages: each text message is routed by the route selection expression
 //     $request.body.action: the route whose key is the body's "action" field,
 //     else $default. A binary message is passed base64-encoded with
@@ -57,9 +58,14 @@
 //     PayloadTooLargeException; a POST to a connection with
 //     Options.QueueSize messages waiting to be written 429
 //     LimitExceededException (API Gateway's "client side buffer is full").
-//     Requests must be signed (an Authorization header with AWS Signature
-//     Version 4; the signature itself is not checked), else 403
-//     ForbiddenException.
+//     Requests must come from a loopback address and be signed (an
+//     Authorization header with AWS Signature Version 4), else 403
+//     ForbiddenException. The signature itself is not checked: the emulator
+//     has no real credentials to check it against (its clients sign with
+//     placeholders anyone knows), so the management API, which can write to
+//     and close every connection, is served to the local machine only, even
+//     when the emulator listens on every interface (to test from a phone on
+//     the LAN, which only needs the WebSocket endpoint).
 //
 // For tests, [Server.Drop] loses a connection without $disconnect (as API
 // Gateway sometimes does), [Server.Connections] lists the open ones, and

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -24,6 +25,10 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id stri
 	default:
 		w.Header().Set("Allow", "GET, POST, DELETE")
 		writeJSON(w, http.StatusMethodNotAllowed, "", map[string]string{"message": "method not allowed"})
+		return
+	}
+	if ip := net.ParseIP(sourceIP(r)); ip == nil || !ip.IsLoopback() {
+		writeJSON(w, http.StatusForbidden, "ForbiddenException", map[string]string{"message": "the management API is served on loopback only"})
 		return
 	}
 	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {

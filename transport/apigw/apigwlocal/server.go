@@ -112,6 +112,13 @@ type Options struct {
 	// time, in order. Default false: concurrently, as API Gateway does.
 	Ordered bool
 
+	// OriginPatterns, if set, are the web page origins allowed to connect,
+	// checked on the Origin header before $connect with the rules of
+	// wstransport.Options.OriginPatterns (no Origin, or the emulator's own
+	// host, always passes); others get 403. Default: any origin, as API
+	// Gateway (the Lambda handler checks it: apigw.HandlerOptions).
+	OriginPatterns []string
+
 	// Fault, if set, is asked before every management API call; a non-nil
 	// Fault is answered instead of doing the call.
 	Fault func(op Op, connID string) *Fault
