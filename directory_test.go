@@ -355,3 +355,33 @@ func TestDirectoryShowsActivity(t *testing.T) {
 	require.NoError(t, th.hub.Disconnect(context.Background(), a))
 	assert.Equal(t, float64(0), shown()["members"], "a disconnect leaves too")
 }
+
+func TestMaxCustomRooms(t *testing.T) {
+	th := newTestHub(t, &chatfly.Options{MaxCustomRooms: 150, RoomsPerHour: 1000, RoomTTL: time.Hour, RateLimit: chatfly.RateLimit{Count: -1}})
+	a, _ := th.hello("Ada")
+	var made []string
+	for i := range 150 {
+		made = append(made, th.createRoom(a, "r"+strconv.Itoa(i), "private"))
+	}
+	create := `{"action":"room.create","id":1,"name":"one more"}`
+	th.wantError(a, create, "too_many")
+
+	// A deleted room frees its place at once.
+	th.reply(a, `{"action":"room.delete","id":1,"room":"`+made[0]+`"}`)
+	kept := th.createRoom(a, "kept", "private")
+	th.wantError(a, create, "too_many")
+
+	// A room in use keeps its place past RoomTTL; the idle ones expire and
+	// free theirs.
+	th.join(a, kept)
+	for range 12 {
+		th.clock.Advance(10 * time.Minute)
+		th.do(a, `{"action":"ping"}`)
+	}
+	_, err := roomInfo(th, kept)
+	require.NoError(t, err, "the room in use is still there")
+	for range 149 {
+		th.createRoom(a, "new", "private")
+	}
+	th.wantError(a, create, "too_many")
+}

@@ -20,7 +20,8 @@ import (
 //	room#<room>      mem#<session>    "<conn>\n<name>"           PresenceTTL, refreshed
 //	room#<room>      name#<skeleton>  session id owning the name PresenceTTL, refreshed
 //	room#<room>      msg#<seq:016d>   message event frame        MessageTTL (custom: ≤ RoomTTL)
-//	rooms            <room>           (empty) public rooms       with the room
+//	rooms            <room>           dirEntry JSON: the summary with the room
+//	                                  a page shows; ≤ MaxListedRooms custom rooms
 //	rate#<subject>   <window>         counter N                  two windows
 //	rcreate#<sess>   <hour>           counter N                  two hours
 //	room#<room>      game#<id>        gameRecord JSON (ids sort  open: OpenGameTTL from opening;
@@ -30,6 +31,8 @@ import (
 //	room#<room>      open#s#<sess>#<n> the same, of the session's open games there
 //	gopen#<n>        slot             the same, server-wide,     with its open game
 //	                                  n < MaxOpenGames
+//	croom#<n>        slot             room id: a slot of the     with its room
+//	                                  custom rooms, n < MaxCustomRooms
 //	revoked#<sess>   revoked          (empty) tokens revoked     TokenTTL + 1 h after RevokeSession
 //
 // Default rooms (Options.Rooms) have no meta item. A name's skeleton is

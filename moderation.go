@@ -94,7 +94,11 @@ func (h *Hub) handleRoomCreate(c *call) error {
 		Owner:      c.conn.Session,
 		Created:    c.now.Unix(),
 	}
+	if err := h.claimRoomSlot(c, m); err != nil {
+		return err
+	}
 	if err := h.saveRoom(c.ctx, m, c.now); err != nil {
+		h.releaseRoomSlot(c.ctx, m)
 		return err
 	}
 	info, err := h.roomInfo(c.ctx, m, 0)
@@ -288,6 +292,7 @@ func (h *Hub) deleteRoom(c *call, m *roomMeta, by Member) error {
 	if err := h.store.Delete(c.ctx, metaKey(m.ID), IfVersion(m.version)); err != nil {
 		return err
 	}
+	h.releaseRoomSlot(c.ctx, m)
 	m.Public = false
 	if err := h.listRoom(c.ctx, m); err != nil {
 		return err

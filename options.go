@@ -102,6 +102,11 @@ type Options struct {
 	// It also bounds the cost of a page. The application's public rooms
 	// (OpenRoom) are always listed. Default 200.
 	MaxListedRooms int
+	// MaxCustomRooms limits the rooms made with room.create that exist at
+	// once, across every Hub sharing the Storage; room.create beyond it is
+	// too_many. Within a few percent of it a creation may be refused a
+	// little early (see roomslots.go). Default 10000; negative: no cap.
+	MaxCustomRooms int
 
 	// RateLimit limits how many frames a session (before hello: a
 	// connection) may send. The default is 50 frames per 10 seconds, and a
@@ -274,6 +279,7 @@ func (o *Options) withDefaults() Options {
 	def(&d.RoomsPage, 20)
 	def(&d.MaxRoomsPage, 100)
 	def(&d.MaxListedRooms, 200)
+	def(&d.MaxCustomRooms, 10000)
 	def(&d.RateLimit.Count, 50)
 	defDur(&d.RateLimit.Window, 10*time.Second)
 	def(&d.RateLimit.CloseAfter, d.RateLimit.Count)

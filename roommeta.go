@@ -28,6 +28,9 @@ type roomMeta struct {
 	Talkers []string `json:"talkers,omitempty"`
 	// Shown is what the directory shows about a public room, as last written.
 	Shown *shown `json:"shown,omitempty"`
+	// Slot is 1 + the number of the room's slot under MaxCustomRooms
+	// (roomslots.go); 0 for rooms that hold none.
+	Slot int `json:"slot,omitempty"`
 
 	version int64     // storage version; 0 for default rooms
 	expires time.Time // zero: never
@@ -98,12 +101,19 @@ func (h *Hub) loadRoom(ctx context.Context, rid string) (*roomMeta, error) {
 }
 
 // saveRoom writes m if nobody changed it since it was read (ErrConflict
-// otherwise), extending a custom room's life.
+// otherwise), extending a custom room's life (and its slot's).
 func (h *Hub) saveRoom(ctx context.Context, m *roomMeta, now time.Time) error {
-	if m.Custom {
-		m.expires = now.Add(h.opts.RoomTTL)
+	if !m.Custom {
+		return h.storeRoom(ctx, m)
 	}
-	return h.storeRoom(ctx, m)
+	m.expires = now.Add(h.opts.RoomTTL)
+	if err := h.storeRoom(ctx, m); err != nil {
+		return err
+	}
+	if m.version == 1 {
+		return nil // just created: its slot was claimed with the same life
+	}
+	return h.extendRoomSlot(ctx, m)
 }
 
 // storeRoom writes m as it is if nobody changed it since it was read
