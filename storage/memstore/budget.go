@@ -82,6 +82,13 @@ func (s *Store) done(sh *shard, c *clock, evictable bool) {
 	if over {
 		s.reclaim(false, s.low)
 	}
+	// Writes that looked at an expiry read the clock already.
+	if c.read && s.sweepEvery > 0 && c.t.Unix() >= s.sweepDue.Load() && s.evictMu.TryLock() {
+		if c.t.Unix() >= s.sweepDue.Load() {
+			s.sweepAll(c)
+		}
+		s.evictMu.Unlock()
+	}
 }
 
 // account adds d to the shard's accounted bytes, and to the store's total
@@ -173,20 +180,19 @@ func (s *Store) reclaim(wait bool, target int64) (exhausted bool) {
 	if s.bytes.Load() <= target {
 		return false
 	}
-	c := clock{now: s.now}
-	now := c.now()
-	full := !now.Before(s.fullSweep.Add(fullSweepEvery))
-	if full {
-		s.fullSweep = now
-	}
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		if full || 4*sh.writes >= sh.sweepAt {
-			sh.sweep(&c)
+	c := clock{now: s.now, t: s.now(), read: true}
+	if !c.t.Before(s.fullSweep.Add(fullSweepEvery)) {
+		s.sweepAll(&c)
+	} else {
+		for i := range s.shards {
+			sh := &s.shards[i]
+			sh.mu.Lock()
+			if 4*sh.writes >= sh.sweepAt {
+				sh.sweep(&c)
+			}
+			sh.flushPending()
+			sh.mu.Unlock()
 		}
-		sh.flushPending()
-		sh.mu.Unlock()
 	}
 	for s.bytes.Load() > target {
 		sh, q := s.oldest()
@@ -258,15 +264,26 @@ func (sh *shard) evict(q queued, need int64, c *clock) {
 // Sweep reclaims the memory of every expired and deleted item at once, and
 // the memory of the partitions and maps they leave mostly unused. It takes
 // time proportional to the number of items held and locks one shard at a
-// time. Writes do the same incrementally (see [Store]); as memstore starts
-// no goroutine, a host whose traffic may stop for long periods can call
-// Sweep from a timer of its own to give the memory back sooner.
+// time. Writes do the same incrementally and every [Options.SweepInterval]
+// (see [Store]); as memstore starts no goroutine, a host whose traffic may
+// stop for long periods can call Sweep from a timer of its own.
 func (s *Store) Sweep() {
-	c := clock{now: s.now}
+	s.evictMu.Lock()
+	defer s.evictMu.Unlock()
+	s.sweepAll(&clock{now: s.now, t: s.now(), read: true})
+}
+
+// sweepAll sweeps every shard at the time c has read. The caller holds
+// evictMu.
+func (s *Store) sweepAll(c *clock) {
+	s.fullSweep = c.t
+	if s.sweepEvery > 0 {
+		s.sweepDue.Store(c.t.Unix() + s.sweepEvery)
+	}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		sh.sweep(&c)
+		sh.sweep(c)
 		sh.flushPending()
 		sh.mu.Unlock()
 	}

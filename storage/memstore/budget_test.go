@@ -405,3 +405,41 @@ func heap() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
 }
+
+// TestSweepInterval checks that memory drops within SweepInterval of the
+// items' expiry as soon as anything is written, with the store far from its
+// budget.
+func TestSweepInterval(t *testing.T) {
+	ctx := context.Background()
+	for _, every := range []time.Duration{time.Minute, -1} {
+		clock := storagetest.NewFakeClock(time.Time{})
+		s := New(&Options{Now: clock.Now, SweepInterval: every})
+		exp := clock.Now().Add(30 * time.Second)
+		for r := range 100 {
+			for range 20 {
+				post(t, s, fmt.Sprint(r), 300, exp)
+			}
+		}
+		counter := chatfly.Key{Partition: "rate#1.2.3.4", Sort: "w"}
+		touch := func() {
+			if _, err := s.Add(ctx, counter, 1, clock.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		touch()
+		full := s.Stats()
+		clock.Advance(59 * time.Second) // expired, but the interval has not passed
+		touch()
+		if st := s.Stats(); st.Items != full.Items {
+			t.Fatalf("SweepInterval %v: swept before the interval: %+v, then %+v", every, full, st)
+		}
+		clock.Advance(time.Second)
+		touch()
+		st := s.Stats()
+		swept := st.Items == 101 && st.Bytes < 101*512 // the counters
+		if swept != (every > 0) {
+			t.Fatalf("SweepInterval %v: %+v, then %+v", every, full, st)
+		}
+		s.stored(t)
+	}
+}

@@ -58,6 +58,13 @@ type Options struct {
 	// Zero means the default, [DefaultMaxBytes] (256 MiB); a negative value
 	// means no budget: the store grows with what is written.
 	MaxBytes int64
+
+	// SweepInterval is how often the store reclaims every expired item at
+	// once (see [Store.Sweep]): the first write after it has passed does
+	// it. Default 1 minute; it is rounded up to whole seconds; negative
+	// means never (expired items are then reclaimed only incrementally, as
+	// described at [Store]).
+	SweepInterval time.Duration
 }
 
 // DefaultMaxBytes is the memory budget of a Store whose Options leave
@@ -89,10 +96,13 @@ const DefaultMaxBytes = 256 << 20
 // an expired item is reclaimed within that many writes to its shard (at once
 // if its own key is written), and a shard holds at most twice the items it
 // had live at its previous sweep, plus the minimum. A shard that is not
-// written to is not swept, but it does not grow either; [Store.Sweep]
-// reclaims everything at once.
+// written to is not swept, but it does not grow either. Besides, the first
+// write after [Options.SweepInterval] has passed sweeps every shard (one
+// atomic load per write checks it), so that memory drops within that
+// interval of the items' expiry on a server that still has some traffic.
 //
-// Budget: an item is accounted as its sort key and value plus 96 bytes (the
+// Budget: an item is accounted as its sort key and the capacity of its value
+// plus 96 bytes (the
 // entry and its share of the partition's slice), and a partition as its name
 // plus 128 bytes (its slot in the shard's map and in the eviction queue).
 // This estimate leaves out the rounding of allocations and the spare
@@ -125,9 +135,11 @@ type Store struct {
 	evicted atomic.Int64
 	refused atomic.Int64
 	evictMu sync.Mutex // held by the one writer that evicts
-	// fullSweep is when reclaim last swept every shard; guarded by evictMu.
-	fullSweep time.Time
-	shards    [numShards]shard
+	// fullSweep is when every shard was last swept; guarded by evictMu.
+	fullSweep  time.Time
+	sweepEvery int64        // SweepInterval in seconds; 0: never
+	sweepDue   atomic.Int64 // Unix second of the next sweep of every shard
+	shards     [numShards]shard
 }
 
 const (
@@ -173,7 +185,14 @@ func New(opts *Options) *Store {
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = time.Minute
+	}
 	s := &Store{now: o.Now, seed: maphash.MakeSeed(), max: o.MaxBytes}
+	if o.SweepInterval > 0 {
+		s.sweepEvery = int64((o.SweepInterval + time.Second - 1) / time.Second)
+		s.sweepDue.Store(o.Now().Unix() + s.sweepEvery)
+	}
 	s.low = s.max - s.max/16
 	s.flush = max(s.max/4096, 0)
 	if s.max < 0 {
@@ -291,7 +310,7 @@ func (s *Store) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) 
 		// Leave a tombstone (see entry): O(log n) instead of moving the
 		// entries after it, and the sweep that reclaims it is paid for by
 		// writes, as for expired items.
-		sh.account(-int64(len(p[i].value)))
+		sh.account(-int64(cap(p[i].value)))
 		p[i] = entry{sort: p[i].sort}
 		sh.wrote(&c)
 	}

@@ -24,8 +24,9 @@ type partition []entry
 
 const (
 	// entryOverhead is the accounted size of an entry besides its sort key
-	// and value: the entry itself (80 bytes) and the headers of the
-	// allocations of its sort key and value.
+	// and value (counted by capacity: what the store keeps alive): the
+	// entry itself (80 bytes), and the rounding of the allocation of its
+	// sort key.
 	entryOverhead = 96
 	// partOverhead is the accounted size of a partition besides its name:
 	// its slot in the shard's map (a string and a part, with the map's
@@ -34,7 +35,7 @@ const (
 )
 
 // size is the accounted size of e (see Store).
-func (e *entry) size() int64 { return int64(len(e.sort)+len(e.value)) + entryOverhead }
+func (e *entry) size() int64 { return int64(len(e.sort)+cap(e.value)) + entryOverhead }
 
 // partSize is the accounted size of a partition named name, without its
 // entries.
