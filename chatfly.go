@@ -170,7 +170,13 @@ func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) error {
 	}
 	now := h.opts.Now()
 	rec.Touched = now.Unix()
+	if err := h.admitConn(ctx, req.ConnID, rec.Addr, now.Add(h.opts.HelloTimeout)); err != nil {
+		return timedOut(ctx, err)
+	}
 	_, err := h.store.Put(ctx, Item{Key: connKey(req.ConnID), Value: mustJSON(rec), Expires: now.Add(h.opts.HelloTimeout)}, Always)
+	if err != nil {
+		_ = h.releaseAddr(ctx, req.ConnID, rec)
+	}
 	return timedOut(ctx, err)
 }
 
@@ -294,6 +300,9 @@ func (h *Hub) disconnect(ctx context.Context, connID string) error {
 	if err := h.store.Delete(ctx, connKey(connID), Always); err != nil {
 		return err
 	}
+	if err := h.releaseAddr(ctx, connID, rec); err != nil {
+		return err
+	}
 	if rec.Session == "" {
 		return nil
 	}
@@ -394,6 +403,7 @@ func (h *Hub) touch(c *call) {
 		return // a concurrent frame refreshed it, or the connection is going away
 	}
 	h.extend(ctx, sessKey(sid), exp, func(v []byte) bool { return string(v) == c.connID })
+	h.refreshAddr(ctx, c.connID, c.conn.Addr, exp)
 	rooms, err := h.sessionRooms(ctx, sid)
 	if err != nil {
 		h.log.WarnContext(ctx, "chatfly: refreshing presence", "session", sid, "err", err)

@@ -53,7 +53,9 @@ var (
 	ErrNotMember = &Error{"not_member", "join the room first"}
 	// ErrTooLong: a text field exceeds its limit.
 	ErrTooLong = &Error{"too_long", "text too long"}
-	// ErrTooMany: a count limit was reached (rooms per session, members per room).
+	// ErrTooMany: a count limit was reached (rooms per session, members per
+	// room, or one of the per-address limits of [AddressLimits]).
+	// Connections refused for it get HTTP 429.
 	ErrTooMany = &Error{"too_many", "limit reached"}
 	// ErrRateLimited: the session sent more frames than the rate limit allows.
 	ErrRateLimited = &Error{"rate_limited", "slow down"}

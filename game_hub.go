@@ -172,6 +172,9 @@ func (h *Hub) openGame(c *call, order []string) error {
 			return err
 		}
 	}
+	if err := h.allowGameStart(c); err != nil {
+		return err
+	}
 	// The seed decides hidden things (a secret word): it comes from
 	// crypto/rand and never leaves the server.
 	var seed [8]byte

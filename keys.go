@@ -17,7 +17,7 @@ import (
 //	room#<room>      meta             roomMeta JSON: config,     custom rooms: RoomTTL after the
 //	                                  owner, mods, bans, mutes   last activity; app rooms: never
 //	room#<room>      seq              counter N = latest seq     custom rooms: with the room
-//	room#<room>      mem#<session>    "<conn>\n<name>"           PresenceTTL, refreshed
+//	room#<room>      mem#<session>    "<conn>\n<name>\n<addr>"   PresenceTTL, refreshed
 //	room#<room>      name#<skeleton>  session id owning the name PresenceTTL, refreshed
 //	room#<room>      msg#<seq:016d>   message event frame        MessageTTL (custom: ≤ RoomTTL)
 //	rooms            <room>           dirEntry JSON: the summary with the room
@@ -34,6 +34,16 @@ import (
 //	croom#<n>        slot             room id: a slot of the     with its room
 //	                                  custom rooms, n < MaxCustomRooms
 //	revoked#<sess>   revoked          (empty) tokens revoked     TokenTTL + 1 h after RevokeSession
+//	addr#<addr>      conn#<conn>      (empty) open connections   PresenceTTL, refreshed
+//	addr#<addr>      rq#<session>     (empty) roulette waiters   2 minutes, refreshed
+//	addr#<addr>      sess#<hour>      counter N: new sessions    two hours
+//	addr#<addr>      room#<hour>      counter N: rooms created   two hours
+//	addr#<addr>      game#<minute>    counter N: games opened    two minutes
+//
+// <addr> is AddrKey of the connection's address (an IPv4 address or an IPv6
+// /64); in member items it is empty when the address is unknown. The
+// addr#<addr> items are counted with a Query of at most limit+1 items
+// (add-then-check) or are counters like rate#.
 //
 // Default rooms (Options.Rooms) have no meta item. A name's skeleton is
 // nameKey(name) (names.go): the lower case of a plain ASCII name. Messages
@@ -94,20 +104,27 @@ func EvictablePrefix(partition string) (string, bool) {
 
 // memberRec is a decoded member item.
 type memberRec struct {
-	sid, conn, name string
+	sid, conn, name, addr string
 }
 
-func memberValue(conn, name string) []byte { return []byte(conn + "\n" + name) }
+// memberValue encodes a member item's value; addr is the AddrKey of the
+// member's connection.
+func memberValue(conn, name, addr string) []byte {
+	return []byte(conn + "\n" + name + "\n" + addr)
+}
 
-// parseMember decodes a member item's value: "<conn>\n<name>". Names never
-// contain a newline (CleanName rejects control characters).
+// parseMember decodes a member item's value: "<conn>\n<name>\n<addr>"
+// ("<conn>\n<name>" before per-address limits: addr is then empty). Names
+// and address keys never contain a newline (CleanName rejects control
+// characters; AddrKey hashes them away).
 //
 // The strings share memory with v instead of copying it: Storage values are
 // immutable by contract, and fan-out to a large room decodes every member
 // for every message.
 func parseMember(v []byte) memberRec {
-	conn, name, _ := bytes.Cut(v, []byte{'\n'})
-	return memberRec{conn: view(conn), name: view(name)}
+	conn, rest, _ := bytes.Cut(v, []byte{'\n'})
+	name, addr, _ := bytes.Cut(rest, []byte{'\n'})
+	return memberRec{conn: view(conn), name: view(name), addr: view(addr)}
 }
 
 // view returns b as a string without copying. b must never change.

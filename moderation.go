@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -87,6 +86,9 @@ func (h *Hub) handleRoomCreate(c *call) error {
 	}
 	if !ok {
 		return Errorf(ErrTooMany, "you created too many rooms in the last hour (at most "+itoa(int64(h.opts.RoomsPerHour))+")")
+	}
+	if err := h.allowRoomCreate(c); err != nil {
+		return err
 	}
 	m := &roomMeta{
 		RoomConfig: RoomConfig{ID: newID(), Name: name, Topic: topic, Public: public},
@@ -379,7 +381,7 @@ func applyBan(h *Hub, c *call, m *roomMeta, t *Member) error {
 			if cit, err := h.store.Get(c.ctx, connKey(parseMember(it.Value).conn)); err == nil {
 				var rec connRecord
 				if json.Unmarshal(cit.Value, &rec) == nil {
-					b.Addr = addrHost(rec.Addr)
+					b.Addr = AddrKey(rec.Addr)
 				}
 			}
 		}
@@ -498,14 +500,6 @@ func updateText(by, _ *Member, c *call, m *roomMeta) string {
 		}
 	}
 	return by.Name + " " + strings.Join(parts, ", ")
-}
-
-// addrHost returns the host part of a remote address ("1.2.3.4:5678").
-func addrHost(addr string) string {
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
 }
 
 // checkMuted refuses an action of a muted member with ErrMuted: typing,

@@ -127,6 +127,11 @@ type Options struct {
 	// bounded wait, not silence. Default 5 seconds.
 	StorageTimeout time.Duration
 
+	// AddressLimits limit what one client address may hold or create,
+	// whatever the number of sessions it makes. See [AddressLimits] for
+	// the defaults.
+	AddressLimits AddressLimits
+
 	// PresenceTTL is how long a connection and its room memberships live in
 	// Storage without activity. Connections that vanish without a
 	// disconnect event (a crashed server, a lost $disconnect) disappear
@@ -213,6 +218,47 @@ type RateLimit struct {
 	CloseAfter int
 }
 
+// AddressLimits are limits per client address, as keyed by [AddrKey] (an
+// IPv4 address, or an IPv6 /64). They are kept in Storage, so they hold
+// across all Hubs sharing it. A zero field means its default, a negative one
+// turns that limit off. Connections whose address is unknown
+// (ConnectRequest.RemoteAddr empty) are not limited. Every refusal is
+// too_many with a message that names the limit.
+//
+// The defaults are meant to stop one script while leaving room for the
+// many people behind one school, office or carrier NAT: such a network
+// rarely has more than a few dozen people in one chat service at once, and
+// each of them makes one session and at most a few rooms and games.
+type AddressLimits struct {
+	// Connections is the most connections open at once from one address.
+	// Connect beyond it fails with too_many (HTTP 429 on the upgrade). A
+	// connection counts until its Disconnect, or, if that is lost, until
+	// its presence expires (PresenceTTL). Default 32.
+	Connections int
+	// SessionsPerHour is the most new anonymous sessions (hello with a
+	// name) one address starts per clock hour; resuming with a token and
+	// verified users do not count. Default 60.
+	SessionsPerHour int
+	// RoomsPerHour is the most rooms one address creates with room.create
+	// per clock hour, on top of the per-session Options.RoomsPerHour.
+	// Default 30.
+	RoomsPerHour int
+	// GamesPerMinute is the most games one address opens with game.start
+	// or game.rematch per clock minute. Default 30.
+	GamesPerMinute int
+	// RouletteWaiting is the most sessions of one address waiting in the
+	// roulette queue at once. A waiter counts until it is paired or leaves,
+	// or for 2 minutes after its last roulette.join. Default 8.
+	RouletteWaiting int
+	// RoomShare is the most members of one room from one address, applied
+	// once the room is at least half full (MaxMembersPerRoom/2): filling a
+	// room then takes many addresses, while small rooms, such as one class
+	// behind one NAT, are never affected. Like MaxMembersPerRoom it is
+	// checked by each Hub against the members it reads, so Hubs joining
+	// people at the same instant may exceed it by a few. Default 8.
+	RoomShare int
+}
+
 // Identity is a verified user returned by [Options.Identify].
 type Identity struct {
 	// UserID is the application's stable id for the user. Required.
@@ -281,6 +327,12 @@ func (o *Options) withDefaults() Options {
 	def(&d.MaxListedRooms, 200)
 	def(&d.MaxCustomRooms, 10000)
 	def(&d.RateLimit.Count, 50)
+	def(&d.AddressLimits.Connections, 32)
+	def(&d.AddressLimits.SessionsPerHour, 60)
+	def(&d.AddressLimits.RoomsPerHour, 30)
+	def(&d.AddressLimits.GamesPerMinute, 30)
+	def(&d.AddressLimits.RouletteWaiting, 8)
+	def(&d.AddressLimits.RoomShare, 8)
 	defDur(&d.RateLimit.Window, 10*time.Second)
 	def(&d.RateLimit.CloseAfter, d.RateLimit.Count)
 	defDur(&d.HelloTimeout, 10*time.Second)

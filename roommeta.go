@@ -38,7 +38,7 @@ type roomMeta struct {
 
 type banEntry struct {
 	Name string `json:"name"`
-	Addr string `json:"addr,omitempty"` // remote address (host) also banned
+	Addr string `json:"addr,omitempty"` // AddrKey of the address also banned
 	By   string `json:"by"`
 	At   int64  `json:"at"`
 }
@@ -59,14 +59,15 @@ func (m *roomMeta) role(sid string) string {
 	return ""
 }
 
-// banned reports whether sid, or the host of addr, is banned.
+// banned reports whether sid, or the address addr (by its AddrKey: an IPv6
+// address by its /64), is banned.
 func (m *roomMeta) banned(sid, addr string) bool {
 	if _, ok := m.Bans[sid]; ok {
 		return true
 	}
-	host := addrHost(addr)
+	key := AddrKey(addr)
 	for _, b := range m.Bans {
-		if b.Addr != "" && b.Addr == host {
+		if b.Addr != "" && AddrKey(b.Addr) == key {
 			return true
 		}
 	}

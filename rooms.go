@@ -130,7 +130,7 @@ func (h *Hub) join(c *call, m *roomMeta) (gone []string, members int, err error)
 		// Already a member (a reconnect): move the membership to this
 		// connection; nobody sees a second join.
 		if ms[i].conn != c.connID {
-			if _, err := h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name), Expires: exp}, Always); err != nil {
+			if _, err := h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name, c.addrKey()), Expires: exp}, Always); err != nil {
 				return gone, 0, err
 			}
 			ms[i].conn = c.connID
@@ -139,10 +139,13 @@ func (h *Hub) join(c *call, m *roomMeta) (gone []string, members int, err error)
 		if len(ms) >= h.opts.MaxMembersPerRoom {
 			return gone, 0, Errorf(ErrTooMany, "the room is full")
 		}
+		if h.shareFull(ms, c.addrKey()) {
+			return gone, 0, Errorf(ErrTooMany, "too many people from your network are in this room (at most "+itoa(int64(h.opts.AddressLimits.RoomShare))+")")
+		}
 		if err := h.addMember(c, rid, exp); err != nil {
 			return gone, 0, err
 		}
-		me := memberRec{sid: sid, conn: c.connID, name: c.conn.Name}
+		me := memberRec{sid: sid, conn: c.connID, name: c.conn.Name, addr: c.addrKey()}
 		ms = append(ms, me)
 		who := c.member()
 		who.Role = m.role(sid)
@@ -174,16 +177,37 @@ func (h *Hub) join(c *call, m *roomMeta) (gone []string, members int, err error)
 	return gone, len(ms), nil
 }
 
-// addMember makes the calling session a member of rid: it claims the name in
-// the room, then writes the membership and the session's index of rooms.
+// addMember makes the calling session a member of rid: it enters the room in
+// the session's index of rooms, claims the name in the room, then writes
+// the membership. The index entry comes first and is counted after it is
+// written (add-then-check), so concurrent joins of one session, on any
+// number of Hubs, never leave it in more than MaxRoomsPerSession rooms; a
+// refused or failed join takes its entry back.
 func (h *Hub) addMember(c *call, rid string, exp time.Time) error {
 	sid := c.conn.Session
-	rooms, err := h.sessionRooms(c.ctx, sid)
+	idx := Key{Partition: sessPart(sid), Sort: roomSort(rid)}
+	if _, err := h.store.Put(c.ctx, Item{Key: idx, Expires: exp}, Always); err != nil {
+		return err
+	}
+	err := h.claimMember(c, rid, exp)
+	if err != nil {
+		if derr := h.store.Delete(c.ctx, idx, Always); derr != nil {
+			h.log.WarnContext(c.ctx, "chatfly: undoing a refused join", "session", sid, "room", rid, "err", derr)
+		}
+	}
+	return err
+}
+
+// claimMember does the checks and writes of addMember after the index
+// entry: the count of the session's rooms, the name, the membership.
+func (h *Hub) claimMember(c *call, rid string, exp time.Time) error {
+	sid, limit := c.conn.Session, h.opts.MaxRoomsPerSession
+	rooms, err := h.store.Query(c.ctx, Query{Partition: sessPart(sid), Prefix: "room#", Limit: limit + 1})
 	if err != nil {
 		return err
 	}
-	if len(rooms) >= h.opts.MaxRoomsPerSession {
-		return Errorf(ErrTooMany, "in too many rooms at once (at most "+itoa(int64(h.opts.MaxRoomsPerSession))+")")
+	if len(rooms) > limit {
+		return Errorf(ErrTooMany, "in too many rooms at once (at most "+itoa(int64(limit))+")")
 	}
 	nk := nameKeyOf(rid, c.conn.Name)
 	if _, err := h.store.Put(c.ctx, Item{Key: nk, Value: []byte(sid), Expires: exp}, IfAbsent); errors.Is(err, ErrConflict) {
@@ -198,10 +222,7 @@ func (h *Hub) addMember(c *call, rid string, exp time.Time) error {
 	} else if err != nil {
 		return err
 	}
-	if _, err := h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name), Expires: exp}, Always); err != nil {
-		return err
-	}
-	_, err = h.store.Put(c.ctx, Item{Key: Key{Partition: sessPart(sid), Sort: roomSort(rid)}, Expires: exp}, Always)
+	_, err = h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name, c.addrKey()), Expires: exp}, Always)
 	return err
 }
 

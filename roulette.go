@@ -18,6 +18,9 @@ type Waiter struct {
 	Conn string `json:"c"`
 	// Name is its display name.
 	Name string `json:"n"`
+	// Addr is the AddrKey of its client address ("" if unknown), for
+	// per-address limits and for Compatible rules.
+	Addr string `json:"a,omitempty"`
 	// Interests are its normalised interest tags (lower case, sorted).
 	Interests []string `json:"i,omitempty"`
 	// Since is when it started waiting.

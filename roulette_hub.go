@@ -62,12 +62,15 @@ func (h *Hub) rouletteJoin(c *call, last string) error {
 	if err != nil {
 		return err
 	}
+	if err := h.admitRoulette(c); err != nil {
+		return err
+	}
 	if last == "" {
 		if it, err := h.store.Get(c.ctx, lastPartnerKey(sid)); err == nil {
 			last = string(it.Value)
 		}
 	}
-	m, err := h.matcher.Match(c.ctx, Waiter{Session: sid, Conn: c.connID, Name: c.conn.Name, Interests: interests, Last: last})
+	m, err := h.matcher.Match(c.ctx, Waiter{Session: sid, Conn: c.connID, Name: c.conn.Name, Addr: c.addrKey(), Interests: interests, Last: last})
 	if err != nil {
 		return err
 	}
@@ -81,6 +84,7 @@ func (h *Hub) rouletteJoin(c *call, last string) error {
 // startPair opens the pair room for a match, seats both in it, records the
 // pair for both, and tells both.
 func (h *Hub) startPair(c *call, m *Match) error {
+	h.leftRoulette(c.ctx, m.A, m.B)
 	rid := "rp-" + newID()
 	room := &roomMeta{RoomConfig: RoomConfig{ID: rid, Name: "Roulette"}, Custom: true, Pair: []string{m.A.Session, m.B.Session}, Created: c.now.Unix()}
 	if err := h.saveRoom(c.ctx, room, c.now); err != nil {
@@ -88,7 +92,7 @@ func (h *Hub) startPair(c *call, m *Match) error {
 	}
 	exp := c.now.Add(h.opts.PresenceTTL)
 	for _, w := range []Waiter{m.A, m.B} {
-		if err := h.seat(c.ctx, rid, w.Session, w.Conn, w.Name, exp); err != nil {
+		if err := h.seat(c.ctx, rid, w, exp); err != nil {
 			return err
 		}
 	}
@@ -126,6 +130,7 @@ func (h *Hub) rouletteLeave(c *call) error {
 	if err := h.matcher.Remove(c.ctx, c.conn.Session); err != nil {
 		return err
 	}
+	h.leftRoulette(c.ctx, Waiter{Session: c.conn.Session, Addr: c.addrKey()})
 	h.reply(c, mustJSON(rouletteFrame{Type: "roulette.left", ID: c.f.ID}))
 	return nil
 }
@@ -193,11 +198,11 @@ func (h *Hub) endPair(ctx context.Context, sid, reason string) (string, error) {
 
 // seat makes a session a member of a room without the checks and
 // announcements of a join (pair rooms).
-func (h *Hub) seat(ctx context.Context, rid, sid, conn, name string, exp time.Time) error {
-	if _, err := h.store.Put(ctx, Item{Key: memKey(rid, sid), Value: memberValue(conn, name), Expires: exp}, Always); err != nil {
+func (h *Hub) seat(ctx context.Context, rid string, w Waiter, exp time.Time) error {
+	if _, err := h.store.Put(ctx, Item{Key: memKey(rid, w.Session), Value: memberValue(w.Conn, w.Name, w.Addr), Expires: exp}, Always); err != nil {
 		return err
 	}
-	_, err := h.store.Put(ctx, Item{Key: Key{Partition: sessPart(sid), Sort: roomSort(rid)}, Expires: exp}, Always)
+	_, err := h.store.Put(ctx, Item{Key: Key{Partition: sessPart(w.Session), Sort: roomSort(rid)}, Expires: exp}, Always)
 	return err
 }
 

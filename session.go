@@ -31,6 +31,9 @@ func (h *Hub) handleHello(c *call) error {
 		if err != nil {
 			return err
 		}
+		if err := h.allowNewSession(c); err != nil {
+			return err
+		}
 		sid, name = newID(), n
 	}
 	if c.conn.User == "" {
@@ -47,6 +50,7 @@ func (h *Hub) handleHello(c *call) error {
 		return err
 	}
 	c.conn = rec
+	h.refreshAddr(c.ctx, c.connID, rec.Addr, exp)
 
 	// One connection per session: a previous one (a half-open socket, a
 	// second tab of a verified user) is told it was replaced. Its

@@ -26,8 +26,9 @@
 //
 //   - $connect: Hub.Connect with the request's headers, query string and source
 //     IP (a chatfly.ConnectRequest). A rejected connection is answered with
-//     403 and {"code":...,"message":...}, which makes API Gateway refuse the
-//     WebSocket handshake. A query parameter "name" is checked as a display
+//     403 (429 for too_many: the Hub's per-address connection limit, which
+//     keys on the source IP) and {"code":...,"message":...}, which makes API
+//     Gateway refuse the WebSocket handshake. A query parameter "name" is checked as a display
 //     name, so an invalid one is refused before the upgrade too; the
 //     protocol's hello frame still carries the name (or the resume token).
 //     The Hub sends nothing during Connect: API Gateway refuses

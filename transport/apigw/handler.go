@@ -79,7 +79,8 @@ const (
 
 // Handle serves one event of any route (see the package doc). Its error is
 // always nil: every outcome is a status code. A $connect that the Hub
-// rejected gets 403, one it could not record (storage down) 500 or 503;
+// rejected gets 403 (429 for too_many: a per-address connection limit, keyed
+// on the event's sourceIp), one it could not record (storage down) 500 or 503;
 // either makes API Gateway refuse the WebSocket handshake.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	rc := req.RequestContext
@@ -133,6 +134,9 @@ func (h *Handler) connect(ctx context.Context, req *events.APIGatewayWebsocketPr
 	err := h.hub.Connect(ctx, cr)
 	if err == nil {
 		return events.APIGatewayProxyResponse{StatusCode: http.StatusOK}
+	}
+	if errors.Is(err, chatfly.ErrTooMany) {
+		return errorResponse(http.StatusTooManyRequests, err) // a per-address limit
 	}
 	if rejected(err) {
 		return errorResponse(http.StatusForbidden, err)

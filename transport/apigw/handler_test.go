@@ -89,6 +89,7 @@ func TestHandlerConnectRejected(t *testing.T) {
 	}{
 		{chatfly.Errorf(chatfly.ErrRejected, "banned"), 403, "rejected"},
 		{chatfly.Errorf(chatfly.ErrForbidden, "members only"), 403, "forbidden"},
+		{chatfly.Errorf(chatfly.ErrTooMany, "too many connections from your network"), 429, "too_many"},
 		{fmt.Errorf("put: %w", chatfly.ErrUnavailable), 503, "unavailable"},
 		{errors.New("disk on fire"), 500, "internal"},
 		{fmt.Errorf("put: %w", chatfly.ErrConflict), 500, "internal"},

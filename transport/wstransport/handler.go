@@ -25,7 +25,8 @@ type Hub interface {
 	// Connect is called before the WebSocket upgrade, with the request's
 	// context. An error refuses the connection: with HTTP 503 if it wraps
 	// chatfly.ErrUnavailable, 500 if it is not a *chatfly.Error or is
-	// chatfly.ErrInternal, else 403.
+	// chatfly.ErrInternal, 429 if its code is too_many (a per-address
+	// limit), else 403.
 	Connect(ctx context.Context, req *chatfly.ConnectRequest) error
 	// Receive is called with each text message. frame is a new slice that
 	// the Hub may keep. A binary message is not passed on: it closes the
@@ -53,12 +54,14 @@ var (
 //  1. Refused with 503 once Shutdown has begun, with 426 if it is not a
 //     WebSocket upgrade, with 403 if its Origin is not allowed (see
 //     Options.OriginPatterns). The Hub sees none of these.
-//  2. h.Connect with a new connection id. An error refuses the upgrade
-//     with a JSON body {"code":...,"message":...}: the code and message of
-//     the *chatfly.Error in the error's chain, or "internal" with a
-//     generic message; the status is 403, or 503 with Retry-After when the
-//     code is "unavailable" (the storage failed or timed out), or 500 when
-//     it is "internal".
+//  2. h.Connect with a new connection id and the client's address (the
+//     peer's, or from Options.ClientIPHeader behind Options.TrustedProxies).
+//     An error refuses the upgrade with a JSON body {"code":...,"message":...}:
+//     the code and message of the *chatfly.Error in the error's chain, or
+//     "internal" with a generic message; the status is 403, or 429 when the
+//     code is "too_many" (a per-address connection limit), or 503 with
+//     Retry-After when it is "unavailable" (the storage failed or timed out),
+//     or 500 when it is "internal".
 //  3. The upgrade. From then on h.Receive gets every text message, in
 //     order, and Send reaches the client. Frames sent during Connect are
 //     refused with ErrGone, as on API Gateway. If the connection has not
@@ -125,10 +128,10 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ConnID:     id,
 		Header:     r.Header,
 		Query:      r.URL.Query(),
-		RemoteAddr: r.RemoteAddr,
+		RemoteAddr: t.opts.clientAddr(r),
 	}
 	if err := hd.hub.Connect(r.Context(), req); err != nil {
-		t.log.Debug("wstransport: connection refused", "conn", id, "remote", r.RemoteAddr, "err", err)
+		t.log.Debug("wstransport: connection refused", "conn", id, "remote", req.RemoteAddr, "err", err)
 		refuse(w, err)
 		return
 	}
@@ -259,6 +262,8 @@ func refuse(w http.ResponseWriter, err error) {
 		status = http.StatusServiceUnavailable
 	case chatfly.ErrInternal.Code:
 		status = http.StatusInternalServerError
+	case chatfly.ErrTooMany.Code:
+		status = http.StatusTooManyRequests
 	}
 	writeJSONError(w, status, ce.Code, ce.Message)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
+	"net/netip"
 	"path"
 	"time"
 
@@ -88,6 +89,23 @@ type Options struct {
 	// refused with 403 before the Hub sees the connection.
 	OriginPatterns []string
 
+	// TrustedProxies are the networks of the reverse proxies and load
+	// balancers in front of the server. Only a request whose direct peer
+	// (http.Request.RemoteAddr) is inside one of them may name its client
+	// in ClientIPHeader; for every other request the header is ignored,
+	// since anyone can send it. Prefixes of IPv4 addresses match
+	// IPv4-mapped IPv6 peers too (write IPv4 networks in IPv4 form).
+	// Default: none (no header is trusted).
+	TrustedProxies []netip.Prefix
+	// ClientIPHeader is the request header in which trusted proxies name
+	// the client, such as "X-Forwarded-For" or "X-Real-IP". It is read as
+	// a comma-separated list (all its lines joined), and the client is its
+	// rightmost address that is not itself in TrustedProxies: the one the
+	// outermost trusted proxy saw. The address found becomes
+	// ConnectRequest.RemoteAddr, on which the Hub's per-address limits and
+	// address bans key. Default: none (RemoteAddr is the direct peer).
+	ClientIPHeader string
+
 	// MaxFramesPerWrite is the most frames joined into one WebSocket
 	// message. Default DefaultMaxFramesPerWrite; 1 disables coalescing.
 	MaxFramesPerWrite int
@@ -138,6 +156,8 @@ func (o *Options) withDefaults() Options {
 		d.NewConnID = randomConnID
 	}
 	d.OriginPatterns = append([]string(nil), d.OriginPatterns...)
+	d.TrustedProxies = append([]netip.Prefix(nil), d.TrustedProxies...)
+
 	for _, p := range d.OriginPatterns {
 		if _, err := path.Match(p, ""); err != nil {
 			d.Logger.Warn("wstransport: bad origin pattern, it matches nothing", "pattern", p, "err", err)
