@@ -37,8 +37,9 @@ type server struct {
 // newServer builds the server of the given kind ("chatfly" or "floor").
 // The chatfly server is examples/standalone's setup (memstore,
 // wstransport with default options) with the rate limit off, since the
-// scenarios send faster than a person, tic-tac-toe for the game scenario,
-// and rooms rooms named prefix+i.
+// scenarios send faster than a person, and the per-address limits off,
+// since every simulated client comes from loopback; tic-tac-toe for the game
+// scenario, and rooms rooms named prefix+i.
 func newServer(kind string, rooms int, prefix string) (*server, error) {
 	switch kind {
 	case "floor":
@@ -49,7 +50,11 @@ func newServer(kind string, rooms int, prefix string) (*server, error) {
 		hub := chatfly.New(memstore.New(nil), ws, &chatfly.Options{
 			Logger:    log,
 			RateLimit: chatfly.RateLimit{Count: -1},
-			Games:     []chatfly.Game{tictactoe.Game{}},
+			AddressLimits: chatfly.AddressLimits{
+				Connections: -1, SessionsPerHour: -1, RoomsPerHour: -1,
+				GamesPerMinute: -1, RouletteWaiting: -1, RoomShare: -1,
+			},
+			Games: []chatfly.Game{tictactoe.Game{}},
 		})
 		ctx := context.Background()
 		for i := range rooms {

@@ -8,6 +8,11 @@
 // With -table, every server on the table needs the same secret, in
 // $CHATFLY_SECRET or -secret (at least 32 bytes: openssl rand -base64 32).
 //
+// Behind a reverse proxy, tell it which proxies to believe about the
+// client's address (the key of the per-address limits and address bans):
+//
+//	go run ./examples/standalone -trusted-proxies 10.0.0.0/8 -client-ip-header X-Forwarded-For
+//
 // Open http://localhost:8080 in two browser windows, pick names and talk.
 package main
 
@@ -15,11 +20,14 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +44,9 @@ func main() {
 	origins := flag.String("origins", "", "extra allowed WebSocket origin pattern (e.g. example.com), besides same-origin")
 	storage := storageflags.Add(flag.CommandLine, "") // -table, -dynamodb-endpoint, -create-table, -secret
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (see pprof.go)")
+	var proxies proxyFlags
+	flag.Var(&proxies.trusted, "trusted-proxies", "comma-separated networks (CIDR) of the reverse proxies in front of the server, e.g. 10.0.0.0/8,::1/128; only they may name the client in -client-ip-header")
+	flag.StringVar(&proxies.header, "client-ip-header", "", `header in which the trusted proxies name the client, e.g. "X-Forwarded-For" or "X-Real-IP" (ignored without -trusted-proxies)`)
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -60,7 +71,7 @@ func main() {
 		log.Error("listen", "err", err)
 		os.Exit(1)
 	}
-	if err := run(ctx, ln, &config{origins: *origins, log: log, store: store, hub: &chatfly.Options{Secret: secret}}); err != nil {
+	if err := run(ctx, ln, &config{origins: *origins, proxies: proxies, log: log, store: store, hub: &chatfly.Options{Secret: secret}}); err != nil {
 		log.Error("server", "err", err)
 		os.Exit(1)
 	}
@@ -68,6 +79,7 @@ func main() {
 
 type config struct {
 	origins string
+	proxies proxyFlags
 	log     *slog.Logger
 	hub     *chatfly.Options // nil: defaults
 	store   chatfly.Storage  // nil: memory storage
@@ -76,7 +88,7 @@ type config struct {
 // run serves until ctx is done, then shuts down gracefully: WebSocket
 // clients are closed with 1001 so they reconnect to the next process.
 func run(ctx context.Context, ln net.Listener, cfg *config) error {
-	wsOpts := &wstransport.Options{Logger: cfg.log}
+	wsOpts := &wstransport.Options{Logger: cfg.log, TrustedProxies: cfg.proxies.trusted, ClientIPHeader: cfg.proxies.header}
 	if cfg.origins != "" {
 		wsOpts.OriginPatterns = []string{cfg.origins}
 	}
@@ -116,6 +128,39 @@ func run(ctx context.Context, ln net.Listener, cfg *config) error {
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// proxyFlags are the -trusted-proxies and -client-ip-header flags: behind a
+// reverse proxy, the client's address (on which per-address limits and
+// address bans key) comes from the proxy's header.
+type proxyFlags struct {
+	trusted prefixList
+	header  string
+}
+
+// prefixList is a flag.Value of comma-separated CIDR networks.
+type prefixList []netip.Prefix
+
+func (l *prefixList) String() string {
+	var s []string
+	for _, p := range *l {
+		s = append(s, p.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *prefixList) Set(v string) error {
+	for f := range strings.SplitSeq(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return fmt.Errorf("%q is not a network in CIDR notation (10.0.0.0/8, 2001:db8::/32): %w", f, err)
+		}
+		*l = append(*l, p.Masked())
 	}
 	return nil
 }
