@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -24,6 +25,7 @@ const (
 	envFunction = "CHATFLY_FUNCTION" // connect, disconnect, message or roulette
 	envTable    = "CHATFLY_TABLE"    // the DynamoDB table
 	envSecret   = "CHATFLY_SECRET"   // signs resume tokens; the same for every function
+	envOrigins  = "CHATFLY_ORIGINS"  // web page origins allowed to connect, comma-separated; empty: any
 )
 
 // The function of this Lambda execution environment, created on its first
@@ -82,9 +84,21 @@ func newLambdaFunction(ctx context.Context, getenv func(string) string) (apigwlo
 		return nil, err
 	}
 	return newFunction(fn, hubConfig{
-		store:  store,
-		mgmt:   apigatewaymanagementapi.NewFromConfig(cfg),
-		secret: []byte(secret),
-		log:    slog.Default(),
+		store:   store,
+		mgmt:    apigatewaymanagementapi.NewFromConfig(cfg),
+		secret:  []byte(secret),
+		origins: originList(getenv(envOrigins)),
+		log:     slog.Default(),
 	}), nil
+}
+
+// originList splits a comma-separated list of origin patterns.
+func originList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -9,6 +9,8 @@
 //	CHATFLY_FUNCTION  connect, disconnect, message or roulette
 //	CHATFLY_TABLE     the DynamoDB table (storage/dynamostore)
 //	CHATFLY_SECRET    the secret that signs resume tokens, the same for every function
+//	CHATFLY_ORIGINS   web page origins allowed to connect (comma-separated patterns, as
+//	                  apigw.HandlerOptions.OriginPatterns); empty: any
 //
 // On a laptop, -local runs the whole stack on 127.0.0.1: an emulated API
 // Gateway WebSocket API (transport/apigw/apigwlocal) calling the four

@@ -46,11 +46,12 @@ func functionNamed(name string) (function, bool) {
 
 // hubConfig is what every function's Hub is made of.
 type hubConfig struct {
-	store  chatfly.Storage
-	mgmt   *apigatewaymanagementapi.Client
-	secret []byte           // shared by every function: resume tokens
-	hub    *chatfly.Options // base options, copied; nil: defaults
-	log    *slog.Logger
+	store   chatfly.Storage
+	mgmt    *apigatewaymanagementapi.Client
+	secret  []byte           // shared by every function: resume tokens
+	origins []string         // web page origins allowed to connect; none: any
+	hub     *chatfly.Options // base options, copied; nil: defaults
+	log     *slog.Logger
 }
 
 // newFunction returns the handler of one function: its own Hub (as in its
@@ -70,7 +71,7 @@ func newFunction(fn function, cfg hubConfig) apigwlocal.Handler {
 	hub := chatfly.New(cfg.store, apigw.New(cfg.mgmt, &apigw.Options{Logger: log}), &opts)
 	return &functionHandler{
 		fn:  fn,
-		h:   apigw.NewHandler(hub, &apigw.HandlerOptions{MaxNameRunes: opts.MaxNameRunes, Logger: log}),
+		h:   apigw.NewHandler(hub, &apigw.HandlerOptions{MaxNameRunes: opts.MaxNameRunes, OriginPatterns: cfg.origins, Logger: log}),
 		log: log,
 	}
 }

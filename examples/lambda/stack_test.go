@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/client"
 	"github.com/chatfly/chatfly/internal/storageflags"
@@ -200,13 +202,22 @@ func TestLambdaEnvironment(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "SECRET")
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	good := map[string]string{"CHATFLY_FUNCTION": "roulette", "CHATFLY_TABLE": "chat", "CHATFLY_SECRET": strings.Repeat("s", 32)}
+	good := map[string]string{"CHATFLY_FUNCTION": "connect", "CHATFLY_TABLE": "chat", "CHATFLY_SECRET": strings.Repeat("s", 32), "CHATFLY_ORIGINS": "https://app.example.com, *.example.org"}
 	h, err := environmentHandler(context.Background(), func(k string) string { return good[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fh, ok := h.(*functionHandler); !ok || fh.fn.name != "roulette" {
+	if fh, ok := h.(*functionHandler); !ok || fh.fn.name != "connect" {
 		t.Fatalf("handler %#v", h)
+	}
+	// CHATFLY_ORIGINS: another site's page is refused before the Hub (and
+	// DynamoDB) sees it.
+	ev := events.APIGatewayWebsocketProxyRequest{
+		Headers:        map[string]string{"Origin": "https://evil.example"},
+		RequestContext: events.APIGatewayWebsocketProxyRequestContext{EventType: "CONNECT", RouteKey: "$connect", ConnectionID: "c1", Stage: "prod"},
+	}
+	if resp, _ := h.Handle(context.Background(), ev); resp.StatusCode != 403 || !strings.Contains(resp.Body, `"forbidden"`) {
+		t.Errorf("$connect from another origin: %d %s, want 403 forbidden", resp.StatusCode, resp.Body)
 	}
 	if h2, _ := environmentHandler(context.Background(), nil); h2 != h {
 		t.Fatal("the environment's function was not reused")

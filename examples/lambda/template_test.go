@@ -142,6 +142,10 @@ func checkFunctions(t *testing.T, tp *template) {
 		t.Errorf("%s = %v, want the generated secret", envSecret, sec)
 	}
 	tp.resource("TokenSecret", "AWS::SecretsManager::Secret")
+	connect := tp.resource(functionResources(t, tp)["connect"], "AWS::Serverless::Function")
+	if o := get(connect, "Properties", "Environment", "Variables", envOrigins); refOf(o) != "WebDistribution" || str(o.(tagged).Value) != "https://${WebDistribution.DomainName}" {
+		t.Errorf("connect: %s = %v, want the app's CloudFront origin", envOrigins, o)
+	}
 
 	makefile, err := os.ReadFile("Makefile")
 	if err != nil {
