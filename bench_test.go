@@ -100,3 +100,46 @@ func BenchmarkFanout(b *testing.B) {
 		b.Run("members="+strconv.Itoa(n), func(b *testing.B) { benchmarkFanout(b, n) })
 	}
 }
+
+// sizeTransport remembers the size of the last frame sent.
+type sizeTransport struct {
+	countTransport
+	last int
+}
+
+func (t *sizeTransport) Send(ctx context.Context, conn string, frame []byte) error {
+	t.last = len(frame)
+	return t.countTransport.Send(ctx, conn, frame)
+}
+
+// BenchmarkRoomsPage measures the first page of the rooms action (the
+// whole list before it was paginated) with n public custom rooms in
+// memstore, and reports the reply's size.
+func BenchmarkRoomsPage(b *testing.B) {
+	for _, n := range []int{10, 5000} {
+		b.Run("rooms="+strconv.Itoa(n), func(b *testing.B) {
+			ctx := context.Background()
+			tr := &sizeTransport{}
+			hub := chatfly.New(memstore.New(nil), tr, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}, RoomsPerHour: n})
+			if err := hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: "c"}); err != nil {
+				b.Fatal(err)
+			}
+			frames := []string{`{"action":"hello","name":"Ada"}`}
+			for range n {
+				frames = append(frames, `{"action":"room.create","name":"a room","topic":"about things","visibility":"public"}`)
+			}
+			for _, f := range frames {
+				if err := hub.Receive(ctx, "c", []byte(f)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := hub.Receive(ctx, "c", []byte(`{"action":"rooms"}`)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(tr.last), "reply-bytes")
+		})
+	}
+}

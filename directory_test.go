@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -384,4 +385,54 @@ func TestMaxCustomRooms(t *testing.T) {
 		th.createRoom(a, "new", "private")
 	}
 	th.wantError(a, create, "too_many")
+}
+
+// limitedTransport is a recTransport that delivers frames of at most max
+// bytes, as API Gateway does (128 KB).
+type limitedTransport struct {
+	*recTransport
+	max int
+}
+
+func (t limitedTransport) MaxSendBytes() int { return t.max }
+
+// A page of long-named rooms is cut to fit the transport's frame limit, and
+// the cursor goes on from where it was cut: nothing is lost.
+func TestRoomsPageFitsTheTransport(t *testing.T) {
+	opts := &chatfly.Options{RoomsPerHour: 1000, RateLimit: chatfly.RateLimit{Count: -1}}
+	th := newTestHub(t, opts)
+	const limit = 16 << 10
+	th.hub = chatfly.New(th.store, limitedTransport{th.tr, limit}, opts)
+	a, _ := th.hello("Ada")
+	for i := range 150 {
+		name := strconv.Itoa(i) + strings.Repeat("é", 60)
+		th.reply(a, `{"action":"room.create","id":1,"name":"`+name+`","topic":"`+strings.Repeat("ü", 200)+`","visibility":"public"}`)
+	}
+	cursor, seen, pages := "", map[string]bool{}, 0
+	for {
+		f := `{"action":"rooms","id":1,"limit":100`
+		if cursor != "" {
+			f += `,"cursor":"` + cursor + `"`
+		}
+		r := th.reply(a, f+`}`)
+		th.tr.mu.Lock()
+		size := len(th.tr.raw[a][len(th.tr.raw[a])-1])
+		th.tr.mu.Unlock()
+		require.LessOrEqual(t, size, limit)
+		rooms := r["rooms"].([]any)
+		require.NotEmpty(t, rooms)
+		for _, x := range rooms {
+			id := x.(map[string]any)["id"].(string)
+			require.False(t, seen[id], "listed twice: %s", id)
+			seen[id] = true
+		}
+		pages++
+		next, _ := r["next"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	assert.Len(t, seen, 153)
+	assert.Greater(t, pages, 2, "pages of 100 long rooms were cut")
 }
