@@ -41,6 +41,70 @@ func RunHubTests(t *testing.T, h Harness, opts *HubTestOptions) {
 	t.Run("Roulette/Concurrent", func(t *testing.T) { testRouletteConcurrent(t, h, o.Sessions, o.Ops) })
 	t.Run("Roulette/EndsOnce", func(t *testing.T) { testRouletteEndsOnce(t, h, max(4, o.Sessions/10)) })
 	t.Run("Game/CompareAndSet", func(t *testing.T) { testGameCompareAndSet(t, h, 30) })
+	t.Run("Rooms/MaxRoomsPerSession", func(t *testing.T) { testMaxRoomsPerSession(t, h, 5, 20) })
+}
+
+// testMaxRoomsPerSession has one session join rooms rooms at once through
+// four Hubs (API Gateway runs the frames of one connection concurrently):
+// it must end up a member of at most limit rooms, and of exactly those its
+// joins were told succeeded.
+func testMaxRoomsPerSession(t *testing.T, h Harness, limit, rooms int) {
+	ctx := context.Background()
+	env, err := h.MakeStorage(ctx, t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "mr-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
+	cfgs := make([]chatfly.RoomConfig, rooms)
+	for i := range cfgs {
+		cfgs[i] = chatfly.RoomConfig{ID: prefix + strconv.Itoa(i)}
+	}
+	tr := &sharedTransport{events: map[string][]map[string]any{}}
+	opts := &chatfly.Options{Rooms: cfgs, MaxRoomsPerSession: limit, RateLimit: chatfly.RateLimit{Count: -1}}
+	hubs := make([]*chatfly.Hub, 4)
+	for i := range hubs {
+		hubs[i] = chatfly.New(env.Storage, tr, opts)
+	}
+	conn := prefix + "conn"
+	if err := hubs[0].Connect(ctx, &chatfly.ConnectRequest{ConnID: conn}); err != nil {
+		t.Fatal(err)
+	}
+	if err := hubs[0].Receive(ctx, conn, []byte(`{"action":"hello","name":"Ada"}`)); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i, rc := range cfgs {
+		wg.Go(func() {
+			if err := hubs[i%len(hubs)].Receive(ctx, conn, []byte(`{"action":"join","id":1,"room":"`+rc.ID+`"}`)); err != nil {
+				t.Errorf("join %s: %v", rc.ID, err)
+			}
+		})
+	}
+	wg.Wait()
+	joined, refused := 0, 0
+	for _, ev := range tr.events[conn] {
+		switch {
+		case ev["type"] == "joined":
+			joined++
+		case ev["code"] == chatfly.ErrTooMany.Code:
+			refused++
+		}
+	}
+	member := 0
+	for _, rc := range cfgs {
+		r, err := hubs[0].Room(ctx, rc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, err := r.Members(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		member += len(ms)
+	}
+	if joined < 1 || joined > limit || joined+refused != rooms || member != joined {
+		t.Errorf("%d concurrent joins with MaxRoomsPerSession %d: %d joined, %d too_many, a member of %d rooms", rooms, limit, joined, refused, member)
+	}
 }
 
 // sharedTransport is one Transport for all Hubs, as API Gateway is: any Hub
