@@ -49,10 +49,12 @@ func ExampleWriteFiles() {
 	// views/chat.js text/javascript; charset=utf-8 true
 	// views/create.js text/javascript; charset=utf-8 true
 	// views/games.js text/javascript; charset=utf-8 true
+	// views/invite.js text/javascript; charset=utf-8 true
 	// views/more.css text/css; charset=utf-8 true
 	// views/name.js text/javascript; charset=utf-8 true
 	// views/rooms.js text/javascript; charset=utf-8 true
 	// views/roulette.js text/javascript; charset=utf-8 true
+	// views/state.js text/javascript; charset=utf-8 true
 	// views/tools.js text/javascript; charset=utf-8 true
 	// views/ui.js text/javascript; charset=utf-8 true
 }

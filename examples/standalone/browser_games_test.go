@@ -36,12 +36,12 @@ func TestBrowserRoulette(t *testing.T) {
 		x.tb.Do("interests", chromedp.SendKeys(chromedp.ID("interests"), x.tag))
 	}
 	checkLabels(ada)
-	ada.Do("Start", chromedp.Click(button("rl-controls", "Start")))
+	ada.ClickJS("Start", jsButton("rl-controls", "Start"))
 	ada.WaitJS("waiting", jsRouletteStatus("Looking for someone who likes go, music"))
 	if !eval[bool](ada, `document.querySelector("#msg").disabled && document.activeElement.textContent === "Stop"`) {
 		t.Error("Ada while waiting: the composer is enabled, or the focus is not on Stop")
 	}
-	lin.Do("Start", chromedp.Click(button("rl-controls", "Start")))
+	lin.ClickJS("Start", jsButton("rl-controls", "Start"))
 	ada.WaitJS("matched with Lin", jsRouletteStatus("Talking with Lin: you both like go"))
 	lin.WaitJS("matched with Ada", jsRouletteStatus("Talking with Ada: you both like go"))
 
@@ -53,7 +53,7 @@ func TestBrowserRoulette(t *testing.T) {
 	checkPhone(lin, ".composer")
 
 	// Next: Lin looks for someone else, Ada's chat has ended.
-	lin.Do("Next", chromedp.Click(button("rl-controls", "Next")))
+	lin.ClickJS("Next", jsButton("rl-controls", "Next"))
 	ada.WaitJS("the chat ended", `document.querySelector("#msg").disabled && `+jsRouletteStatus("The chat ended: Lin moved on to someone new"))
 	lin.WaitJS("Lin waiting", jsRouletteState+` === "waiting"`)
 	if got := eval[string](lin, `document.querySelectorAll(".msgs li.msg").length + ""`); got != "2" {
@@ -61,7 +61,7 @@ func TestBrowserRoulette(t *testing.T) {
 	}
 
 	// Nobody else is waiting: Ada starting again meets Lin again.
-	ada.Do("Start again", chromedp.Click(button("rl-controls", "Start")))
+	ada.ClickJS("Start again", jsButton("rl-controls", "Start"))
 	ada.WaitJS("matched with Lin again", jsRouletteStatus("Talking with Lin"))
 	lin.WaitJS("matched with Ada again", jsRouletteStatus("Talking with Ada"))
 	if n := eval[int](ada, `document.querySelectorAll(".msgs li.msg").length`); n != 0 {
@@ -69,7 +69,7 @@ func TestBrowserRoulette(t *testing.T) {
 	}
 
 	// Stop: Ada leaves, Lin is told.
-	ada.Do("Stop", chromedp.Click(button("rl-controls", "Stop")))
+	ada.ClickJS("Stop", jsButton("rl-controls", "Stop"))
 	ada.WaitJS("stopped", jsRouletteState+` === "idle"`)
 	lin.WaitJS("Ada left", jsRouletteStatus("The chat ended: Ada left"))
 
@@ -163,6 +163,20 @@ func jsGameStatus(text string) string {
 	return jsGame + `?.querySelector(".game-status").textContent === ` + jsString(text)
 }
 
+// jsGameButton is the button of the newest game card whose text is text.
+func jsGameButton(text string) string {
+	return `[...(` + jsGame + `?.querySelectorAll("button") ?? [])].find((b) => b.textContent === ` + jsString(text) + `)`
+}
+
+// jsButton is the button within an element of class class whose text is
+// text (the JavaScript counterpart of button, for ClickJS).
+func jsButton(class, text string) string {
+	return `[...document.querySelectorAll(` + jsString("."+class+" button") + `)].find((b) => b.textContent === ` + jsString(text) + `)`
+}
+
+// jsQuery is the first element matching the CSS selector, when evaluated.
+func jsQuery(sel string) string { return `document.querySelector(` + jsString(sel) + `)` }
+
 func jsCell(i string) string {
 	return jsGame + `?.querySelector('.ttt [data-cell="` + i + `"]')`
 }
@@ -195,14 +209,14 @@ func TestBrowserTicTacToe(t *testing.T) {
 		who.dispatchEvent(new Event("change", { bubbles: true }));
 	})()`))
 	checkLabels(ada)
-	ada.Do("Start", chromedp.Click(button("new-game", "Start")))
+	ada.ClickJS("Start", jsButton("new-game", "Start"))
 	ada.WaitJS("waiting for Lin", jsGameStatus("Waiting for Lin to accept."))
 	lin.WaitJS("the invitation", jsGameStatus("Ada invites you to play.")+` && document.querySelector(".msgs").textContent.includes("Ada invites you to play Tic-tac-toe.")`)
 	kim.WaitJS("the invitation, for Lin", jsGameStatus("Ada invited Lin."))
 	if n := eval[int](kim, jsGame+`.querySelectorAll("button").length`); n != 0 {
 		t.Errorf("Kim can act on an invitation for Lin: %d buttons", n)
 	}
-	lin.Do("Accept", chromedp.Click(button("game", "Accept")))
+	lin.ClickJS("Accept", jsGameButton("Accept"))
 
 	// X: Ada, O: Lin. Ada takes the top row.
 	ada.WaitJS("Ada's turn", jsGameStatus("Your turn.")+` && !`+jsCell("0")+`.disabled`)
@@ -216,7 +230,7 @@ func TestBrowserTicTacToe(t *testing.T) {
 		if i == 1 && eval[bool](kim, `[...`+jsGame+`.querySelectorAll(".ttt button")].some((b) => !b.disabled)`) {
 			t.Error("Kim (a spectator) can play")
 		}
-		m.tb.Do("play cell "+m.cell, chromedp.Click(chromedp.CSS(`.game-list .game .ttt [data-cell="`+m.cell+`"]`)))
+		m.tb.ClickJS("play cell "+m.cell, jsQuery(`.game-list .game .ttt [data-cell="`+m.cell+`"]`))
 		mark := map[bool]string{true: "X", false: "O"}[m.tb == ada]
 		for _, tb := range []*tab{ada, lin, kim} {
 			tb.WaitJS("the "+mark+" in cell "+m.cell, jsCell(m.cell)+`?.textContent === "`+mark+`"`)
@@ -234,9 +248,9 @@ func TestBrowserTicTacToe(t *testing.T) {
 	checkPhone(lin, ".composer")
 
 	// Rematch: Lin starts a new game with the same players; Ada accepts.
-	lin.Do("Rematch", chromedp.Click(button("game", "Rematch")))
+	lin.ClickJS("Rematch", jsGameButton("Rematch"))
 	ada.WaitJS("the rematch invitation", jsGameStatus("Lin invites you to play."))
-	ada.Do("Accept", chromedp.Click(button("game", "Accept")))
+	ada.ClickJS("Accept", jsGameButton("Accept"))
 	lin.WaitJS("Lin's turn, now X", jsGameStatus("Your turn.")+` && `+jsGame+`.querySelector(".seats").textContent === "Lin (you) · X vs Ada · O"`)
 	kim.WaitJS("the finished game and the rematch", `document.querySelectorAll(".game-list .game").length === 2`)
 
@@ -268,13 +282,13 @@ func startGame(ada, lin *tab, game string, invite bool, players int) {
 		who.dispatchEvent(new Event("change", { bubbles: true }));
 		document.querySelector("#game-count").value = `+jsString(fmt.Sprint(players))+`;
 	})()`))
-	ada.Do("Start", chromedp.Click(button("new-game", "Start")))
+	ada.ClickJS("Start", jsButton("new-game", "Start"))
 	want := "Ada invites you to play."
 	if !invite {
 		want = "Ada is looking for players."
 	}
 	lin.WaitJS("the game offered", jsGameStatus(want)+` && `+jsGame+`.dataset.game === `+jsString(game))
-	lin.Do("Accept", chromedp.Click(button("game", "Accept")))
+	lin.ClickJS("Accept", jsGameButton("Accept"))
 	ada.WaitJS("the game started", jsGame+`.dataset.status === "playing" && `+jsGame+`.dataset.game === `+jsString(game))
 }
 
@@ -305,7 +319,7 @@ func TestBrowserMoreGames(t *testing.T) {
 	}{{ada, "0"}, {lin, "1"}, {ada, "0"}, {lin, "1"}, {ada, "0"}, {lin, "1"}, {ada, "0"}} {
 		sel := `.game-list .game .c4 [data-column="` + m.col + `"]`
 		m.tb.WaitJS("my turn", `!document.querySelector(`+jsString(sel)+`)?.disabled`)
-		m.tb.Do("drop in column "+m.col, chromedp.Click(chromedp.CSS(sel)))
+		m.tb.ClickJS("drop in column "+m.col, jsQuery(sel))
 	}
 	ada.WaitJS("Ada won", jsGameStatus("You won!"))
 	lin.WaitJS("Lin lost", jsGameStatus("Ada won."))
@@ -318,29 +332,29 @@ func TestBrowserMoreGames(t *testing.T) {
 
 	// Rock-paper-scissors: a chosen hand stays hidden from the other side.
 	startGame(ada, lin, "rps", true, 2)
-	ada.Do("rock", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="rock"]`)))
+	ada.ClickJS("rock", jsQuery(`.game-list .game .hands [data-hand="rock"]`))
 	ada.WaitJS("Ada's own hand", jsGame+`.textContent.includes("You chose rock.")`)
 	lin.WaitJS("Ada has chosen", jsGame+`.textContent.includes("Round 1: Ada has chosen, Lin is choosing")`)
 	if eval[bool](lin, `[...`+jsGame+`.querySelectorAll("p, li")].some((p) => p.textContent.includes("rock"))`) {
 		t.Error("Lin sees Ada's hand before choosing")
 	}
-	lin.Do("scissors", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="scissors"]`)))
+	lin.ClickJS("scissors", jsQuery(`.game-list .game .hands [data-hand="scissors"]`))
 	for _, tb := range []*tab{ada, lin} {
 		tb.WaitJS("round 1 scored", jsGame+`.querySelector(".rounds")?.textContent === "rock vs scissors: Ada"`)
 	}
 	ada.WaitJS("round 2", `!document.querySelector('.game-list .game .hands [data-hand="paper"]').disabled`)
-	ada.Do("paper", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="paper"]`)))
+	ada.ClickJS("paper", jsQuery(`.game-list .game .hands [data-hand="paper"]`))
 	lin.WaitJS("round 2", `!document.querySelector('.game-list .game .hands [data-hand="rock"]').disabled`)
-	lin.Do("rock", chromedp.Click(chromedp.CSS(`.game-list .game .hands [data-hand="rock"]`)))
+	lin.ClickJS("rock", jsQuery(`.game-list .game .hands [data-hand="rock"]`))
 	ada.WaitJS("Ada won, 2–0", jsGameStatus("You won!")+` && `+jsGame+`.textContent.includes("Ada 2 – 0 Lin")`)
 
 	// Word guess, with an open seat: Lin takes it; Ada guesses a letter,
 	// then resigns.
 	startGame(ada, lin, "wordguess", false, 2)
-	ada.Do("guess e", chromedp.Click(chromedp.CSS(`.game-list .game .letters [data-key="le"]`)))
+	ada.ClickJS("guess e", jsQuery(`.game-list .game .letters [data-key="le"]`))
 	lin.WaitJS("e guessed", jsGame+`.querySelector('[data-key="le"]').disabled && `+jsGame+`.textContent.includes("guessed: e")`)
 	checkLabels(lin)
-	ada.Do("resign", chromedp.Click(button("game", "Resign")))
+	ada.ClickJS("resign", jsGameButton("Resign"))
 	ada.WaitJS("resigned", jsGameStatus("Lin won. You resigned."))
 	lin.WaitJS("won", jsGameStatus("You won! Ada resigned."))
 
@@ -367,12 +381,12 @@ func TestBrowserGameClaim(t *testing.T) {
 	}
 	ada.WaitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
 	startGame(ada, lin, "tictactoe", true, 2)
-	ada.Do("play the centre", chromedp.Click(chromedp.CSS(`.game-list .game .ttt [data-cell="4"]`)))
+	ada.ClickJS("play the centre", jsQuery(`.game-list .game .ttt [data-cell="4"]`))
 	lin.WaitJS("Lin's turn", `!`+jsCell("0")+`.disabled`)
 	if eval[bool](ada, `[...`+jsGame+`.querySelectorAll("button")].some((b) => b.textContent === "Claim the win")`) {
 		t.Error("Claim the win offered before the deadline")
 	}
-	ada.Do("claim once the timer ran out", chromedp.Click(button("game", "Claim the win")))
+	ada.ClickJS("claim once the timer ran out", jsGameButton("Claim the win"))
 	ada.WaitJS("Ada won", jsGameStatus("You won! Lin ran out of time."))
 	lin.WaitJS("Lin lost", jsGameStatus("Ada won. You ran out of time."))
 	for _, tb := range []*tab{ada, lin} {

@@ -34,6 +34,20 @@ func jsHasSystem(text string) string {
 	return `[...document.querySelectorAll(".msgs li.msg.sys .text")].some((s) => s.textContent === ` + jsString(text) + `)`
 }
 
+// jsInvitation: the invitation page shows the room's name and topic, with
+// Join focused.
+func jsInvitation(name, topic string) string {
+	return `document.querySelector(".invite h1")?.textContent === ` + jsString(name) + ` && document.querySelector(".invite .topic")?.textContent === ` + jsString(topic) +
+		` && document.activeElement?.textContent === "Join room"`
+}
+
+// jsRefused: the room's screen is a state panel for the error code, headed
+// by heading, saying text.
+func jsRefused(code, heading, text string) string {
+	return `document.querySelector(".state-view")?.dataset.code === ` + jsString(code) + ` && document.querySelector("h1").textContent === ` + jsString(heading) +
+		` && document.querySelector(".state").textContent.includes(` + jsString(text) + `)`
+}
+
 // checkLabels fails the test if a control on tb's page has no label.
 func checkLabels(tb *tab) {
 	tb.T.Helper()
@@ -142,10 +156,17 @@ func TestBrowserCustomRoom(t *testing.T) {
 	ada.WaitJS("copied (or selected to copy)", `/^(Link copied|Press Ctrl\+C)/.test(document.querySelector("#status").textContent)`)
 	ada.WaitJS("owner in the member list", jsHasMember("Ada")+` && document.querySelector(".members .role")?.textContent === " · owner"`)
 
-	// Lin opens the link in another browser context: a name first, then the room.
+	// Lin opens the link in another browser context: a name first, at the
+	// link's address (a reload keeps it), then the room's name and topic,
+	// then the room.
+	jsInvited := `document.activeElement?.id === "name" && location.pathname === "/" && location.hash === "#/r/` + id + `" && document.querySelector("h1").textContent === "You're invited to a chat room"`
 	lin.Do("open the link", chromedp.Navigate(link))
-	lin.WaitJS("the name screen", `document.activeElement?.id === "name" && location.pathname === "/"`)
+	lin.WaitJS("the name screen, invited", jsInvited)
+	lin.Do("reload", chromedp.Reload())
+	lin.WaitJS("still invited after a reload", jsInvited)
 	lin.Do("pick a name", chromedp.SendKeys(chromedp.ID("name"), "Lin\r"))
+	lin.WaitJS("the invitation", jsInvitation("Book club", "Dune, ch. 3"))
+	lin.ClickJS("Join", jsQuery(`.invite a[href^="#/room/"]`))
 	lin.WaitJS("in the room", jsInRoom+` && location.hash === "#/room/`+id+`" && document.querySelector("h1").textContent === "Book club"`)
 	lin.WaitJS("the topic", `document.querySelector(".topic").textContent === "Dune, ch. 3"`)
 	if n := eval[int](lin, `document.querySelectorAll("button.mod").length`); n != 0 {
@@ -222,6 +243,8 @@ func TestBrowserCustomRoom(t *testing.T) {
 
 	// A kicked member may come back by the link.
 	lin.Do("open the link again", chromedp.Navigate(link))
+	lin.WaitJS("the invitation", jsInvitation("Book club", "Dune, ch. 4"))
+	lin.ClickJS("Join", jsQuery(`.invite a[href^="#/room/"]`))
 	lin.WaitJS("in the room again", jsInRoom+` && location.hash === "#/room/`+id+`"`)
 	ada.WaitJS("Lin back", jsHasMember("Lin"))
 
@@ -232,7 +255,8 @@ func TestBrowserCustomRoom(t *testing.T) {
 	lin.WaitJS("banned, back at the rooms", `location.hash === "#/rooms" && `+jsStatusIs("Ada banned you from Book club"))
 	ada.WaitJS("the ban's system message", jsHasSystem("Ada banned Lin"))
 	lin.Do("open the link again", chromedp.Navigate(link))
-	lin.WaitJS("refused", `document.querySelector(".msgs").textContent.includes("You are banned from this room.")`)
+	lin.ClickJS("Join", jsQuery(`.invite a[href^="#/room/"]`))
+	lin.WaitJS("refused, under the room's name", jsRefused("banned", "Book club", "You are banned from this room."))
 	ada.Do("unban", chromedp.Click(chromedp.CSS(`button[aria-label="Unban Lin"]`)))
 	ada.WaitJS("the unban's system message", jsHasSystem("Ada unbanned Lin"))
 	lin.Do("reload", chromedp.Reload())
@@ -261,7 +285,7 @@ func TestBrowserCustomRoom(t *testing.T) {
 	ada.WaitJS("back at the rooms, told why", `location.hash === "#/rooms" && `+jsStatusIs("Lin deleted the room Book club"))
 	lin.WaitJS("back at the rooms", `location.hash === "#/rooms" && `+jsStatusIs("You deleted the room Book club")+` && !document.querySelector("dialog")`)
 	lin.Do("open the link again", chromedp.Navigate(link))
-	lin.WaitJS("gone", `document.querySelector(".msgs").textContent.includes("it may have been deleted")`)
+	lin.WaitJS("gone", `document.querySelector(".invite")?.dataset.code === "not_found" && document.querySelector("h1").textContent === "Room not found" && document.querySelector(".state").textContent.includes("it may have been deleted")`)
 
 	for _, tb := range []*tab{ada, lin} {
 		tb.Check()

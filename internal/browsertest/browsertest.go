@@ -195,6 +195,15 @@ func (tb *Tab) WaitJS(what, expr string) {
 	}
 }
 
+// ClickJS waits until the expression el evaluates to an element that is
+// enabled, then clicks it in the same evaluation: a node that the page
+// re-renders between finding and clicking it (a game card redrawn by a
+// state update) cannot swallow the click.
+func (tb *Tab) ClickJS(what, el string) {
+	tb.T.Helper()
+	tb.WaitJS(what, `(() => { const el = `+el+`; if (!el || el.disabled || !el.checkVisibility()) return false; el.click(); return true; })()`)
+}
+
 // Text is the page's visible text, for failure messages.
 func (tb *Tab) Text() string {
 	ctx, cancel := context.WithTimeout(tb.Ctx, 5*time.Second)

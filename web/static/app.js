@@ -6,7 +6,8 @@
 // render(app, params) returns {el, title, focus?, destroy?}), import it here
 // and add a route. The route's regexp matches the hash without "#/"; its
 // groups are the view's params. Routes with session: true need a connected
-// client: without one the user picks a name first and then comes back.
+// client: without one the name screen is shown in their place, at the same
+// address (so that a reload keeps it), and the route is shown once connected.
 // A screen that the first visit does not need is loaded on demand instead:
 // give its route load: () => import("./views/<name>.js") rather than view,
 // so that it does not count against the initial page weight.
@@ -21,6 +22,7 @@ export const routes = [
   { path: /^rooms$/, view: roomsView, session: true },
   { path: /^room\/([A-Za-z0-9_-]{1,64})$/, view: chatView, session: true },
   { path: /^roulette$/, load: () => import("./views/roulette.js"), session: true },
+  { path: /^r\/([A-Za-z0-9_-]{1,64})$/, load: () => import("./views/invite.js"), session: true }, // a shared room link
 ];
 
 const NAME_KEY = "chatfly.name";
@@ -94,7 +96,7 @@ export const app = {
   // reconnect resumes a session that the server closed for good (4001, 1008)
   // and shows the current screen again with the new client.
   reconnect() {
-    this.connect(this.name, true).catch(() => this.navigate("name"));
+    this.connect(this.name, true).catch(() => render(true)); // refused: pick a name, here
     render(true);
   },
 
@@ -109,20 +111,22 @@ export const app = {
 };
 
 let current = null;
-let shown = null; // the path of the current view
+let shown = null; // the path of the current view, and whether it had a client
 
 // render shows the view of the current location, unless it is already shown.
 function render(force = false) {
   const path = location.hash.replace(/^#\/?/, "");
-  if (path === shown && !force) return;
-  if (path.startsWith("r/")) return app.navigate("room/" + path.slice(2), true); // a shared room link
-  const r = routes.find((r) => r.path.test(path));
+  const key = path + (app.client ? "" : " (no session)");
+  if (key === shown && !force) return;
+  let r = routes.find((r) => r.path.test(path));
   if (!r) return app.navigate(app.client ? "rooms" : "", true);
-  if (r.session && !app.client) {
-    app.next = path;
-    return app.navigate("", true);
-  }
   if (path === "" && app.client) return app.navigate("rooms", true);
+  let params = r.path.exec(path).slice(1);
+  if (r.session && !app.client) {
+    app.next = path; // the name screen, here; then this route
+    params = [path];
+    r = routes[0];
+  } else if (r === routes[0]) app.next = "";
   if (!r.view) {
     r.load().then(
       (m) => ((r.view = m.default), render(force)),
@@ -131,8 +135,8 @@ function render(force = false) {
     return;
   }
   current?.destroy?.();
-  shown = path;
-  current = r.view.render(app, r.path.exec(path).slice(1));
+  shown = key;
+  current = r.view.render(app, params);
   main.replaceChildren(current.el);
   document.title = (current.title ? current.title + " · " : "") + "chatfly";
   (current.focus || current.el.querySelector("h1"))?.focus();
@@ -148,8 +152,9 @@ document.addEventListener("click", (e) => {
 });
 window.addEventListener("hashchange", () => render()); // Back, Forward, typed URLs
 if (app.name && store?.getItem(TOKEN_KEY)) {
-  // A reload: be the same person again. If the server refuses, pick a name.
-  app.connect(app.name, true).catch(() => app.navigate("name"));
+  // A reload: be the same person again. If the server refuses, pick a name
+  // at the same address.
+  app.connect(app.name, true).catch(() => render(true));
 }
 render();
 performance.mark("chatfly:ready"); // the first screen is up

@@ -20,11 +20,16 @@ export default {
     let loading = false;
     let joined = false;
     const members = new Map(); // session id -> member
+    // Presence events after a (re)connection and before joined: applied
+    // again on top of joined's member list, which may predate them.
+    let synced = false;
+    let early = [];
+    let follow = true; // the log sticks to the newest message
     const typers = new Map(); // session id -> {name, timer}
     const addons = [];
     let info = { id: room }; // the room, from joined and moderation events
 
-    const title = h("h1", { tabIndex: -1 }, room);
+    const title = h("h1", { tabIndex: -1 }, "Joining…"); // then the room's name, not its id
     const topic = h("p", { class: "topic" });
     const summary = h("summary", null, "People");
     const memberList = h("ul", { class: "members" });
@@ -33,7 +38,13 @@ export default {
     const side = h("div", { class: "side" }, people);
     const older = h("button", { type: "button", class: "older secondary", hidden: true, onclick: loadOlder }, "Load older messages");
     const msgs = h("ol", { class: "msgs" });
-    const log = h("div", { class: "log", role: "log", "aria-label": "Messages", tabIndex: 0, onscroll }, older, msgs);
+    const empty = h("p", { class: "empty", hidden: true }, "No messages yet. Say hello!");
+    const log = h("div", { class: "log", role: "log", "aria-label": "Messages", tabIndex: 0, onscroll }, older, msgs, empty);
+    // Resized (Games opened above it on a phone), it keeps following; a
+    // scroll event measured against a size not seen yet changes nothing.
+    let logHeight = 0;
+    const resized = new ResizeObserver(() => ((logHeight = log.clientHeight), follow && toBottom()));
+    resized.observe(log);
     const typing = h("p", { class: "typing", "aria-live": "polite" });
     const input = h("input", {
       id: "msg",
@@ -55,9 +66,8 @@ export default {
     const toBottom = () => (log.scrollTop = log.scrollHeight);
 
     function note(text) {
-      const stick = nearBottom();
       msgs.append(h("li", { class: "note" }, text));
-      if (stick) toBottom();
+      if (follow) toBottom();
     }
 
     function insert(m) {
@@ -81,6 +91,7 @@ export default {
       else msgs.insertBefore(li, items.get(seqs[lo]));
       seqs.splice(lo, 0, m.seq);
       items.set(m.seq, li);
+      empty.hidden = true;
       if (!firstShown) {
         firstShown = true;
         performance.mark("chatfly:first-message");
@@ -158,6 +169,7 @@ export default {
     }
 
     function onscroll() {
+      if (log.clientHeight === logHeight) follow = nearBottom();
       if (log.scrollTop < 40 && !older.hidden) loadOlder();
     }
 
@@ -180,6 +192,9 @@ export default {
         setInfo(j.room);
         members.clear();
         for (const m of j.members || []) members.set(m.id, m);
+        for (const p of early) applyPresence(p);
+        early = [];
+        synced = true;
         changed();
         if (j.reset) {
           // The room's seq went backwards: the server lost its history (a
@@ -192,15 +207,15 @@ export default {
       }),
       c.on("message", (m) => {
         if (m.room !== room) return;
-        const stick = nearBottom() || (m.from && m.from.id === me());
+        const stick = follow || (m.from && m.from.id === me());
         insert(m);
         if (m.from) stopTyping(m.from.id);
         if (stick) toBottom();
       }),
       c.on("presence", (p) => {
         if (p.room !== room) return;
-        if (p.event === "join") members.set(p.member.id, p.member);
-        else members.delete(p.member.id);
+        applyPresence(p);
+        if (!synced) early.push(p);
         changed();
         note(p.member.name + (p.event === "join" ? " joined" : " left") + " · " + plural(p.members, "person", "people") + " here");
       }),
@@ -228,7 +243,15 @@ export default {
       c.on("error", (err) => {
         if (err.room === room) note("Left the room: " + err.message);
       }),
+      c.on("state", (s) => {
+        if (s.state !== "open") (synced = false), (early = []);
+      }),
     ];
+
+    function applyPresence(p) {
+      if (p.event === "join") members.set(p.member.id, p.member);
+      else members.delete(p.member.id);
+    }
 
     function setInfo(r) {
       info = r;
@@ -245,30 +268,29 @@ export default {
         if (j.room?.custom) mount(() => import("./tools.js"));
         if (app.games !== false) mount(() => import("./games.js"));
         input.disabled = sendBtn.disabled = false;
+        empty.hidden = seqs.length > 0;
         toBottom();
         if (document.activeElement === title || document.activeElement === document.body) input.focus();
       },
-      (err) => {
-        const why =
-          err.code === "name_taken"
-            ? "Someone in this room already uses the name " + app.name + "."
-            : err.code === "not_found"
-              ? "There is no room " + room + ": it may have been deleted, or expired unused."
-              : err.code === "banned"
-                ? "You are banned from this room."
-                : "Could not join: " + err.message;
-        note(why);
-        if (err.code === "name_taken") msgs.append(h("li", { class: "note" }, h("a", { href: "#/name" }, "Pick another name")));
-      },
+      (err) => !gone && refused(err),
     );
+
+    // refused replaces the chat with a panel saying why (state.js).
+    async function refused(err) {
+      const [m, known] = await Promise.all([import("./state.js"), err.code !== "not_found" && c.roomInfo(room).catch(() => null)]);
+      if (gone) return;
+      if (known) setInfo(known);
+      m.refused(el, head, title, err, { room, name: app.name, known });
+    }
 
     return {
       el,
-      title: room,
+      title: "Joining…",
       focus: title,
       destroy() {
         gone = true;
         offs.forEach((off) => off());
+        resized.disconnect();
         addons.forEach((a) => a.destroy?.());
         for (const t of typers.values()) clearTimeout(t.timer);
         if (joined) c.leave(room).catch(() => {});

@@ -6,7 +6,7 @@
 // invitations and open seats with Accept, the board played by clicking (or
 // with the keyboard: every cell, column, hand and letter is a button), the
 // result, and Rematch (game.rematch: the same players, seats rotated).
-import { h } from "../lib/dom.js";
+import { fill, h } from "../lib/dom.js";
 import { css } from "./ui.js";
 
 const KEEP_OVER = 3; // finished games kept on screen
@@ -48,7 +48,9 @@ export async function mount(ctx) {
   );
   const cards = h("div", { class: "game-list" });
   const live = h("p", { class: "vh", "aria-live": "polite" });
-  const panel = h("details", { class: "games", open: ctx.wide }, h("summary", null, "Games"), cards, form, live);
+  // The Start form comes first, so that finished games never push it out
+  // of view; the newest game is at the top of the list below it.
+  const panel = h("details", { class: "games", open: ctx.wide }, h("summary", null, "Games"), form, cards, live);
   side.append(panel);
 
   ready = true;
@@ -102,9 +104,17 @@ export async function mount(ctx) {
     }
   }
 
-  const name = (g, i) => (i === g.you ? "you" : g.seats[i]?.name || "?");
-  const names = (g, seats) => seats.map((i) => name(g, i)).join(" and ");
-  const memberName = (id) => members.get(id)?.name || "someone";
+  // Function declarations, not arrow constants: the games already in the
+  // room are drawn above, before this point, and use them.
+  function name(g, i) {
+    return i === g.you ? "you" : g.seats[i]?.name || "?";
+  }
+  function names(g, seats) {
+    return seats.map((i) => name(g, i)).join(" and ");
+  }
+  function memberName(id) {
+    return members.get(id)?.name || "someone";
+  }
 
   // show draws a game.state (unless an earlier version of it); quiet: no
   // announcements (the games that were there before you came).
@@ -166,6 +176,15 @@ export async function mount(ctx) {
     return s;
   }
 
+  // outcome is how a finished game ended for this viewer: won, lost or
+  // draw for a player; over for a spectator or a cancelled game; "" before.
+  function outcome(g) {
+    if (g.status !== "over") return "";
+    if (g.you < 0 || g.reason === "cancelled") return "over";
+    const w = g.winners || [];
+    return !w.length ? "draw" : w.includes(g.you) ? "won" : "lost";
+  }
+
   function statusText(g) {
     const mine = g.you >= 0;
     if (g.status === "over") return result(g);
@@ -206,8 +225,10 @@ export async function mount(ctx) {
     if (g.status === "playing" && g.deadline > Date.now()) x.timer = setTimeout(() => draw(x), g.deadline - Date.now() + 100);
     x.el.dataset.status = g.status;
     x.el.dataset.game = g.name;
+    x.el.dataset.outcome = outcome(g);
     x.el.setAttribute("aria-label", g.title);
-    x.el.replaceChildren(
+    fill(
+      x.el,
       h("h3", null, g.title),
       h("p", { class: "seats" }, seatsLine(g)),
       h("p", { class: "game-status" }, statusText(g)),

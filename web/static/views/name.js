@@ -1,4 +1,6 @@
-// The first screen: pick a name. It also serves #/name, to change names.
+// The first screen: pick a name. It also serves #/name, to change names, and
+// stands in for a screen that needs a session (app.next), such as a shared
+// room link: then it says so, and shows that screen once connected.
 import { h } from "../lib/dom.js";
 
 export default {
@@ -50,7 +52,14 @@ export default {
       input.focus();
     }
 
-    const el = h("section", { class: "name-view" }, h("h1", { tabIndex: -1 }, "Jump in and talk"), form);
+    const invited = app.next.startsWith("r/");
+    const el = h(
+      "section",
+      { class: "name-view" },
+      h("h1", { tabIndex: -1 }, invited ? "You're invited to a chat room" : "Jump in and talk"),
+      invited ? h("p", { class: "lead" }, "Pick a name to see the room and join it.") : null,
+      form,
+    );
     return { el, title: "Pick a name", focus: input };
   },
 };
