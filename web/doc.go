@@ -59,7 +59,12 @@
 // render(app, params) returns {el, title, focus, destroy}, and add a route (a
 // regexp over the hash, without "#/") to routes in app.js: with view, for a
 // view imported by app.js, or with load: () => import("./views/<name>.js")
-// to load it on demand. Keep the initial weight — index.html and every file
+// to load it on demand; with session: true if it needs a connection, so that
+// a visitor without one picks a name first, at the same address (a reload
+// keeps it), and then sees the screen. A shared room link (#/r/{id}) is such
+// a screen: views/invite.js shows the room's name and topic and Join;
+// views/state.js says why a room cannot be entered (banned, deleted, name
+// taken), under the room's name. Keep the initial weight — index.html and every file
 // it loads at start: app.css, app.js and what it imports statically — under
 // 50 KB: a test checks it.
 package web

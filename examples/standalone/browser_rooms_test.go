@@ -213,14 +213,14 @@ func TestBrowserCustomRoom(t *testing.T) {
 	}
 
 	// Mute for 5 minutes: Lin can read but not send; Ada sees it.
-	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.ClickJS("moderate Lin", jsQuery(`button[aria-label="Moderate Lin"]`))
 	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
 	ada.Do("mute for 5 minutes", chromedp.SetValue(chromedp.ID("mod-duration"), "300"), chromedp.Click(dialogButton("Mute")))
 	ada.WaitJS("Lin muted", jsHasSystem("Ada muted Lin for 5 minutes")+` && [...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Lin" && li.textContent.includes("· muted"))`)
 	lin.WaitJS("told", `document.querySelector(".msgs").textContent.includes("You are muted until ")`)
 	lin.Do("try to talk", chromedp.SendKeys(chromedp.ID("msg"), "can I talk?\r"))
 	lin.WaitJS("not sent", `document.querySelector(".msgs").textContent.includes("Not sent: ")`)
-	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.ClickJS("moderate Lin", jsQuery(`button[aria-label="Moderate Lin"]`))
 	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
 	ada.Do("unmute", chromedp.Click(dialogButton("Unmute")))
 	lin.WaitJS("unmuted", jsHasSystem("Ada unmuted Lin"))
@@ -232,7 +232,7 @@ func TestBrowserCustomRoom(t *testing.T) {
 	checkPhone(ada, ".composer")
 
 	// Kick: Lin is told and taken back to the rooms; the room says so.
-	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.ClickJS("moderate Lin", jsQuery(`button[aria-label="Moderate Lin"]`))
 	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
 	checkLabels(ada)
 	ada.Do("kick with a reason", chromedp.SendKeys(chromedp.ID("mod-reason"), "spoilers"), chromedp.Click(dialogButton("Kick")))
@@ -249,7 +249,7 @@ func TestBrowserCustomRoom(t *testing.T) {
 	ada.WaitJS("Lin back", jsHasMember("Lin"))
 
 	// A banned one may not, until unbanned.
-	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.ClickJS("moderate Lin", jsQuery(`button[aria-label="Moderate Lin"]`))
 	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
 	ada.Do("ban", chromedp.Click(dialogButton("Ban")))
 	lin.WaitJS("banned, back at the rooms", `location.hash === "#/rooms" && `+jsStatusIs("Ada banned you from Book club"))
@@ -257,13 +257,13 @@ func TestBrowserCustomRoom(t *testing.T) {
 	lin.Do("open the link again", chromedp.Navigate(link))
 	lin.ClickJS("Join", jsQuery(`.invite a[href^="#/room/"]`))
 	lin.WaitJS("refused, under the room's name", jsRefused("banned", "Book club", "You are banned from this room."))
-	ada.Do("unban", chromedp.Click(chromedp.CSS(`button[aria-label="Unban Lin"]`)))
+	ada.ClickJS("unban", jsQuery(`button[aria-label="Unban Lin"]`))
 	ada.WaitJS("the unban's system message", jsHasSystem("Ada unbanned Lin"))
 	lin.Do("reload", chromedp.Reload())
 	lin.WaitJS("in the room again", jsInRoom+` && location.hash === "#/room/`+id+`"`)
 
 	// Promote Lin to moderator: the roles change live on both sides.
-	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.ClickJS("moderate Lin", jsQuery(`button[aria-label="Moderate Lin"]`))
 	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
 	ada.Do("promote", chromedp.Click(dialogButton("Make moderator")))
 	lin.WaitJS("Lin a moderator", `[...document.querySelectorAll(".members li")].some((li) => li.firstChild.textContent === "Lin" && li.querySelector(".role")?.textContent === " · moderator")`)
@@ -272,7 +272,7 @@ func TestBrowserCustomRoom(t *testing.T) {
 	}
 
 	// Ada hands the room over to Lin, who deletes it: everyone is out.
-	ada.Do("moderate Lin", chromedp.Click(chromedp.CSS(`button[aria-label="Moderate Lin"]`)))
+	ada.ClickJS("moderate Lin", jsQuery(`button[aria-label="Moderate Lin"]`))
 	ada.WaitJS("the member dialog", `document.activeElement?.id === "mod-reason"`)
 	ada.Do("make Lin the owner", chromedp.Click(dialogButton("Make owner")), chromedp.Click(dialogButton("Yes, make Lin the owner")))
 	lin.WaitJS("Lin the owner, with the settings", jsHasSystem("Ada made Lin the owner")+

@@ -1,16 +1,7 @@
-// The chatfly web app: a tiny router over location.hash that shows one view
-// at a time, and the shared state the views use (the chatfly.js client, the
-// user's name, the status line).
-//
-// Adding a screen: write views/<name>.js exporting a view (see views/rooms.js:
-// render(app, params) returns {el, title, focus?, destroy?}), import it here
-// and add a route. The route's regexp matches the hash without "#/"; its
-// groups are the view's params. Routes with session: true need a connected
-// client: without one the name screen is shown in their place, at the same
-// address (so that a reload keeps it), and the route is shown once connected.
-// A screen that the first visit does not need is loaded on demand instead:
-// give its route load: () => import("./views/<name>.js") rather than view,
-// so that it does not count against the initial page weight.
+// The chatfly web app: a router over location.hash showing one view at a
+// time, and the state the views share. Adding a screen: see go doc ./web.
+// Routes with session: true show the name screen in their place (at the
+// same address) until connected.
 import { Client } from "./chatfly.js";
 import { h } from "./lib/dom.js";
 import nameView from "./views/name.js";

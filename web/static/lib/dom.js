@@ -19,15 +19,6 @@ export function h(tag, props, ...children) {
   return el;
 }
 
-// fill replaces el's children with children, taken as h takes them
-// (null/false/undefined skipped; the DOM's replaceChildren would write
-// "null").
-export function fill(el, ...children) {
-  el.replaceChildren();
-  append(el, children);
-  return el;
-}
-
 function append(el, children) {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;

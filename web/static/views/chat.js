@@ -2,11 +2,9 @@
 // composer. Older messages load when the list is scrolled to the top (or
 // with the "Load older messages" button).
 //
-// Add-ons load on demand once the room is joined: tools.js (share link,
-// settings, moderation) in custom rooms, games.js when the server has games.
-// Each gets the context ctx below and returns {member?(m), update?(),
-// destroy?()}: member adds nodes to a person's row in the member list,
-// update is called after the members or the room changed.
+// Add-ons (tools.js, games.js) load on demand once joined; each gets ctx
+// and returns {member?(m), update?(), destroy?()}: member adds nodes to a
+// person's row, update runs after the members or the room changed.
 import { h, plural, time } from "../lib/dom.js";
 
 let firstShown = false; // for the "chatfly:first-message" performance mark
@@ -20,8 +18,7 @@ export default {
     let loading = false;
     let joined = false;
     const members = new Map(); // session id -> member
-    // Presence events after a (re)connection and before joined: applied
-    // again on top of joined's member list, which may predate them.
+    // Presence before joined, applied again over its (older) member list.
     let synced = false;
     let early = [];
     let follow = true; // the log sticks to the newest message
@@ -29,7 +26,7 @@ export default {
     const addons = [];
     let info = { id: room }; // the room, from joined and moderation events
 
-    const title = h("h1", { tabIndex: -1 }, "Joining…"); // then the room's name, not its id
+    const title = h("h1", { tabIndex: -1 }, "Joining…");
     const topic = h("p", { class: "topic" });
     const summary = h("summary", null, "People");
     const memberList = h("ul", { class: "members" });
@@ -40,8 +37,7 @@ export default {
     const msgs = h("ol", { class: "msgs" });
     const empty = h("p", { class: "empty", hidden: true }, "No messages yet. Say hello!");
     const log = h("div", { class: "log", role: "log", "aria-label": "Messages", tabIndex: 0, onscroll }, older, msgs, empty);
-    // Resized (Games opened above it on a phone), it keeps following; a
-    // scroll event measured against a size not seen yet changes nothing.
+    // Resized (Games opened on a phone), the log keeps following.
     let logHeight = 0;
     const resized = new ResizeObserver(() => ((logHeight = log.clientHeight), follow && toBottom()));
     resized.observe(log);

@@ -6,8 +6,8 @@
 // invitations and open seats with Accept, the board played by clicking (or
 // with the keyboard: every cell, column, hand and letter is a button), the
 // result, and Rematch (game.rematch: the same players, seats rotated).
-import { fill, h } from "../lib/dom.js";
-import { css } from "./ui.js";
+import { h } from "../lib/dom.js";
+import { css, fill } from "./ui.js";
 
 const KEEP_OVER = 3; // finished games kept on screen
 

@@ -2,9 +2,9 @@
 // the room is (room.info: its name, topic and how many are in it) and Join.
 // A visitor without a session picks a name first, at this same address
 // (app.js), so a reload keeps the invitation.
-import { fill, h, plural } from "../lib/dom.js";
+import { h, plural } from "../lib/dom.js";
 import { panel } from "./state.js";
-import { css } from "./ui.js";
+import { css, fill } from "./ui.js";
 
 export default {
   render(app, [room]) {

@@ -1,6 +1,5 @@
-// The first screen: pick a name. It also serves #/name, to change names, and
-// stands in for a screen that needs a session (app.next), such as a shared
-// room link: then it says so, and shows that screen once connected.
+// The first screen: pick a name. Also #/name, and any screen that needs a
+// session (app.next, shown once connected).
 import { h } from "../lib/dom.js";
 
 export default {

@@ -1,8 +1,8 @@
 // Panels that say why a screen cannot be shown, loaded on demand: a room
 // that cannot be entered (banned, deleted, name taken) and an invitation to
 // a room that is gone. They head the room's name when it is known.
-import { fill, h } from "../lib/dom.js";
-import { css } from "./ui.js";
+import { h } from "../lib/dom.js";
+import { css, fill } from "./ui.js";
 
 // panel fills el with head and a card holding text and links (the first is
 // the main action), and focuses heading.

@@ -19,6 +19,13 @@ export function style(href) {
   return sheets.get(href);
 }
 
+// fill replaces el's children with children, taken as h takes them (the
+// DOM's replaceChildren would write null as "null").
+export function fill(el, ...children) {
+  el.replaceChildren(...h("span", null, children).childNodes);
+  return el;
+}
+
 // css loads more.css, the stylesheet of everything loaded on demand (at its
 // versioned URL, from the import map).
 export const css = () => style(import.meta.resolve("./more.css"));
