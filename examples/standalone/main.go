@@ -47,6 +47,7 @@ func main() {
 	var proxies proxyFlags
 	flag.Var(&proxies.trusted, "trusted-proxies", "comma-separated networks (CIDR) of the reverse proxies in front of the server, e.g. 10.0.0.0/8,::1/128; only they may name the client in -client-ip-header")
 	flag.StringVar(&proxies.header, "client-ip-header", "", `header in which the trusted proxies name the client, e.g. "X-Forwarded-For" or "X-Real-IP" (ignored without -trusted-proxies)`)
+	limits := limitFlags(flag.CommandLine) // -max-conns, -max-conns-per-addr (server.go)
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -71,6 +72,8 @@ func main() {
 		log.Error("listen", "err", err)
 		os.Exit(1)
 	}
+	behindProxies(flag.CommandLine, limits, len(proxies.trusted))
+	ln = wstransport.LimitListener(ln, limits)
 	if err := run(ctx, ln, &config{origins: *origins, proxies: proxies, log: log, store: store, hub: &chatfly.Options{Secret: secret}}); err != nil {
 		log.Error("server", "err", err)
 		os.Exit(1)
@@ -106,7 +109,7 @@ func run(ctx context.Context, ln net.Listener, cfg *config) error {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", ws.Handler(hub))
 	mux.Handle("/", web.Handler(nil)) // the app connects to /ws on the same host
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(mux)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
