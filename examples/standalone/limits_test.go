@@ -81,3 +81,23 @@ func TestConnectionCapPerAddress(t *testing.T) {
 	_, err = ada.Send(ctx, "lobby", "through the listener")
 	require.NoError(t, err)
 }
+
+// Behind trusted proxies every connection comes from a proxy: the
+// per-address cap is off unless -max-conns-per-addr is given.
+func TestBehindProxies(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		proxies int
+		want    int
+	}{
+		{nil, 0, wstransport.DefaultMaxConnsPerAddress},
+		{nil, 1, -1},
+		{[]string{"-max-conns-per-addr=500"}, 1, 500},
+	} {
+		fs := flag.NewFlagSet("standalone", flag.ContinueOnError)
+		limits := limitFlags(fs)
+		require.NoError(t, fs.Parse(tc.args))
+		behindProxies(fs, limits, tc.proxies)
+		assert.Equal(t, tc.want, limits.PerAddress, "%v with %d proxies", tc.args, tc.proxies)
+	}
+}

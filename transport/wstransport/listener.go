@@ -3,9 +3,10 @@ package wstransport
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"sync"
 	"syscall"
+
+	"github.com/chatfly/chatfly"
 )
 
 // Default values of [ListenerLimits].
@@ -27,8 +28,8 @@ type ListenerLimits struct {
 	// Default DefaultMaxConns; negative: no cap.
 	Max int
 	// PerAddress is the most connections open at once from one client
-	// address: an IPv4 address, or an IPv6 /64 (what one subscriber
-	// usually gets). Default DefaultMaxConnsPerAddress; negative: no cap.
+	// address, keyed by chatfly.AddrKey: an IPv4 address, or an IPv6 /64
+	// (what one subscriber usually gets). Default DefaultMaxConnsPerAddress; negative: no cap.
 	// The address is the TCP peer's: behind a reverse proxy every
 	// connection comes from the proxy, so there turn this off and let the
 	// proxy limit its clients.
@@ -79,7 +80,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		key := addrKey(c.RemoteAddr())
+		key := chatfly.AddrKey(c.RemoteAddr().String())
 		if l.admit(key) {
 			return &limitedConn{Conn: c, l: l, key: key}, nil
 		}
@@ -108,22 +109,6 @@ func (l *limitListener) release(key string) {
 	if l.perAddr[key]--; l.perAddr[key] <= 0 {
 		delete(l.perAddr, key)
 	}
-}
-
-// addrKey is the key of a client address for the per-address cap: the IP
-// without the port, IPv4-mapped IPv6 as IPv4, other IPv6 addresses by
-// their /64.
-func addrKey(a net.Addr) string {
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	ip := ap.Addr().Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
 }
 
 // limitedConn is a connection counted by its limitListener until Close.
