@@ -81,7 +81,7 @@ func testRouletteConcurrent(t *testing.T, h Harness, sessions, opsEach int) {
 	tr := &sharedTransport{events: map[string][]map[string]any{}}
 	hubs := make([]*chatfly.Hub, 4)
 	for i := range hubs {
-		hubs[i] = chatfly.New(env.Storage, tr, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}})
+		hubs[i] = chatfly.New(env.Storage, tr, stressOptions())
 	}
 	run := ctx // each test run has its own connection ids
 	prefix := "rt-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
@@ -215,7 +215,7 @@ func testRouletteEndsOnce(t *testing.T, h Harness, rounds int) {
 	tr := &sharedTransport{events: map[string][]map[string]any{}}
 	hubs := make([]*chatfly.Hub, 4)
 	for i := range hubs {
-		hubs[i] = chatfly.New(env.Storage, tr, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}})
+		hubs[i] = chatfly.New(env.Storage, tr, stressOptions())
 	}
 	do := func(hub *chatfly.Hub, conn, frame string) {
 		if err := hub.Receive(ctx, conn, []byte(frame)); err != nil {
@@ -350,7 +350,8 @@ func testGameCompareAndSet(t *testing.T, h Harness, rounds int) {
 		t.Fatal(err)
 	}
 	tr := &sharedTransport{events: map[string][]map[string]any{}}
-	opts := &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}, Games: []chatfly.Game{tally{target: 1 << 30}}}
+	opts := stressOptions()
+	opts.Games = []chatfly.Game{tally{target: 1 << 30}}
 	hubs := []*chatfly.Hub{chatfly.New(env.Storage, tr, opts), chatfly.New(env.Storage, tr, opts)}
 	prefix := "gt-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
 	recv := func(hub *chatfly.Hub, conn, frame string) map[string]any {
@@ -437,4 +438,13 @@ func testGameCompareAndSet(t *testing.T, h Harness, rounds int) {
 			t.Fatalf("version %v was reported by %d moves", v, n)
 		}
 	}
+}
+
+// stressOptions are the Hub options of the concurrency scenarios: no rate
+// limit, and a storage deadline far above the default, because they check
+// what many Hubs racing on one Storage end up storing, not how fast one frame
+// is handled (under the race detector on a loaded machine an emulator may take
+// seconds per call, and a frame of roulette.next makes a dozen calls).
+func stressOptions() *chatfly.Options {
+	return &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}, StorageTimeout: 2 * time.Minute}
 }
