@@ -72,6 +72,21 @@ func (s *Store) admit(w *slot, c *clock, grow int64, a *admission) error {
 	return errFull
 }
 
+// write stores e into slot w of the partition named name, whose shard the
+// caller holds locked, if the budget admits it, and unlocks the shard. It
+// returns errRetry if the caller must look the slot up again (see admit).
+func (s *Store) write(w *slot, c *clock, name string, e entry, evictable bool, a *admission) error {
+	grow := w.growth(name, &e)
+	if !evictable {
+		if err := s.admit(w, c, grow, a); err != nil {
+			return err
+		}
+	}
+	w.sh.store(name, w, e, grow, evictable)
+	s.done(w.sh, c, evictable)
+	return nil
+}
+
 // done ends a write to sh, which the caller holds locked: it counts the
 // write, unlocks sh and, after the write of an evictable item, reclaims
 // memory if the store is over its budget.
@@ -82,7 +97,13 @@ func (s *Store) done(sh *shard, c *clock, evictable bool) {
 	if over {
 		s.reclaim(false, s.low)
 	}
-	// Writes that looked at an expiry read the clock already.
+	s.sweepIfDue(c)
+}
+
+// sweepIfDue sweeps every shard if SweepInterval has passed since the
+// last time, by the time c read (writes that looked at an expiry read the
+// clock already; others do not check).
+func (s *Store) sweepIfDue(c *clock) {
 	if c.read && s.sweepEvery > 0 && c.t.Unix() >= s.sweepDue.Load() && s.evictMu.TryLock() {
 		if c.t.Unix() >= s.sweepDue.Load() {
 			s.sweepAll(c)
@@ -246,14 +267,11 @@ func (sh *shard) evict(q queued, need int64, c *clock) {
 		p.active = 0 // no evictable item left: q is now invalid
 		sh.queued--
 	}
-	switch {
-	case len(p.e) == 0:
+	if len(p.e) == 0 {
 		delete(sh.parts, q.name)
 		freed += partSize(q.name)
-	case cap(p.e) > 64 && cap(p.e) > 4*len(p.e):
-		p.e = slices.Clone(p.e)
-		fallthrough
-	default:
+	} else {
+		p.e = p.e.shrunk()
 		sh.parts[q.name] = p
 	}
 	sh.account(-freed)

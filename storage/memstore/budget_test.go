@@ -15,6 +15,13 @@ import (
 	"github.com/chatfly/chatfly/storage/storagetest"
 )
 
+// budgeted returns a Store with the given budget on a fake clock, and the
+// clock.
+func budgeted(budget int64) (*Store, *storagetest.FakeClock) {
+	clock := storagetest.NewFakeClock(time.Time{})
+	return New(&Options{Now: clock.Now, MaxBytes: budget}), clock
+}
+
 // slack is how far over its budget a store may be between two writes: the
 // batching of the shards' counts (1/64), and one item.
 func slack(max int64) int64 { return max/64 + 4<<10 }
@@ -67,9 +74,8 @@ func messages(t *testing.T, s *Store, room string) []int64 {
 // room keeps its newest messages without a hole.
 func TestBudgetHolds(t *testing.T) {
 	ctx := context.Background()
-	clock := storagetest.NewFakeClock(time.Time{})
 	const budget = 1 << 20
-	s := New(&Options{Now: clock.Now, MaxBytes: budget})
+	s, clock := budgeted(budget)
 	rng := rand.New(rand.NewPCG(1, 2))
 	const rooms = 300
 	exp := clock.Now().Add(time.Hour)
@@ -172,9 +178,8 @@ func TestBudgetConcurrent(t *testing.T) {
 // that posting to a room moves it to the back.
 func TestEvictsIdleRoomsFirst(t *testing.T) {
 	ctx := context.Background()
-	clock := storagetest.NewFakeClock(time.Time{})
 	const budget = 256 << 10
-	s := New(&Options{Now: clock.Now, MaxBytes: budget})
+	s, clock := budgeted(budget)
 	exp := clock.Now().Add(time.Hour)
 	for _, room := range []string{"idle1", "idle2"} {
 		for _, sort := range []string{"meta", "mem#alice", "name#alice"} {
@@ -245,9 +250,8 @@ func TestEvictsIdleRoomsFirst(t *testing.T) {
 // accepted (and evicted), and what expires makes room again.
 func TestFullOfState(t *testing.T) {
 	ctx := context.Background()
-	clock := storagetest.NewFakeClock(time.Time{})
 	const budget = 64 << 10
-	s := New(&Options{Now: clock.Now, MaxBytes: budget})
+	s, clock := budgeted(budget)
 	exp := clock.Now().Add(time.Minute)
 	conn := func(i int) chatfly.Key { return chatfly.Key{Partition: fmt.Sprintf("conn#%d", i), Sort: "conn"} }
 	value := []byte(`{"session":"s","rooms":["lobby"]}`)
@@ -372,7 +376,8 @@ func TestUnlimited(t *testing.T) {
 
 // TestHeapWithinBudget writes 8 times the budget of messages to many rooms
 // and checks that the Go heap the store holds stays within twice its
-// budget: the accounting is a fair estimate of the memory held.
+// budget (the accounting is a fair estimate of the memory held), and that it
+// drops to almost nothing once they expire.
 func TestHeapWithinBudget(t *testing.T) {
 	const budget = 4 << 20
 	clock := storagetest.NewFakeClock(time.Time{})
@@ -394,6 +399,13 @@ func TestHeapWithinBudget(t *testing.T) {
 	}
 	if st.Bytes > budget+slack(budget) {
 		t.Fatalf("%d bytes accounted, budget %d", st.Bytes, budget)
+	}
+	// Once the messages expire, a sweep gives the memory back to the Go
+	// heap: no map, slice or queue keeps their size.
+	clock.Advance(2 * time.Hour)
+	s.Sweep()
+	if st, held := s.Stats(), heap()-before; st.Bytes > 2000*(partSize("room#0000")+entryOverhead+8) || held > 1<<20 {
+		t.Fatalf("after expiry: heap %d bytes, %+v", held, st)
 	}
 	runtime.KeepAlive(s)
 }

@@ -16,6 +16,16 @@ func TestConformance(t *testing.T) {
 	}))
 }
 
+// TestConformanceSmallBudget runs the suite on stores with a budget of 4
+// MiB, a little more than its largest case writes (1.25 MiB of values in one
+// partition): a budget changes nothing the suite can see.
+func TestConformanceSmallBudget(t *testing.T) {
+	storagetest.RunConformanceTests(t, storagetest.HarnessFunc(func(context.Context, *testing.T) (*storagetest.Env, error) {
+		clock := storagetest.NewFakeClock(time.Time{})
+		return &storagetest.Env{Storage: memstore.New(&memstore.Options{Now: clock.Now, MaxBytes: 4 << 20}), Clock: clock}, nil
+	}))
+}
+
 // TestConformanceRealClock runs the suite the way it runs against a remote
 // backend, without a fake clock, so that this path of the suite is tested
 // too. It waits about two seconds for items to expire.

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,16 @@ type entry struct {
 // live reports whether e holds an item that has not been deleted and has
 // not expired.
 func (e *entry) live(c *clock) bool { return e.version != 0 && !c.expired(e.expires) }
+
+// shrunk returns p, or a copy of it if p keeps spare capacity of more than
+// three times its length: a partition that lost most of its items, to a
+// sweep or to eviction, gives the memory back.
+func (p partition) shrunk() partition {
+	if cap(p) > 4*len(p) {
+		return slices.Clone(p)
+	}
+	return p
+}
 
 // search returns the index of the first entry whose sort key is not less
 // than s, and whether that key is s.
