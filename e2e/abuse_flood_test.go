@@ -150,7 +150,7 @@ func TestAbuseNoHelloSocketsAreClosed(t *testing.T) {
 	// Ada said hello: her connection is still there, and works.
 	_, err := ada.Send(ctx(t), "lobby", "hi")
 	require.NoError(t, err)
-	waitFor(t, "the idle sockets to be gone", func() bool { return s.ws.Len() == 1 })
+	require.Eventually(t, func() bool { return s.ws.Len() == 1 }, 15*time.Second, 5*time.Millisecond, "the idle sockets are gone")
 }
 
 // A storage that stops answering costs a bounded wait: a request is
@@ -178,17 +178,4 @@ func TestAbuseHungStorageAnswersUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	lin := s.dial("Lin", nil)
 	join(t, lin, "lobby")
-}
-
-// waitFor polls cond until it holds, failing after 15 s (a guard against
-// hanging, not a timing assertion).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

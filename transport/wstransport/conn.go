@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -49,24 +48,6 @@ type conn struct {
 
 	helloWait int64        // the handler's hello timeout in ns, 0: none
 	helloBy   atomic.Int64 // t.now() deadline for hello; 0: said hello, or none
-	closeAt   atomic.Int64 // t.now() when the writer began the close handshake
-}
-
-// A peer that keeps sending while its connection closes (a flooder told to
-// go away) is cut off without finishing the handshake once it has sent
-// maxDrainBytes since the close began, and the writer has had
-// closeFrameGrace to write the close frame: reading what it sends costs as
-// much as serving it.
-const (
-	maxDrainBytes   = 256 << 10
-	closeFrameGrace = 20 * time.Millisecond
-)
-
-// drainedTooMuch reports whether a closing connection that has sent
-// drained bytes since it began closing must be cut off.
-func (c *conn) drainedTooMuch(drained int) bool {
-	at := c.closeAt.Load()
-	return at != 0 && drained > maxDrainBytes && c.t.now()-at > int64(closeFrameGrace)
 }
 
 // maxKeptQueue is the largest queue slice a writer keeps for reuse once
@@ -252,7 +233,9 @@ func (c *conn) writeLoop() {
 			if code != 0 {
 				// Close handshake: at most 5 s to write the close frame
 				// and 5 s for the client's answer (coder/websocket).
-				c.closeAt.Store(c.t.now())
+				if c.lc != nil {
+					c.lc.beginDrain()
+				}
 				err := c.ws.Close(code, reason)
 				if err != nil {
 					c.t.log.Debug("wstransport: close", "conn", c.id, "code", int(code), "err", err)

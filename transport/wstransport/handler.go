@@ -216,7 +216,6 @@ func (hd *handler) serve(ctx context.Context, c *conn, disconnect func()) {
 // keepalive goroutine or Shutdown).
 func (hd *handler) readLoop(ctx context.Context, c *conn) error {
 	rctx := context.WithoutCancel(ctx)
-	drained := 0 // bytes read since the connection began closing
 	for {
 		typ, data, err := c.ws.Read(rctx)
 		if err != nil {
@@ -225,9 +224,6 @@ func (hd *handler) readLoop(ctx context.Context, c *conn) error {
 		if c.isClosing() {
 			// Closed by the Hub, Shutdown or the send queue: the Hub
 			// gets no more frames from it, only its Disconnect.
-			if drained += len(data); c.drainedTooMuch(drained) {
-				c.abort("kept sending while closing")
-			}
 			continue
 		}
 		if typ != websocket.MessageText {

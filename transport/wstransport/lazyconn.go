@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Buffers. net/http hands a hijacked connection over with a 4 KiB read
@@ -85,17 +87,71 @@ type lazyConn struct {
 
 	wmu   sync.Mutex
 	batch *[]byte // non-nil between beginBatch and endBatch
+
+	// The close handshake's drain (see beginDrain).
+	nread     atomic.Int64 // bytes read from the socket
+	writes    atomic.Int64 // writes that reached the socket
+	drainFrom atomic.Int64 // nread+1 when the close handshake began; 0: not closing
+	drainMark atomic.Int64 // writes then
+	drainAt   atomic.Int64 // t.now() then
+	cut       atomic.Bool  // the peer kept sending: reads fail
+	lingered  atomic.Bool  // the first failing read has waited closeLinger
+}
+
+// A peer that keeps sending while its connection closes (a flooder told to
+// go away) is cut off without finishing the handshake once it has sent
+// maxDrainBytes since the handshake began and the close frame is out (the
+// socket had a write since, and closeFrameGrace passed for the rest of it):
+// the WebSocket library reads and discards what a closing peer sends for up
+// to 5 seconds, which costs more than serving it. Reads then fail, the
+// first one after closeLinger without reading anything: closing a socket
+// with unread data resets it, and a reset makes the peer drop what it has
+// not read yet, the close frame included.
+const (
+	maxDrainBytes   = 256 << 10
+	closeFrameGrace = 2 * time.Millisecond
+	closeLinger     = 100 * time.Millisecond
+)
+
+var errKeptSending = errors.New("wstransport: the peer kept sending while the connection closed")
+
+// beginDrain marks the start of the close handshake: the writer calls it
+// just before it writes the close frame.
+func (c *lazyConn) beginDrain() {
+	c.drainMark.Store(c.writes.Load())
+	c.drainAt.Store(c.t.now())
+	c.drainFrom.Store(c.nread.Load() + 1)
+}
+
+// count adds n bytes read from the socket, and cuts the peer off if it
+// keeps sending while the connection closes: the next reads fail.
+func (c *lazyConn) count(n int) {
+	read := c.nread.Add(int64(n))
+	from := c.drainFrom.Load()
+	if from != 0 && read-(from-1) > maxDrainBytes && c.writes.Load() > c.drainMark.Load() &&
+		c.t.now()-c.drainAt.Load() > int64(closeFrameGrace) {
+		c.cut.Store(true)
+	}
 }
 
 // Read implements io.Reader.
 func (c *lazyConn) Read(p []byte) (int, error) {
+	if c.cut.Load() {
+		if !c.lingered.Swap(true) {
+			time.Sleep(closeLinger)
+		}
+		return 0, errKeptSending
+	}
 	if len(c.pending) == 0 {
 		if c.raw == nil || len(p) >= readBufSize {
-			return c.Conn.Read(p)
+			n, err := c.Conn.Read(p)
+			c.count(n)
+			return n, err
 		}
 		if err := c.fill(); err != nil {
 			return 0, err
 		}
+		c.count(len(c.pending))
 	}
 	n := copy(p, c.pending)
 	c.pending = c.pending[n:]
@@ -154,6 +210,7 @@ func (c *lazyConn) Write(p []byte) (int, error) {
 		*c.batch = append(*c.batch, p...)
 		return len(p), nil
 	}
+	c.writes.Add(1)
 	return c.Conn.Write(p)
 }
 
