@@ -172,3 +172,28 @@ func BenchmarkPrune(b *testing.B) {
 		seq++
 	}
 }
+
+// BenchmarkPutOverBudget posts messages to 1000 rooms, in turn, into a store
+// whose 4 MiB budget they fill many times over: every operation pays its
+// share of evicting the oldest messages of the least recently active room.
+func BenchmarkPutOverBudget(b *testing.B) {
+	const rooms = 1000
+	ctx := context.Background()
+	s := memstore.New(&memstore.Options{MaxBytes: 4 << 20})
+	value := make([]byte, 500)
+	seqs := make([]int64, rooms)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r := i % rooms
+		seqs[r]++
+		k := chatfly.Key{Partition: "room#" + strconv.Itoa(r), Sort: fmt.Sprintf("msg#%016d", seqs[r])}
+		if _, err := s.Put(ctx, chatfly.Item{Key: k, Value: value}, chatfly.IfAbsent); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	if st := s.Stats(); st.Bytes > 5<<20 || (b.N > 10_000 && st.Evicted == 0) {
+		b.Fatalf("%+v", st)
+	}
+}

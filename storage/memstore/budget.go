@@ -215,41 +215,49 @@ func (s *Store) reclaim(wait bool, target int64) (exhausted bool) {
 			sh.mu.Unlock()
 		}
 	}
+	// The front of each shard's queue: the least recently written of them
+	// all is the oldest partition of the store. Writes during the round
+	// only add newer ones, or invalidate a front, which evict notices.
+	var fronts [numShards]queued
+	for i := range s.shards {
+		fronts[i] = s.shards[i].peek()
+	}
 	for s.bytes.Load() > target {
-		sh, q := s.oldest()
-		if sh == nil {
+		best := -1
+		for i, q := range fronts {
+			if q.tick != 0 && (best < 0 || q.tick < fronts[best].tick) {
+				best = i
+			}
+		}
+		if best < 0 {
 			return true
 		}
-		sh.evict(q, s.bytes.Load()-target, &c)
+		sh := &s.shards[best]
+		sh.evict(fronts[best], s.bytes.Load()-target, &c)
+		fronts[best] = sh.peek()
 	}
 	return false
 }
 
-// oldest returns the least recently written partition with evictable items
-// of the whole store, and its shard (nil if there is none).
-func (s *Store) oldest() (*shard, queued) {
-	var best *shard
-	var bq queued
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		if q, ok := sh.front(); ok && (best == nil || q.tick < bq.tick) {
-			best, bq = sh, q
-		}
-		sh.mu.Unlock()
-	}
-	return best, bq
+// peek returns the front of the shard's eviction queue (see front), with
+// tick 0 if it is empty.
+func (sh *shard) peek() queued {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	q, _ := sh.front()
+	return q
 }
 
 // evict removes the oldest evictable items of the partition of q, until
 // they free need bytes or none is left; then the partition leaves the
-// queue. It does nothing if q is no longer valid.
+// queue. It does nothing if q is no longer valid (the partition was written
+// to or dropped since q was read).
 func (sh *shard) evict(q queued, need int64, c *clock) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	p, ok := sh.parts[q.name]
 	if !ok || p.active != q.tick {
-		return // written to or dropped since oldest looked
+		return
 	}
 	prefix, _ := chatfly.EvictablePrefix(q.name)
 	lo, hi := p.e.bounds(chatfly.Query{Prefix: prefix})

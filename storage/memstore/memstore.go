@@ -57,6 +57,12 @@ type Options struct {
 	// (see [Store] for what is counted and what happens at the budget).
 	// Zero means the default, [DefaultMaxBytes] (256 MiB); a negative value
 	// means no budget: the store grows with what is written.
+	//
+	// The live heap the store holds is about 1.1 times MaxBytes at most;
+	// with the Go runtime's default GOGC=100 the process's resident memory
+	// can reach twice its live heap between collections (measured: 168 MB
+	// for a budget of 64 MiB under a flood), so a host that must stay
+	// within a memory limit sets GOMEMLIMIT as well.
 	MaxBytes int64
 
 	// SweepInterval is how often the store reclaims every expired item at
