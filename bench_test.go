@@ -42,7 +42,7 @@ func (t *countTransport) Close(context.Context, string, chatfly.CloseCode, strin
 func roomOf(tb testing.TB, n int, tr chatfly.Transport) (*chatfly.Hub, string) {
 	tb.Helper()
 	ctx := context.Background()
-	hub := chatfly.New(memstore.New(nil), tr, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}})
+	hub := chatfly.New(memstore.New(nil), tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), RateLimit: chatfly.RateLimit{Count: -1}})
 	for i := range n {
 		conn := "conn-" + strconv.Itoa(i)
 		if err := hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: conn}); err != nil {
@@ -120,7 +120,7 @@ func BenchmarkRoomsPage(b *testing.B) {
 		b.Run("rooms="+strconv.Itoa(n), func(b *testing.B) {
 			ctx := context.Background()
 			tr := &sizeTransport{}
-			hub := chatfly.New(memstore.New(nil), tr, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}, RoomsPerHour: n})
+			hub := chatfly.New(memstore.New(nil), tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), RateLimit: chatfly.RateLimit{Count: -1}, RoomsPerHour: n})
 			if err := hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: "c"}); err != nil {
 				b.Fatal(err)
 			}

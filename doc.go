@@ -21,7 +21,7 @@
 // # A server in a few lines
 //
 //	ws := wstransport.New(nil)
-//	hub := chatfly.New(memstore.New(nil), ws, nil)
+//	hub := chatfly.New(memstore.New(nil), ws, &chatfly.Options{Rooms: chatfly.DefaultRooms()})
 //	http.Handle("/ws", ws.Handler(hub))
 //	log.Fatal(http.ListenAndServe(":8080", nil))
 //

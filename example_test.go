@@ -48,7 +48,7 @@ func (printTransport) Close(context.Context, string, chatfly.CloseCode, string) 
 // feeds it connections and frames; the Hub answers through the Transport.
 func Example() {
 	ctx := context.Background()
-	hub := chatfly.New(memstore.New(nil), printTransport{}, nil)
+	hub := chatfly.New(memstore.New(nil), printTransport{}, &chatfly.Options{Rooms: chatfly.DefaultRooms()})
 
 	for _, c := range []struct{ conn, name string }{{"c1", "Ada"}, {"c2", "Lin"}} {
 		_ = hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: c.conn})
@@ -74,7 +74,7 @@ func Example() {
 // An application gives a document its own room and posts into it.
 func ExampleHub_OpenRoom() {
 	ctx := context.Background()
-	hub := chatfly.New(memstore.New(nil), printTransport{}, nil)
+	hub := chatfly.New(memstore.New(nil), printTransport{}, &chatfly.Options{Rooms: chatfly.DefaultRooms()})
 
 	room, err := hub.OpenRoom(ctx, chatfly.RoomConfig{ID: "doc-42", Topic: "Q3 plan"})
 	if err != nil {
@@ -116,7 +116,7 @@ func (t *welcomeKeeper) Close(_ context.Context, conn string, code chatfly.Close
 func ExampleHub_RevokeSession() {
 	ctx := context.Background()
 	tr := &welcomeKeeper{}
-	hub := chatfly.New(memstore.New(nil), tr, nil)
+	hub := chatfly.New(memstore.New(nil), tr, &chatfly.Options{Rooms: chatfly.DefaultRooms()})
 
 	_ = hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: "c1"})
 	_ = hub.Receive(ctx, "c1", []byte(`{"action":"hello","name":"Ada"}`))

@@ -29,7 +29,7 @@ func FuzzReceive(f *testing.F) {
 	}
 	ctx := context.Background()
 	tr := newRecTransport()
-	hub := chatfly.New(memstore.New(nil), tr, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}})
+	hub := chatfly.New(memstore.New(nil), tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), RateLimit: chatfly.RateLimit{Count: -1}})
 	if err := hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: "fz"}); err != nil {
 		f.Fatal(err)
 	}

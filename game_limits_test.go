@@ -165,7 +165,7 @@ func TestGameListBounded(t *testing.T) {
 // per room, per session, and server-wide (MaxOpenGames).
 func TestOpenGameCapsHoldUnderConcurrency(t *testing.T) {
 	th := nimHub(t, &chatfly.Options{MaxOpenGamesPerSession: 2, MaxOpenGamesPerRoom: 5, MaxOpenGames: 7})
-	other := chatfly.New(th.store, th.tr, &chatfly.Options{Games: []chatfly.Game{nim{}}, RateLimit: chatfly.RateLimit{Count: -1},
+	other := chatfly.New(th.store, th.tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Games: []chatfly.Game{nim{}}, RateLimit: chatfly.RateLimit{Count: -1},
 		MaxOpenGamesPerSession: 2, MaxOpenGamesPerRoom: 5, MaxOpenGames: 7, Now: th.clock.Now})
 	ctx := context.Background()
 	hubs := []*chatfly.Hub{th.hub, other}

@@ -87,6 +87,9 @@ func newTestHub(t *testing.T, opts *chatfly.Options) *testHub {
 	if opts == nil {
 		opts = &chatfly.Options{}
 	}
+	if opts.Rooms == nil {
+		opts.Rooms = chatfly.DefaultRooms()
+	}
 	opts.Now = clock.Now
 	store := memstore.New(&memstore.Options{Now: clock.Now})
 	tr := newRecTransport()
@@ -594,7 +597,7 @@ func TestTooManyRooms(t *testing.T) {
 func TestTwoHubsShareStorage(t *testing.T) {
 	th := newTestHub(t, nil)
 	tr2 := newRecTransport()
-	hub2 := chatfly.New(th.store, tr2, &chatfly.Options{Now: th.clock.Now})
+	hub2 := chatfly.New(th.store, tr2, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Now: th.clock.Now})
 	ctx := context.Background()
 	a, _ := th.hello("Ada")
 	th.join(a, "lobby")
@@ -639,7 +642,7 @@ func (t limitTransport) Send(ctx context.Context, conn string, frame []byte) err
 func TestRepliesFitTheTransport(t *testing.T) {
 	th := newTestHub(t, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}})
 	tr := limitTransport{th.tr, 8 << 10}
-	th.hub = chatfly.New(th.store, tr, &chatfly.Options{Now: th.clock.Now, RateLimit: chatfly.RateLimit{Count: -1}})
+	th.hub = chatfly.New(th.store, tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Now: th.clock.Now, RateLimit: chatfly.RateLimit{Count: -1}})
 	a, _ := th.hello("Ada")
 	th.join(a, "lobby")
 	for range 50 {

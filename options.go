@@ -39,8 +39,10 @@ func CheckSecret(secret []byte) error {
 // Options configures a [Hub]. A nil *Options, and every zero field, means the
 // documented default; defaults are applied in one place, by [New].
 type Options struct {
-	// Rooms are the public rooms that always exist and are listed by the
-	// rooms action, in order. Default: lobby, random, games.
+	// Rooms are the default rooms: they always exist, have no stored state
+	// and no owner, and the public ones are listed first by the rooms
+	// action, in order. Default: none; [DefaultRooms] returns the lobby,
+	// random and games rooms of the standalone app.
 	Rooms []RoomConfig
 
 	// HistoryLength is how many recent messages join returns.
@@ -280,17 +282,22 @@ type RoomConfig struct {
 	Public bool `json:"public,omitempty"`
 }
 
+// DefaultRooms returns the three public rooms of the standalone app and the
+// Lambda example: lobby, random and games. Give them as [Options.Rooms] to
+// have them; without Rooms a Hub has no default rooms (an application that
+// gives every page or document its own room opens them with [Hub.OpenRoom]).
+func DefaultRooms() []RoomConfig {
+	return []RoomConfig{
+		{ID: "lobby", Name: "Lobby", Topic: "Say hi", Public: true},
+		{ID: "random", Name: "Random", Topic: "Anything goes", Public: true},
+		{ID: "games", Name: "Games", Topic: "Find someone to play with", Public: true},
+	}
+}
+
 func (o *Options) withDefaults() Options {
 	var d Options
 	if o != nil {
 		d = *o
-	}
-	if d.Rooms == nil {
-		d.Rooms = []RoomConfig{
-			{ID: "lobby", Name: "Lobby", Topic: "Say hi", Public: true},
-			{ID: "random", Name: "Random", Topic: "Anything goes", Public: true},
-			{ID: "games", Name: "Games", Topic: "Find someone to play with", Public: true},
-		}
 	}
 	def := func(v *int, x int) {
 		if *v == 0 {

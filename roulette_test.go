@@ -120,7 +120,7 @@ func TestRouletteExpiredEntriesNeverMatched(t *testing.T) {
 func TestCustomMatcherRule(t *testing.T) {
 	th := newTestHub(t, nil)
 	sameInitial := func(a, b chatfly.Waiter) bool { return a.Name[0] == b.Name[0] }
-	hub := chatfly.New(th.store, th.tr, &chatfly.Options{Now: th.clock.Now, Matcher: chatfly.NewMatcher(th.store, &chatfly.MatcherOptions{Compatible: sameInitial, Now: th.clock.Now})})
+	hub := chatfly.New(th.store, th.tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Now: th.clock.Now, Matcher: chatfly.NewMatcher(th.store, &chatfly.MatcherOptions{Compatible: sameInitial, Now: th.clock.Now})})
 	th.hub = hub
 	a, _ := th.hello("Ann")
 	b, _ := th.hello("Bob")
@@ -139,7 +139,7 @@ func TestCustomMatcherRule(t *testing.T) {
 func TestRouletteLeaveDuringPairing(t *testing.T) {
 	th := newTestHub(t, nil)
 	m := chatfly.NewMatcher(th.store, &chatfly.MatcherOptions{Now: th.clock.Now})
-	th.hub = chatfly.New(th.store, th.tr, &chatfly.Options{Now: th.clock.Now, Matcher: m})
+	th.hub = chatfly.New(th.store, th.tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Now: th.clock.Now, Matcher: m})
 	s, ws := th.hello("Sue")
 	th.reply(s, `{"action":"roulette.join","id":1}`)
 	// Another Hub pairs Sue with Tom but has not recorded the pair yet.

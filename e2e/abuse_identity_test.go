@@ -78,7 +78,7 @@ func TestCrashGhostDoesNotHoldTheNameWithTheSameSecret(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st storeKind) {
 		store := st.make(t)
 		rec := &welcomeRecorder{}
-		crashed := chatfly.New(store, rec, &chatfly.Options{Secret: testSecret})
+		crashed := chatfly.New(store, rec, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Secret: testSecret})
 		require.NoError(t, crashed.Connect(ctx(t), &chatfly.ConnectRequest{ConnID: "ghost"}))
 		for _, f := range []string{`{"action":"hello","name":"Ada"}`, `{"action":"join","room":"lobby"}`} {
 			require.NoError(t, crashed.Receive(ctx(t), "ghost", []byte(f)))

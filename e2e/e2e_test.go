@@ -82,6 +82,9 @@ func startServer(t *testing.T, cfg serverConfig) *server {
 	if cfg.hub == nil {
 		cfg.hub = &chatfly.Options{}
 	}
+	if cfg.hub.Rooms == nil {
+		cfg.hub.Rooms = chatfly.DefaultRooms()
+	}
 	if cfg.store == nil {
 		cfg.store = memstore.New(nil)
 	}

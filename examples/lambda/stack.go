@@ -62,6 +62,9 @@ func newFunction(fn function, cfg hubConfig) apigwlocal.Handler {
 	if cfg.hub != nil {
 		opts = *cfg.hub
 	}
+	if opts.Rooms == nil {
+		opts.Rooms = chatfly.DefaultRooms() // lobby, random, games
+	}
 	if opts.Games == nil {
 		opts.Games = builtin.All()
 	}

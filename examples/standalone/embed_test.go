@@ -38,7 +38,7 @@ func readmeSnippet(t *testing.T) string {
 func startChat(t *testing.T, origins []string) *httptest.Server {
 	t.Helper()
 	ws := wstransport.New(&wstransport.Options{OriginPatterns: origins})
-	hub := chatfly.New(memstore.New(nil), ws, nil)
+	hub := chatfly.New(memstore.New(nil), ws, &chatfly.Options{Rooms: chatfly.DefaultRooms()})
 	mux := http.NewServeMux()
 	mux.Handle("/ws", ws.Handler(hub))
 	mux.Handle("/", web.Handler(nil))

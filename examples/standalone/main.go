@@ -101,6 +101,9 @@ func run(ctx context.Context, ln net.Listener, cfg *config) error {
 		hubOpts = &chatfly.Options{}
 	}
 	hubOpts.Logger = cfg.log
+	if hubOpts.Rooms == nil {
+		hubOpts.Rooms = chatfly.DefaultRooms() // lobby, random, games
+	}
 	if hubOpts.Games == nil {
 		hubOpts.Games = builtin.All() // tic-tac-toe, Connect Four, rock-paper-scissors, word guess
 	}

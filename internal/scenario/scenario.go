@@ -47,6 +47,7 @@ type Deployment struct {
 // plus what the scenarios need. Hosts get a fresh copy for every scenario.
 func options() *chatfly.Options {
 	return &chatfly.Options{
+		Rooms: chatfly.DefaultRooms(),
 		Games: games(),
 		// Refuse connections that ask for it, and verify users that carry
 		// a user header: the $connect / upgrade path of Identify.

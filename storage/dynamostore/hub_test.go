@@ -55,7 +55,7 @@ func TestHubChat(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr := new(recorder)
-		hub := chatfly.New(store, tr, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}})
+		hub := chatfly.New(store, tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), RateLimit: chatfly.RateLimit{Count: -1}})
 		ctx := t.Context()
 		receive := func(conn, frame string) {
 			t.Helper()

@@ -446,5 +446,5 @@ func testGameCompareAndSet(t *testing.T, h Harness, rounds int) {
 // is handled (under the race detector on a loaded machine an emulator may take
 // seconds per call, and a frame of roulette.next makes a dozen calls).
 func stressOptions() *chatfly.Options {
-	return &chatfly.Options{RateLimit: chatfly.RateLimit{Count: -1}, StorageTimeout: 2 * time.Minute}
+	return &chatfly.Options{Rooms: chatfly.DefaultRooms(), RateLimit: chatfly.RateLimit{Count: -1}, StorageTimeout: 2 * time.Minute}
 }
