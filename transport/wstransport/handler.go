@@ -79,7 +79,8 @@ var (
 // goroutines. A panic of the Hub is recovered and logged (as net/http would)
 // and ends that connection like any other error.
 // One Transport may serve several Handlers (and so several Hubs); connection
-// ids are unique across them.
+// ids are unique across them, and carry the Transport's node id (see
+// Options.NodeID).
 func (t *Transport) Handler(h Hub) http.Handler {
 	hello := t.opts.helloTimeout(h)
 	t.watchHello(hello)
@@ -118,7 +119,7 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	id := t.opts.NewConnID()
+	id := t.opts.NodeID + "." + t.opts.NewConnID()
 	if t.has(id) {
 		t.log.Error("wstransport: refusing connection", "conn", id, "err", errDuplicateID)
 		writeJSONError(w, http.StatusInternalServerError, chatfly.ErrInternal.Code, "internal error")

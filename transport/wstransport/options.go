@@ -3,6 +3,7 @@ package wstransport
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"path"
@@ -117,13 +118,42 @@ type Options struct {
 	// Logger receives the Transport's logs. Default: slog.Default().
 	Logger *slog.Logger
 
-	// NewConnID returns the id of a new connection. It must be safe for
-	// concurrent use and return unique ids: a request that gets the id of
-	// a live connection is refused with HTTP 500 before the Hub's Connect
-	// (or, in a narrow race, closed with 1011 after it, without
-	// Disconnect). Default: 128 random bits from crypto/rand,
-	// base64url-encoded without padding (22 characters).
+	// NodeID names this server among the standalone servers (nodes) that
+	// share one Storage. Every connection id is "<NodeID>.<NewConnID()>",
+	// so that each node knows which connections are its own: only the
+	// owning node reports its connections gone (chatfly.ErrGone), and a
+	// Send, SendMany or Close for a connection of another node never
+	// reports it gone (it is relayed, see Relay, or dropped without one).
+	// At most 32 letters, digits, '-' and '_'; New panics on others.
+	// Default: 8 random base64url characters (48 bits), new at each start.
+	// A node given a stable NodeID also recognises, after a crash and
+	// restart, the connections of its previous run as its own dead ones.
+	NodeID string
+
+	// NewConnID returns the node-local part of a new connection's id (see
+	// NodeID). It must be safe for concurrent use and return unique ids: a
+	// request that gets the id of a live connection is refused with HTTP
+	// 500 before the Hub's Connect (or, in a narrow race, closed with 1011
+	// after it, without Disconnect). Default: 128 random bits from
+	// crypto/rand, base64url-encoded without padding (22 characters).
 	NewConnID func() string
+}
+
+// maxNodeID is the longest Options.NodeID.
+const maxNodeID = 32
+
+// validNodeID reports whether s is a valid Options.NodeID.
+func validNodeID(s string) bool {
+	if s == "" || len(s) > maxNodeID {
+		return false
+	}
+	for _, r := range s {
+		ok := r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (o *Options) withDefaults() Options {
@@ -154,6 +184,12 @@ func (o *Options) withDefaults() Options {
 	}
 	if d.NewConnID == nil {
 		d.NewConnID = randomConnID
+	}
+	if d.NodeID == "" {
+		d.NodeID = randomID(6)
+	}
+	if !validNodeID(d.NodeID) {
+		panic(fmt.Sprintf("wstransport: Options.NodeID %q: want 1 to %d letters, digits, '-' or '_'", d.NodeID, maxNodeID))
 	}
 	d.OriginPatterns = append([]string(nil), d.OriginPatterns...)
 	d.TrustedProxies = append([]netip.Prefix(nil), d.TrustedProxies...)
@@ -209,8 +245,11 @@ func (o *Options) tick(hello int64) time.Duration {
 	return max(d/4, time.Millisecond)
 }
 
-func randomConnID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never returns an error (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b[:])
+func randomConnID() string { return randomID(16) }
+
+// randomID returns n random bytes, base64url-encoded without padding.
+func randomID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never returns an error (crypto/rand, Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

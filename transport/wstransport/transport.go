@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,7 +39,8 @@ type Transport struct {
 	drained     chan struct{} // closed when shutdown && active == 0
 	janitorStop chan struct{} // non-nil while the keepalive goroutine runs
 
-	minHello atomic.Int64 // the shortest hello timeout of its Handlers, ns; 0: none
+	minHello     atomic.Int64 // the shortest hello timeout of its Handlers, ns; 0: none
+	warnedRemote atomic.Bool  // dropRemote has logged
 }
 
 var (
@@ -66,17 +68,27 @@ func New(opts *Options) *Transport {
 	return t
 }
 
+// NodeID returns the node id that prefixes the ids of this Transport's
+// connections (see Options.NodeID).
+func (t *Transport) NodeID() string { return t.opts.NodeID }
+
 // Send queues frame for connection connID and returns without waiting for
 // the client. It returns an error wrapping [chatfly.ErrGone] if the
-// connection does not exist or is closing, or if its queue was full (the
-// connection is then closed with 4000, chatfly.CloseSlowConsumer). frame is
-// not modified and may be shared with other connections; the caller must not
-// modify it afterwards. ctx is not used: Send never blocks.
+// connection is this node's and does not exist or is closing, or if its
+// queue was full (the connection is then closed with 4000,
+// chatfly.CloseSlowConsumer). A connection of another node is never
+// reported gone by its id alone (see Options.NodeID). frame is not modified
+// and may be shared with other connections; the caller must not modify it
+// afterwards. ctx is not used: Send never blocks.
 func (t *Transport) Send(ctx context.Context, connID string, frame []byte) error {
 	t.mu.RLock()
 	c := t.conns[connID]
 	t.mu.RUnlock()
 	if c == nil {
+		if !t.owns(connID) {
+			t.dropRemote()
+			return nil
+		}
 		return fmt.Errorf("wstransport: send to unknown connection %q: %w", connID, chatfly.ErrGone)
 	}
 	switch c.enqueue(frame) {
@@ -89,19 +101,45 @@ func (t *Transport) Send(ctx context.Context, connID string, frame []byte) error
 }
 
 // SendMany queues frame for every connection in connIDs, as Send does, and
-// returns the ids of the connections that are gone (unknown, closing, or
-// just closed because their queue was full). It never blocks on a client and
-// its error is always nil. A slow connection costs the others nothing.
+// returns the ids of this node's connections that are gone (unknown,
+// closing, or just closed because their queue was full). It never blocks on
+// a client and its error is always nil. A slow connection costs the others
+// nothing.
 func (t *Transport) SendMany(ctx context.Context, connIDs []string, frame []byte) (gone []string, err error) {
+	remote := false
 	t.mu.RLock()
 	for _, id := range connIDs {
 		c := t.conns[id]
-		if c == nil || c.enqueue(frame) != sendOK {
+		switch {
+		case c != nil:
+			if c.enqueue(frame) != sendOK {
+				gone = append(gone, id)
+			}
+		case t.owns(id):
 			gone = append(gone, id)
+		default:
+			remote = true
 		}
 	}
 	t.mu.RUnlock()
+	if remote {
+		t.dropRemote()
+	}
 	return gone, nil
+}
+
+// owns reports whether connection id is one of this node's (live or not).
+func (t *Transport) owns(id string) bool {
+	node, _, ok := strings.Cut(id, ".")
+	return ok && node == t.opts.NodeID
+}
+
+// dropRemote notes a frame for another node's connection dropped for want
+// of a relay; the first one is logged.
+func (t *Transport) dropRemote() {
+	if !t.warnedRemote.Swap(true) {
+		t.log.Warn("wstransport: frames for connections of other nodes are dropped: give the Transport a Relay to run a cluster", "node", t.opts.NodeID)
+	}
 }
 
 // Close closes connection connID with code and reason (reasons longer than

@@ -121,8 +121,8 @@ func TestReceiveInOrder(t *testing.T) {
 	c, id := e.dial(e.url+"?room=lobby&name=ann", e.dialOptions(h))
 
 	req := e.hub.req(0)
-	if req.ConnID == "" || len(req.ConnID) != 22 {
-		t.Errorf("ConnID %q, want 22 base64url characters", req.ConnID)
+	if node, rest, _ := strings.Cut(req.ConnID, "."); node != e.tr.NodeID() || len(rest) != 22 {
+		t.Errorf("ConnID %q, want the node id, a dot and 22 base64url characters", req.ConnID)
 	}
 	if req.Header.Get("X-Test") != "yes" || req.Query.Get("room") != "lobby" || req.Query.Get("name") != "ann" {
 		t.Errorf("ConnectRequest %+v", req)
@@ -379,8 +379,9 @@ func TestSendManySharedFrame(t *testing.T) {
 		ids = append(ids, id)
 	}
 	frame := []byte(`{"type":"message","text":"hi all"}`)
-	gone, err := e.tr.SendMany(bg, append(ids, "unknown"), frame)
-	if err != nil || !slices.Equal(gone, []string{"unknown"}) {
+	unknown := e.tr.NodeID() + ".unknown"
+	gone, err := e.tr.SendMany(bg, append(ids, unknown), frame)
+	if err != nil || !slices.Equal(gone, []string{unknown}) {
 		t.Fatalf("SendMany = %q, %v", gone, err)
 	}
 	for _, c := range clients {
@@ -391,14 +392,14 @@ func TestSendManySharedFrame(t *testing.T) {
 }
 
 func TestSendUnknown(t *testing.T) {
-	tr := wstransport.New(nil)
-	if err := tr.Send(bg, "nope", []byte("x")); !errors.Is(err, chatfly.ErrGone) {
+	tr := wstransport.New(&wstransport.Options{NodeID: "n1"})
+	if err := tr.Send(bg, "n1.nope", []byte("x")); !errors.Is(err, chatfly.ErrGone) {
 		t.Errorf("Send to unknown: %v, want ErrGone", err)
 	}
-	if chatfly.CodeOf(tr.Send(bg, "nope", nil)) != "gone" {
+	if chatfly.CodeOf(tr.Send(bg, "n1.nope", nil)) != "gone" {
 		t.Error("CodeOf(Send error) is not gone")
 	}
-	if err := tr.Close(bg, "nope", chatfly.CloseNormal, ""); err != nil {
+	if err := tr.Close(bg, "n1.nope", chatfly.CloseNormal, ""); err != nil {
 		t.Errorf("Close unknown: %v", err)
 	}
 	if tr.Len() != 0 {
@@ -603,7 +604,10 @@ func TestWriteTimeout(t *testing.T) {
 
 func TestDuplicateConnID(t *testing.T) {
 	e := newEnv(t, envConfig{opts: &wstransport.Options{NewConnID: func() string { return "same" }}})
-	first, _ := e.dial(e.url, nil)
+	first, id := e.dial(e.url, nil)
+	if id != e.tr.NodeID()+".same" {
+		t.Fatalf("connection id %q, want the node id, a dot and NewConnID's", id)
+	}
 	_, resp, err := websocket.Dial(bg, e.url, e.dialOptions(nil))
 	if err == nil || resp == nil || resp.StatusCode != http.StatusInternalServerError {
 		t.Fatalf("second connection: %v, %v; want 500", resp, err)
@@ -611,10 +615,10 @@ func TestDuplicateConnID(t *testing.T) {
 	if n := e.hub.connectCount(); n != 1 {
 		t.Errorf("Connect called %d times, want 1", n)
 	}
-	if e.hub.disconnectCount("same") != 0 {
+	if e.hub.disconnectCount(id) != 0 {
 		t.Error("Disconnect called for the live connection's id")
 	}
-	if err := e.tr.Send(bg, "same", []byte("still here")); err != nil {
+	if err := e.tr.Send(bg, id, []byte("still here")); err != nil {
 		t.Fatal(err)
 	}
 	if m, err := readMessage(first); err != nil || m != "still here" {
