@@ -2,6 +2,7 @@ package chatfly_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/chatfly/chatfly"
@@ -24,6 +25,8 @@ func FuzzReceive(f *testing.F) {
 		`{"action":"send","room":"lobby","text":1}`,
 		`{"action":null}`,
 		`{}`, `[]`, `"x"`, `{"action":"ping"`, "\xff\xfe",
+		`{"action":"ping","id":"` + strings.Repeat("a", 65) + `"}`, `{"action":"ping","id":null}`,
+		"{\"action\":\"send\",\"room\":\"lobby\",\"text\":\"\xed\xa0\x80\"}", `{"action":"ping","ID":"x","id":1e999}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -87,7 +87,8 @@ const maxIDBytes = 64
 var errBadID = Errorf(ErrBadRequest, `"id" must be a string or a number of at most `+strconv.Itoa(maxIDBytes)+" bytes")
 
 // validID checks a frame's id: absent or null (no id), a JSON string of at
-// most maxIDBytes bytes, or a JSON number of at most maxIDBytes characters.
+// most maxIDBytes bytes, or a JSON number of at most maxIDBytes characters
+// within the range of a float64.
 // A valid id is echoed as sent, so the echo can never inject anything into a
 // reply.
 func validID(id json.RawMessage) (json.RawMessage, bool) {
@@ -103,7 +104,11 @@ func validID(id json.RawMessage) (json.RawMessage, bool) {
 		return id, json.Unmarshal(id, &s) == nil && len(s) <= maxIDBytes
 	case c == '-' || (c >= '0' && c <= '9'):
 		var n json.Number
-		return id, json.Unmarshal(id, &n) == nil && len(id) <= maxIDBytes
+		if len(id) > maxIDBytes || json.Unmarshal(id, &n) != nil {
+			return nil, false
+		}
+		_, err := strconv.ParseFloat(string(id), 64) // 1e999 would break clients' decoders
+		return id, err == nil
 	}
 	return nil, false
 }

@@ -87,7 +87,7 @@ func TestIDRules(t *testing.T) {
 	assert.Empty(t, evs, "typing without an id has no reply")
 
 	// Bad ids refuse the whole frame with bad_request, echoing nothing.
-	for _, id := range []string{`"` + strings.Repeat("a", 65) + `"`, `"` + strings.Repeat("é", 33) + `"`, strings.Repeat("1", 65), `{"x":1}`, `[1]`, `true`} {
+	for _, id := range []string{`"` + strings.Repeat("a", 65) + `"`, `"` + strings.Repeat("é", 33) + `"`, strings.Repeat("1", 65), `1e999`, `{"x":1}`, `[1]`, `true`} {
 		r := th.reply(conn, `{"action":"send","id":`+id+`,"room":"lobby","text":"should not be stored"}`)
 		assert.Equal(t, "bad_request", r["code"], id)
 		assert.NotContains(t, r, "id", id)

@@ -18,11 +18,18 @@
 // # Connections
 //
 // The Handler asks the Hub's Connect before upgrading: a rejected request is
-// answered with HTTP 403 and a JSON body {"code":...,"message":...}, and never
-// reaches Receive. Cross-origin requests are refused unless allowed by
-// [Options].OriginPatterns. Messages larger than the read limit (the Hub's
-// MaxFrameBytes by default) close the connection with 1009
-// (chatfly.CloseTooBig). Keepalive pings detect dead clients.
+// answered with HTTP 403 (503 when the storage is unavailable) and a JSON
+// body {"code":...,"message":...}, and never reaches Receive. Cross-origin
+// requests are refused unless allowed by [Options].OriginPatterns. Messages
+// larger than the read limit (the Hub's MaxFrameBytes by default) close the
+// connection with 1009 (chatfly.CloseTooBig), binary messages with 1003
+// (chatfly.CloseUnsupported), and a connection that has not said hello
+// within the Hub's HelloTimeout is closed with 4002
+// (chatfly.CloseHelloTimeout). Keepalive pings detect dead clients.
+//
+// Use [LimitListener] under the http.Server to cap the connections open at
+// once, in all and per client address, so that idle sockets of one address
+// cannot take every file descriptor of the server.
 //
 // # Sending
 //
