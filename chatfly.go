@@ -138,9 +138,10 @@ func (c *call) session() *session {
 func (c *call) member() Member { return Member{ID: c.conn.Session, Name: c.conn.Name} }
 
 // Connect registers a new connection. It runs the Identify hook; if that
-// rejects the connection, Connect returns its error (an *Error with code
-// "rejected" unless the hook returned an *Error) and stores nothing, and the
-// host adapter must refuse the connection. An error wrapping
+// rejects the connection, Connect returns its error and stores nothing, and
+// the host adapter must refuse the connection: the hook's *Error if it
+// returned one, else [ErrRejected] with its generic message (the hook's text
+// is logged, not sent). An error wrapping
 // [ErrUnavailable] means the storage failed or took longer than
 // Options.StorageTimeout. The connection's record expires after
 // Options.HelloTimeout unless the connection says hello.
@@ -154,11 +155,7 @@ func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) error {
 	if h.opts.Identify != nil {
 		id, err := h.opts.Identify(ctx, req)
 		if err != nil {
-			var e *Error
-			if errors.As(err, &e) {
-				return e
-			}
-			return Errorf(ErrRejected, err.Error())
+			return h.publicError(ctx, "Identify", err, ErrRejected, "conn", req.ConnID)
 		}
 		if id != nil {
 			name, err := CleanName(id.Name, h.opts.MaxNameRunes)
@@ -181,11 +178,15 @@ func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) error {
 }
 
 // Receive handles one frame read from connection connID. Protocol errors
-// (malformed frames, bad input, limits) are answered to the client with an
-// error frame and Receive returns nil; a non-nil error means the Hub could not
-// do its work (for example Storage failed, or took longer than
-// Options.StorageTimeout); it has been logged and answered with an
-// "internal" or "unavailable" error frame carrying the frame's id.
+// (malformed frames, bad input, limits, refusals by the application's hooks)
+// are answered to the client with an error frame and Receive returns nil; a
+// non-nil error means the Hub could not do its work. It wraps
+// [ErrUnavailable] when Storage was unavailable or took longer than
+// Options.StorageTimeout (the client may retry), and is any other error for
+// an internal failure. Either has been logged at level Error, with the
+// connection, session, action and room of the frame as attributes, and
+// answered with an "unavailable" or "internal" error frame carrying the
+// frame's id.
 //
 // A frame is first counted against the rate limit (two storage calls: the
 // connection record and the counter); a frame over the limit goes no
@@ -348,7 +349,7 @@ func (h *Hub) replyError(c *call, f *inFrame, err error) error {
 // (found by peekID if the frame was not decoded yet).
 func (h *Hub) fail(c *call, err error) error {
 	err = timedOut(c.ctx, err)
-	h.log.ErrorContext(c.ctx, "chatfly: handling frame", "conn", c.connID, "err", err)
+	h.log.ErrorContext(c.ctx, "chatfly: handling frame", append(c.attrs(), "err", err)...)
 	code := ErrInternal
 	if errors.Is(err, ErrUnavailable) {
 		code = ErrUnavailable

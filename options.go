@@ -158,13 +158,17 @@ type Options struct {
 	// stores anything. It may return a verified identity, which then
 	// replaces the anonymous name, or nil to keep the anonymous flow. An
 	// error rejects the connection: host adapters answer the upgrade with
-	// 403 (or API Gateway's $connect with a non-2xx status).
+	// 403 (or API Gateway's $connect with a non-2xx status) and the
+	// error's code and message if it is an *Error, else "rejected" with the
+	// generic message (the error's text is logged, not sent).
 	Identify func(ctx context.Context, req *ConnectRequest) (*Identity, error)
 
 	// OnMessage, if set, is called before a message is stored. It may
 	// rewrite m.Text; an error rejects the message, which is then neither
-	// stored nor delivered, and the sender gets an error frame: the error's
-	// code if it is an *Error, else "rejected" with the error's text.
+	// stored nor delivered, and the sender gets an error frame: the
+	// error's code and message if it is (or wraps) an *Error, else
+	// "rejected" with the generic message "rejected": the text of any
+	// other error is logged, never sent, as it may hold internal details.
 	OnMessage func(ctx context.Context, s Session, m *Message) error
 
 	// Matcher pairs roulette waiters. Default: NewMatcher over the Hub's

@@ -346,11 +346,7 @@ func (h *Hub) handleSend(c *call) error {
 	}
 	if h.opts.OnMessage != nil {
 		if err := h.opts.OnMessage(c.ctx, c.session(), &m); err != nil {
-			var e *Error
-			if errors.As(err, &e) {
-				return e
-			}
-			return Errorf(ErrRejected, err.Error())
+			return h.publicError(c.ctx, "OnMessage", err, ErrRejected, c.attrs()...)
 		}
 		m.Room, m.From, m.System = c.f.Room, c.member(), false // the hook may only rewrite the text
 		if err := h.checkText(m.Text); err != nil {
