@@ -68,7 +68,7 @@ func messages(t *testing.T, s *Store, room string) []int64 {
 	return seqs
 }
 
-// TestBudgetHolds writes eight times the budget of messages across many
+// TestBudgetHolds writes four times the budget of messages across many
 // rooms, with members, and checks after every write that the store keeps
 // within its budget, that every member and counter survives, and that each
 // room keeps its newest messages without a hole.
@@ -97,7 +97,7 @@ func TestBudgetHolds(t *testing.T) {
 		if i%1000 == 0 {
 			s.stored(t)
 		}
-		if st := s.Stats(); st.Evicted > 0 && i > 16_000 {
+		if st := s.Stats(); st.Evicted > 0 && i > 8_000 {
 			t.Logf("%d writes, %+v", i, st)
 			break
 		}
@@ -379,7 +379,7 @@ func TestUnlimited(t *testing.T) {
 // budget (the accounting is a fair estimate of the memory held), and that it
 // drops to almost nothing once they expire.
 func TestHeapWithinBudget(t *testing.T) {
-	const budget = 4 << 20
+	const budget = 2 << 20
 	clock := storagetest.NewFakeClock(time.Time{})
 	before := heap()
 	s := New(&Options{Now: clock.Now, MaxBytes: budget})
@@ -388,7 +388,7 @@ func TestHeapWithinBudget(t *testing.T) {
 	written := 0
 	for written < 8*budget {
 		size := 50 + rng.IntN(400)
-		post(t, s, fmt.Sprint(rng.IntN(2000)), size, exp)
+		post(t, s, fmt.Sprint(rng.IntN(1000)), size, exp)
 		written += size
 	}
 	held := heap() - before
@@ -404,7 +404,7 @@ func TestHeapWithinBudget(t *testing.T) {
 	// heap: no map, slice or queue keeps their size.
 	clock.Advance(2 * time.Hour)
 	s.Sweep()
-	if st, held := s.Stats(), heap()-before; st.Bytes > 2000*(partSize("room#0000")+entryOverhead+8) || held > 1<<20 {
+	if st, held := s.Stats(), heap()-before; st.Bytes > 1000*(partSize("room#000")+entryOverhead+8) || held > budget/4 {
 		t.Fatalf("after expiry: heap %d bytes, %+v", held, st)
 	}
 	runtime.KeepAlive(s)
