@@ -126,7 +126,8 @@ type Options struct {
 	// disconnect: its storage calls and the transport calls they lead to.
 	// Past it the work is abandoned and the frame is answered with
 	// "unavailable" (with its id), so a hung storage costs clients a
-	// bounded wait, not silence. Default 5 seconds.
+	// bounded wait, not silence. On Lambda keep it under the function's
+	// timeout, so that the reply still goes out. Default 5 seconds.
 	StorageTimeout time.Duration
 
 	// AddressLimits limit what one client address may hold or create,
