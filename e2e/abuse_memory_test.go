@@ -52,14 +52,26 @@ func TestAbuseMemoryFloodStaysWithinBudget(t *testing.T) {
 		rooms []string
 	}
 	fl := make([]flooder, flooders)
+	// Not s.dialFrom: its cleanups would keep every client (and its event
+	// buffer) until the test ends, and the heap is measured after they
+	// leave.
+	t.Cleanup(func() {
+		for _, f := range fl {
+			_ = f.c.Close()
+		}
+	})
 	var drained sync.WaitGroup
 	for i := range fl {
-		c := s.dialFromAddr(fmt.Sprintf("Flood%d", i), 4, i+1, &client.Options{EventBuffer: 64})
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 4, byte(i+1))}}
+		opts := &client.Options{Name: fmt.Sprintf("Flood%d", i), EventBuffer: 64,
+			HTTPClient: &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}}
+		c, err := client.Dial(ctx(t), s.url, opts)
+		require.NoError(t, err)
+		fl[i].c = c
 		drained.Go(func() {
 			for range c.Events() { // their own messages, fanned out back
 			}
 		})
-		fl[i].c = c
 		for r := range rooms {
 			fl[i].rooms = append(fl[i].rooms, createRoom(t, c, fmt.Sprintf("flood %d.%d", i, r)))
 		}
@@ -182,16 +194,6 @@ func createRoom(t *testing.T, c *client.Client, name string) string {
 	require.NoError(t, json.Unmarshal(ev.Raw, &created))
 	join(t, c, created.Room.ID)
 	return created.Room.ID
-}
-
-// dialFromAddr dials s as name from the loopback address 127.0.net.n.
-func (s *server) dialFromAddr(name string, net3, n int, opts *client.Options) *client.Client {
-	s.t.Helper()
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(net3), byte(n))}}
-	hc := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
-	s.t.Cleanup(hc.CloseIdleConnections)
-	opts.HTTPClient = hc
-	return s.dial(name, opts)
 }
 
 // liveHeap returns the bytes of live heap after a collection.
