@@ -33,6 +33,15 @@ import (
 //	                                  n < MaxOpenGames
 //	croom#<n>        slot             room id: a slot of the     with its room
 //	                                  custom rooms, n < MaxCustomRooms
+//	sess#<session>   rq               queueEntry JSON: a roulette waiting: QueueTTL × 2, refreshed;
+//	                                  waiter, its listing key,   claimed by a pairing: 10 s
+//	                                  until, claim (roulette.go)
+//	sess#<session>   pair             pairRecord JSON: its       PresenceTTL
+//	                                  roulette pair room, partner
+//	sess#<session>   rlast            last roulette partner      1 hour
+//	rq#<n>#*         w#<since>#<session>#<r>  Waiter JSON: a listing  QueueTTL, refreshed
+//	                                  of every waiter in shard n
+//	rq#<n>#t#<tag>   w#<since>#<session>#<r>  the same, of the waiters with interest tag
 //	revoked#<sess>   revoked          (empty) tokens revoked     TokenTTL + 1 h after RevokeSession
 //	addr#<addr>      conn#<conn>      (empty) open connections   PresenceTTL, refreshed
 //	addr#<addr>      rq#<session>     (empty) roulette waiters   2 minutes, refreshed

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -39,29 +41,47 @@ type Match struct {
 	Shared []string
 }
 
-// Matcher pairs roulette waiters. The Hub calls it when a session asks to
-// be matched and when a waiting session refreshes its place; it does the
-// rest (pair rooms, notifications, ending pairs).
+// Matcher pairs roulette waiters. The Hub calls Match when a session asks
+// to be matched (roulette.join, roulette.next) and again when the session
+// asks again while waiting; it does the rest (pair rooms, notifications,
+// ending pairs). A Matcher is given only session ids and [Waiter] values:
+// how it stores its queue is its own business.
 //
-// A Matcher must never pair a session with itself, never pair a session
-// that is already in a pair made by another call, and must be safe for
-// concurrent use by many Hubs sharing its state. [NewMatcher] returns the
-// default implementation, built only on a Storage's single-item conditional
+// Implementers: a Matcher must never pair a session with itself, never put
+// one session in two pairs, and must be safe for concurrent use by many
+// Hubs sharing its state (processes, Lambda invocations). Once Match has
+// paired a session, Match calls for it return no pair and leave it
+// unqueued until Done is called for the pair (the Hub records the pair in
+// between and answers joins itself). [NewMatcher] returns the default
+// implementation, built only on a Storage's single-item conditional
 // writes; applications may plug in their own (by language, region…) with
-// [Options.Matcher].
+// [Options.Matcher]. A Matcher may also implement [Sweeper].
 type Matcher interface {
 	// Match puts w in the queue, or refreshes its entry if it is already
 	// waiting (keeping its place), and pairs it with a compatible waiter if
-	// there is one. It returns nil and no error when w is left waiting.
-	Match(ctx context.Context, w Waiter) (*Match, error)
+	// there is one. When it leaves w waiting it returns a nil *Match and
+	// retry: the earliest time at which asking again could pair w (a
+	// fallback that comes due) or at which w must refresh its entry to
+	// keep it; the Hub tells the client to ask again then (zero: the Hub's
+	// default of 20 s).
+	Match(ctx context.Context, w Waiter) (m *Match, retry time.Time, err error)
 	// Remove takes a session out of the queue. Removing a session that
 	// is not waiting is not an error. A session that a Match has just
 	// paired stays paired.
 	Remove(ctx context.Context, session string) error
-	// Done tells the Matcher that the pair m is over (the Hub recorded it
-	// and has removed it again), so that it can forget the pairing: until
-	// then a Match of either session must not queue it again.
-	Done(ctx context.Context, m *Match) error
+	// Done tells the Matcher that the pair of sessions a and b is over
+	// (the Hub recorded it and has removed it again), so that either may
+	// be queued again.
+	Done(ctx context.Context, a, b string) error
+}
+
+// Sweeper is an optional interface of a [Matcher]: Sweep pairs, in one
+// bounded pass, waiters that could be paired now but are not because
+// neither asked again when that became possible (a client that does not
+// follow roulette.waiting's retry, or whose timers a browser throttles).
+// [Hub.Sweep] calls it and opens the pairs it returns.
+type Sweeper interface {
+	Sweep(ctx context.Context) ([]*Match, error)
 }
 
 // MatcherOptions configures the default Matcher. A nil *MatcherOptions, and
@@ -71,10 +91,17 @@ type MatcherOptions struct {
 	// someone who shares one; after it, anyone will do. Default 10 s.
 	FallbackAfter time.Duration
 	// QueueTTL is how long a queue entry lives unless refreshed (clients
-	// refresh it by sending roulette.join again while waiting, every
-	// QueueTTL/3). A connection that vanished without a disconnect is never
-	// matched after it. Default 60 s.
+	// refresh it by asking again when roulette.waiting's retry says, at
+	// the latest every QueueTTL/3). A connection that vanished without a
+	// disconnect is never matched after it. Default 60 s.
 	QueueTTL time.Duration
+	// Shards is how many storage partitions each queue partition (one per
+	// interest tag, plus one for everyone) is split into, so that a busy
+	// queue or a popular tag does not put every read and write on one
+	// storage key. A waiter is listed in one shard of each partition (by
+	// its session id); a search reads the waiter's own shard first and the
+	// others only if it finds nobody there. Default 4.
+	Shards int
 	// Compatible, if set, is an extra rule: two waiters are paired only if
 	// it returns true (same language, same region…).
 	Compatible func(a, b Waiter) bool
@@ -84,14 +111,25 @@ type MatcherOptions struct {
 
 // NewMatcher returns the default Matcher over store.
 //
-// The queue is one partition, ordered by the time each waiter arrived. To
-// pair A with B, the Matcher claims both queue entries with compare-and-set,
-// always in queue order (like ordered lock acquisition, so two Matchers
-// racing for overlapping pairs cannot deadlock or livelock), and releases
-// the first claim if the second fails. A claimed entry is never claimed
-// again, so no session ends up in two pairs. Every Match first writes its
-// own entry and then searches, so of two compatible waiters arriving at the
-// same time at least one sees the other.
+// Queue: each waiter has one index item, which is its lock and its state
+// (waiting, or claimed by a pairing), and a listing (a copy of the
+// [Waiter]) in the partition of each of its interest tags and in the
+// "anyone" partition, each split in Shards. A search reads at most
+// [MatcherPage] listings of each shard it reads, oldest first, so a join
+// costs the same whatever the length of the queue: a waiter with
+// interests reads its tags' partitions (and, once its fallback is due,
+// the anyone partition), a waiter without reads the anyone partition.
+// Listings expire with their waiter's wait; a listing a search finds
+// stale (its waiter paired, gone or queued again) is deleted then, and a
+// waiter that asks again after its wait expired deletes its old listings.
+//
+// Pairing: to pair A with B, the Matcher claims both index items with
+// compare-and-set, always in queue order (like ordered lock acquisition,
+// so two Matchers racing for overlapping pairs cannot deadlock), and
+// releases the first claim if the second fails. A claimed waiter is never
+// claimed again, so no session ends up in two pairs. Every Match first
+// writes its own listings and then searches, so of two compatible waiters
+// arriving at the same time at least one sees the other.
 func NewMatcher(store Storage, opts *MatcherOptions) Matcher {
 	var o MatcherOptions
 	if opts != nil {
@@ -103,11 +141,18 @@ func NewMatcher(store Storage, opts *MatcherOptions) Matcher {
 	if o.QueueTTL <= 0 {
 		o.QueueTTL = 60 * time.Second
 	}
+	if o.Shards <= 0 {
+		o.Shards = 4
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	return &matcher{store: store, opts: o}
 }
+
+// MatcherPage is the most listings the default Matcher reads from one
+// queue shard per search.
+const MatcherPage = 32
 
 type matcher struct {
 	store Storage
@@ -115,17 +160,26 @@ type matcher struct {
 }
 
 const (
-	queuePart  = "rq"
-	pairedMark = "paired" // queue index value between pairing and the Hub's record
-	claimTTL   = 10 * time.Second
+	claimTTL = 10 * time.Second // a claim outlives a crash of its Matcher only briefly
+	// maxClaims bounds the pairings one search attempts under contention.
+	maxClaims = 8
+	// contendedRetry is when to ask again after a search lost every race.
+	contendedRetry = time.Second
 )
 
-// queueEntry is the stored value of a queue item.
+// queueEntry is the value of a waiter's index item.
 type queueEntry struct {
 	Waiter
+	// Entry is the sort key of the waiter's listings.
+	Entry string `json:"e"`
+	// Until is when the wait expires unless refreshed (Unix ms); the
+	// item lives a QueueTTL longer, so that a late refresh finds the old
+	// listings to delete.
+	Until int64 `json:"u,omitempty"`
 	// Claim is empty while waiting; otherwise the id of the pairing that
-	// holds the entry.
-	Claim string `json:"claim,omitempty"`
+	// holds the entry, with Partner the other session of that pairing.
+	Claim   string `json:"claim,omitempty"`
+	Partner string `json:"p,omitempty"`
 }
 
 // queueSort orders entries by arrival. The random suffix keeps a new entry
@@ -135,131 +189,243 @@ func queueSort(w Waiter) string {
 	return "w#" + strings.Repeat("0", 20-len(ns)) + ns + "#" + w.Session + "#" + newID()[:6]
 }
 
-// queueIndex records where a session's queue entry is.
+// queueIndex is the key of a session's index item.
 func queueIndex(sid string) Key { return Key{Partition: sessPart(sid), Sort: "rq"} }
 
-func (m *matcher) Match(ctx context.Context, w Waiter) (*Match, error) {
+// queuePart is the partition of shard n of a tag's queue ("" for the
+// anyone partition).
+func queuePart(tag string, n int) string {
+	if tag == "" {
+		return "rq#" + itoa(int64(n)) + "#*"
+	}
+	return "rq#" + itoa(int64(n)) + "#t#" + tag
+}
+
+func (m *matcher) shardOf(sid string) int {
+	h := fnv.New32a()
+	h.Write([]byte(sid))
+	return int(h.Sum32() % uint32(m.opts.Shards))
+}
+
+// listingKeys are the keys of the listings of an entry.
+func (m *matcher) listingKeys(e *queueEntry) []Key {
+	n := m.shardOf(e.Session)
+	keys := []Key{{Partition: queuePart("", n), Sort: e.Entry}}
+	for _, t := range e.Interests {
+		keys = append(keys, Key{Partition: queuePart(t, n), Sort: e.Entry})
+	}
+	return keys
+}
+
+// candidate is a waiter found in the queue (or the searching one).
+type candidate struct {
+	Listing Key // where it was found
+	lver    int64
+	w       Waiter
+	idx     *Item // its index item, once read
+}
+
+func (m *matcher) Match(ctx context.Context, w Waiter) (*Match, time.Time, error) {
 	now := m.opts.Now()
 	exp := now.Add(m.opts.QueueTTL)
-	// The session's index item points to its entry, and serialises
-	// concurrent Match calls for one session: only one creates an entry.
+	// The index item is the waiter's lock: it serialises concurrent Match
+	// calls for one session (only one writes it), and a pairing claims it.
 	idx, err := m.store.Get(ctx, queueIndex(w.Session))
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	var own Item
-	if err == nil && string(idx.Value) == pairedMark {
-		return nil, nil // just paired; the Hub is recording the pair
+	var old queueEntry
+	if err == nil && json.Unmarshal(idx.Value, &old) == nil && old.Entry != "" && old.Claim != "" {
+		return nil, now.Add(contendedRetry), nil // just paired; the Hub is recording the pair
 	}
-	if err == nil {
-		it, err := m.store.Get(ctx, Key{Partition: queuePart, Sort: string(idx.Value)})
-		switch {
-		case err == nil:
-			var e queueEntry
-			if json.Unmarshal(it.Value, &e) != nil || e.Claim != "" {
-				return nil, nil // claimed: a pairing of w is under way or done
-			}
-			w.Since, own = e.Since, it // a refresh keeps its place
-		case !errors.Is(err, ErrNotFound):
-			return nil, err
-		}
+	e := queueEntry{Waiter: w, Entry: old.Entry, Until: exp.UnixMilli()}
+	if old.Entry != "" && time.UnixMilli(old.Until).After(now) {
+		e.Since = old.Since // a refresh keeps its place
+	} else {
+		e.Since, e.Entry = now, "" // a new wait; old listings, if any, go
 	}
-	refresh := own.Sort != ""
-	if !refresh {
-		w.Since = now
-		own.Key = Key{Partition: queuePart, Sort: queueSort(w)}
-		if _, err := m.store.Put(ctx, Item{Key: queueIndex(w.Session), Value: []byte(own.Sort), Expires: exp}, IfVersion(idx.Version)); err != nil {
-			if errors.Is(err, ErrConflict) {
-				return nil, nil // a concurrent Match of w got there first
-			}
-			return nil, err
-		}
+	if e.Entry == "" {
+		e.Entry = queueSort(e.Waiter)
 	}
-	own.Value, own.Expires = mustJSON(queueEntry{Waiter: w}), exp
-	v, err := m.store.Put(ctx, own, IfVersion(own.Version))
-	if err != nil {
+	w = e.Waiter
+	self := &Item{Key: queueIndex(w.Session), Value: mustJSON(e), Expires: exp.Add(m.opts.QueueTTL)}
+	if self.Version, err = m.store.Put(ctx, *self, IfVersion(idx.Version)); err != nil {
 		if errors.Is(err, ErrConflict) {
-			return nil, nil // claimed meanwhile: another Match is pairing w
+			return nil, now.Add(contendedRetry), nil // a concurrent Match of w got there first, or a pairing
 		}
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	own.Version = v
-	if refresh {
-		_, _ = m.store.Put(ctx, Item{Key: queueIndex(w.Session), Value: []byte(own.Sort), Expires: exp}, IfVersion(idx.Version))
+	keys := m.listingKeys(&e)
+	value := mustJSON(w)
+	var gone []Key // listings of an expired wait, or of tags w no longer has
+	if old.Entry != "" {
+		for _, k := range m.listingKeys(&old) {
+			if !slices.Contains(keys, k) {
+				gone = append(gone, k)
+			}
+		}
 	}
-	return m.pair(ctx, own, w, now)
+	err = parallel(len(keys)+len(gone), func(i int) error {
+		if i >= len(keys) {
+			return m.store.Delete(ctx, gone[i-len(keys)], Always)
+		}
+		_, err := m.store.Put(ctx, Item{Key: keys[i], Value: value, Expires: exp}, Always)
+		return err
+	})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	own := &candidate{Listing: keys[0], w: w, idx: self}
+	return m.search(ctx, own, now)
 }
 
-// pair looks for a partner for the waiting entry own and claims both.
-func (m *matcher) pair(ctx context.Context, own Item, w Waiter, now time.Time) (*Match, error) {
-	for range 8 {
-		items, err := m.store.Query(ctx, Query{Partition: queuePart, Prefix: "w#", Limit: 200})
-		if err != nil {
-			return nil, err
+// partsFor returns the queue partitions (by tag, "" for anyone) a search
+// for w reads: its tags, and anyone once w may fall back (at once without
+// interests).
+func (m *matcher) partsFor(w Waiter, now time.Time) []string {
+	tags := slices.Clone(w.Interests)
+	if m.waitedEnough(w, now) {
+		tags = append(tags, "")
+	}
+	return tags
+}
+
+// search looks for a partner for own, first in own's shard of each of its
+// partitions and then in the others, and pairs them. It returns the retry
+// time when own is left waiting.
+func (m *matcher) search(ctx context.Context, own *candidate, now time.Time) (*Match, time.Time, error) {
+	w := own.w
+	retry := now.Add(m.opts.QueueTTL / 3)
+	if !m.waitedEnough(w, now) {
+		retry = earliest(retry, w.Since.Add(m.opts.FallbackAfter))
+	}
+	tags := m.partsFor(w, now)
+	mine := m.shardOf(w.Session)
+	var shards [2][]int // own shard, then the others
+	shards[0] = []int{mine}
+	for n := range m.opts.Shards {
+		if n != mine {
+			shards[1] = append(shards[1], n)
 		}
-		best, shared := m.choose(w, items, now)
-		if best == nil {
-			return nil, nil
-		}
-		var partner queueEntry
-		_ = json.Unmarshal(best.Value, &partner)
-		claim := newID()
-		first, second := own, *best
-		if second.Sort < first.Sort {
-			first, second = second, first
-		}
-		claimed1, err := m.claim(ctx, first, claim, now)
-		if err != nil {
-			return nil, err
-		}
-		if !claimed1 {
-			if first.Sort == own.Sort {
-				return nil, nil // someone else is pairing w
+	}
+	s := &scan{m: m, now: now}
+	defer s.cleanup(ctx)
+	claims := 0
+	for _, round := range shards {
+		var parts []string
+		for _, n := range round {
+			for _, t := range tags {
+				parts = append(parts, queuePart(t, n))
 			}
-			continue // the partner was taken; look again
 		}
-		claimed2, err := m.claim(ctx, second, claim, now)
-		if err != nil || !claimed2 {
-			m.release(ctx, first, claim)
+		if err := s.read(ctx, parts); err != nil {
+			return nil, time.Time{}, err
+		}
+		for claims < maxClaims {
+			best, shared, unblock := m.choose(w, s.cands, now)
+			if !unblock.IsZero() {
+				retry = earliest(retry, unblock)
+			}
+			if best == nil {
+				break
+			}
+			claims++
+			won, lost, err := m.pairUp(ctx, own, best, now)
 			if err != nil {
-				return nil, err
+				return nil, time.Time{}, err
 			}
-			if second.Sort == own.Sort {
-				return nil, nil
+			if won {
+				return &Match{A: w, B: best.w, Shared: shared}, time.Time{}, nil
 			}
-			continue
+			if lost == own {
+				return nil, now.Add(contendedRetry), nil // someone else is pairing w
+			}
+			s.drop(lost)
 		}
-		// Both entries are ours: the pairing is decided. The entries go
-		// (claimed ones would crowd the front of the queue); the two
-		// index items say "paired" until the pair is over (Done) or for a
-		// short while, so that a join racing with the Hub's recording of
-		// the pair does not queue the session again.
-		for _, sid := range []string{w.Session, partner.Session} {
-			if _, err := m.store.Put(ctx, Item{Key: queueIndex(sid), Value: []byte(pairedMark), Expires: now.Add(claimTTL)}, Always); err != nil {
-				return nil, err
-			}
+		if claims >= maxClaims {
+			return nil, now.Add(contendedRetry), nil // heavy contention: ask again soon
 		}
-		_ = m.store.Delete(ctx, own.Key, Always)
-		_ = m.store.Delete(ctx, best.Key, Always)
-		return &Match{A: w, B: partner.Waiter, Shared: shared}, nil
 	}
-	return nil, nil // heavy contention: stay queued; the next refresh tries again
+	return nil, retry, nil
 }
 
-// choose picks the best partner for w among the queue items: unclaimed,
-// not w, compatible; sharing an interest first, then (after the fallback
-// wait) anyone; the previous partner only if nobody else fits; the oldest
-// first among equals.
-func (m *matcher) choose(w Waiter, items []Item, now time.Time) (*Item, []string) {
-	var best *Item
-	var bestShared []string
-	bestRank := 99
-	for i := range items {
-		var e queueEntry
-		if json.Unmarshal(items[i].Value, &e) != nil || e.Claim != "" || e.Session == w.Session {
-			continue
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// scan collects the candidates of one search or sweep, and the stale
+// listings to delete when it is over.
+type scan struct {
+	m     *matcher
+	now   time.Time
+	cands []*candidate
+	seen  map[string]bool // sessions already among cands
+	dead  []Item
+}
+
+// read reads one page of each partition in parallel and adds the live
+// waiters it finds, oldest first.
+func (s *scan) read(ctx context.Context, parts []string) error {
+	pages := make([][]Item, len(parts))
+	err := parallel(len(parts), func(i int) error {
+		var err error
+		pages[i], err = s.m.store.Query(ctx, Query{Partition: parts[i], Prefix: "w#", Limit: MatcherPage})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if s.seen == nil {
+		s.seen = map[string]bool{}
+	}
+	for _, page := range pages {
+		for _, it := range page {
+			var w Waiter
+			if json.Unmarshal(it.Value, &w) != nil {
+				s.dead = append(s.dead, it)
+				continue
+			}
+			if !s.seen[w.Session] {
+				s.seen[w.Session] = true
+				s.cands = append(s.cands, &candidate{Listing: it.Key, lver: it.Version, w: w})
+			}
 		}
-		if m.opts.Compatible != nil && !m.opts.Compatible(w, e.Waiter) {
+	}
+	slices.SortFunc(s.cands, func(a, b *candidate) int { return strings.Compare(a.Listing.Sort, b.Listing.Sort) })
+	return nil
+}
+
+// drop removes a candidate that turned out to be taken or stale; a stale
+// one's listing is deleted at the end.
+func (s *scan) drop(c *candidate) {
+	s.cands = slices.DeleteFunc(s.cands, func(x *candidate) bool { return x == c })
+	if c.idx == nil {
+		s.dead = append(s.dead, Item{Key: c.Listing, Version: c.lver})
+	}
+}
+
+// cleanup deletes the stale listings the scan met (at most maxClaims, and
+// those that did not decode).
+func (s *scan) cleanup(ctx context.Context) {
+	_ = parallel(len(s.dead), func(i int) error {
+		_ = s.m.store.Delete(ctx, s.dead[i].Key, IfVersion(s.dead[i].Version))
+		return nil
+	})
+}
+
+// choose picks the best partner for w among the candidates: not w,
+// compatible; sharing an interest first, then (after the fallback wait)
+// anyone; the previous partner only if nobody else fits; the oldest first
+// among equals. unblock is the earliest time a fallback makes a candidate
+// that does not fit yet fit (zero if none).
+func (m *matcher) choose(w Waiter, cands []*candidate, now time.Time) (best *candidate, bestShared []string, unblock time.Time) {
+	bestRank := 99
+	for _, c := range cands {
+		e := c.w
+		if e.Session == w.Session || (m.opts.Compatible != nil && !m.opts.Compatible(w, e)) {
 			continue
 		}
 		shared := sharedInterests(w.Interests, e.Interests)
@@ -267,7 +433,14 @@ func (m *matcher) choose(w Waiter, items []Item, now time.Time) (*Item, []string
 		if len(shared) == 0 && (len(w.Interests) > 0 || len(e.Interests) > 0) {
 			// Without a shared interest, pair only when each side that
 			// has interests has waited long enough.
-			if !m.waitedEnough(w, now) || !m.waitedEnough(e.Waiter, now) {
+			if !m.waitedEnough(w, now) || !m.waitedEnough(e, now) {
+				at := m.fallbackAt(w)
+				if f := m.fallbackAt(e); f.After(at) {
+					at = f
+				}
+				if unblock.IsZero() || at.Before(unblock) {
+					unblock = at
+				}
 				continue
 			}
 			rank = 1
@@ -275,44 +448,83 @@ func (m *matcher) choose(w Waiter, items []Item, now time.Time) (*Item, []string
 		if e.Session == w.Last || e.Last == w.Session {
 			rank += 2
 		}
-		if rank < bestRank { // items are oldest first: the first of a rank wins
-			best, bestShared, bestRank = &items[i], shared, rank
+		if rank < bestRank { // candidates are oldest first: the first of a rank wins
+			best, bestShared, bestRank = c, shared, rank
 		}
 	}
-	return best, bestShared
+	return best, bestShared, unblock
 }
 
 func (m *matcher) waitedEnough(w Waiter, now time.Time) bool {
-	return len(w.Interests) == 0 || now.Sub(w.Since) >= m.opts.FallbackAfter
+	return len(w.Interests) == 0 || !now.Before(m.fallbackAt(w))
 }
 
-// claim marks a waiting entry as held by the pairing claim. It reports
-// false if the entry is gone, claimed or changed since it was read.
-func (m *matcher) claim(ctx context.Context, it Item, claim string, now time.Time) (bool, error) {
-	var e queueEntry
-	if json.Unmarshal(it.Value, &e) != nil || e.Claim != "" {
-		return false, nil
+// fallbackAt is when w may be paired without a shared interest.
+func (m *matcher) fallbackAt(w Waiter) time.Time {
+	if len(w.Interests) == 0 {
+		return time.Time{}
 	}
-	e.Claim = claim
-	// A claim outlives a crash of its Matcher only briefly.
-	_, err := m.store.Put(ctx, Item{Key: it.Key, Value: mustJSON(e), Expires: now.Add(claimTTL)}, IfVersion(it.Version))
+	return w.Since.Add(m.opts.FallbackAfter)
+}
+
+// pairUp claims the index items of a and b for one pairing, in queue
+// order. It reports whether both are claimed, or else which one was lost
+// (taken by another pairing, changed, or gone).
+func (m *matcher) pairUp(ctx context.Context, a, b *candidate, now time.Time) (won bool, lost *candidate, err error) {
+	first, second := a, b
+	if second.Listing.Sort < first.Listing.Sort {
+		first, second = second, first
+	}
+	claim := newID()
+	v1, err := m.claim(ctx, first, second, claim, now)
+	if err != nil || v1 == 0 {
+		return false, first, err
+	}
+	v2, err := m.claim(ctx, second, first, claim, now)
+	if err == nil && v2 != 0 {
+		// Both are ours: the pairing is decided. The claims stay as the
+		// "paired" marks until Done; the listings go.
+		keys := append(m.listingKeys(&queueEntry{Waiter: a.w, Entry: a.Listing.Sort}), m.listingKeys(&queueEntry{Waiter: b.w, Entry: b.Listing.Sort})...)
+		_ = parallel(len(keys), func(i int) error {
+			_ = m.store.Delete(ctx, keys[i], Always)
+			return nil
+		})
+		return true, nil, nil
+	}
+	// Put the first back as it was.
+	first.idx.Version, _ = m.store.Put(ctx, Item{Key: first.idx.Key, Value: first.idx.Value, Expires: first.idx.Expires}, IfVersion(v1))
+	if first.idx.Version == 0 {
+		first.idx = nil // lost track of it: read it again if needed
+	}
+	return false, second, err
+}
+
+// claim claims c's index item for the pairing claim with partner, reading
+// it first if need be. It returns the claimed item's version, or 0 if c is
+// no longer waiting with the entry it was found with.
+func (m *matcher) claim(ctx context.Context, c, partner *candidate, claim string, now time.Time) (int64, error) {
+	if c.idx == nil {
+		it, err := m.store.Get(ctx, queueIndex(c.w.Session))
+		if errors.Is(err, ErrNotFound) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		c.idx = &it
+	}
+	var e queueEntry
+	if json.Unmarshal(c.idx.Value, &e) != nil || e.Claim != "" || e.Entry != c.Listing.Sort || !time.UnixMilli(e.Until).After(now) {
+		c.idx = nil // no longer waiting with this listing
+		return 0, nil
+	}
+	e.Claim, e.Partner = claim, partner.w.Session
+	v, err := m.store.Put(ctx, Item{Key: c.idx.Key, Value: mustJSON(e), Expires: now.Add(claimTTL)}, IfVersion(c.idx.Version))
 	if errors.Is(err, ErrConflict) {
-		return false, nil
+		c.idx = nil
+		return 0, nil
 	}
-	return err == nil, err
-}
-
-// release puts back an entry claimed by claim, as it was.
-func (m *matcher) release(ctx context.Context, it Item, claim string) {
-	cur, err := m.store.Get(ctx, it.Key)
-	if err != nil {
-		return
-	}
-	var e queueEntry
-	if json.Unmarshal(cur.Value, &e) != nil || e.Claim != claim {
-		return
-	}
-	_, _ = m.store.Put(ctx, Item{Key: it.Key, Value: it.Value, Expires: it.Expires}, IfVersion(cur.Version))
+	return v, err
 }
 
 func (m *matcher) Remove(ctx context.Context, sid string) error {
@@ -323,38 +535,100 @@ func (m *matcher) Remove(ctx context.Context, sid string) error {
 	if err != nil {
 		return err
 	}
-	if string(idx.Value) == pairedMark {
-		// Paired a moment ago: the pairing stands, and the mark keeps the
+	var e queueEntry
+	if json.Unmarshal(idx.Value, &e) == nil && e.Claim != "" {
+		// Paired a moment ago: the pairing stands, and the claim keeps the
 		// session from being queued again until the Hub has recorded it.
 		return nil
 	}
-	key := Key{Partition: queuePart, Sort: string(idx.Value)}
-	if it, err := m.store.Get(ctx, key); err == nil {
-		var e queueEntry
-		if json.Unmarshal(it.Value, &e) == nil && e.Claim == "" {
-			if err := m.store.Delete(ctx, key, IfVersion(it.Version)); err != nil && !errors.Is(err, ErrConflict) {
-				return err
-			}
+	if err := m.store.Delete(ctx, idx.Key, IfVersion(idx.Version)); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return m.Remove(ctx, sid) // refreshed or claimed meanwhile: look again
 		}
+		return err
 	}
-	return m.store.Delete(ctx, queueIndex(sid), Always)
+	if e.Entry == "" {
+		return nil
+	}
+	keys := m.listingKeys(&e)
+	return parallel(len(keys), func(i int) error { return m.store.Delete(ctx, keys[i], Always) })
 }
 
-// Done clears the "paired" marks of the two sessions of m.
-func (m *matcher) Done(ctx context.Context, p *Match) error {
-	for _, sid := range []string{p.A.Session, p.B.Session} {
+// Done clears the claims (the "paired" marks) of a and b that hold them
+// for their pairing with each other.
+func (m *matcher) Done(ctx context.Context, a, b string) error {
+	return parallel(2, func(i int) error {
+		sid, partner := a, b
+		if i == 1 {
+			sid, partner = b, a
+		}
 		idx, err := m.store.Get(ctx, queueIndex(sid))
-		if errors.Is(err, ErrNotFound) || (err == nil && string(idx.Value) != pairedMark) {
-			continue
+		if errors.Is(err, ErrNotFound) {
+			return nil
 		}
-		if err == nil {
-			err = m.store.Delete(ctx, idx.Key, IfVersion(idx.Version))
-		}
-		if err != nil && !errors.Is(err, ErrConflict) {
+		if err != nil {
 			return err
 		}
+		var e queueEntry
+		if json.Unmarshal(idx.Value, &e) != nil || e.Claim == "" || e.Partner != partner {
+			return nil
+		}
+		if err := m.store.Delete(ctx, idx.Key, IfVersion(idx.Version)); err != nil && !errors.Is(err, ErrConflict) {
+			return err
+		}
+		return nil
+	})
+}
+
+// Sweep reads one page of every shard of the anyone partition, where every
+// waiter is listed, and pairs the waiters there that fit each other now,
+// oldest first.
+func (m *matcher) Sweep(ctx context.Context) ([]*Match, error) {
+	now := m.opts.Now()
+	s := &scan{m: m, now: now}
+	defer s.cleanup(ctx)
+	parts := make([]string, m.opts.Shards)
+	for n := range parts {
+		parts[n] = queuePart("", n)
 	}
-	return nil
+	if err := s.read(ctx, parts); err != nil {
+		return nil, err
+	}
+	var out []*Match
+	for claims := 0; claims < MatcherPage && len(s.cands) > 1; {
+		a := s.cands[0]
+		b, shared, _ := m.choose(a.w, s.cands[1:], now)
+		if b == nil {
+			s.cands = s.cands[1:] // nobody for the oldest: try the next one
+			continue
+		}
+		claims++
+		won, lost, err := m.pairUp(ctx, a, b, now)
+		if err != nil {
+			return out, err
+		}
+		if won {
+			out = append(out, &Match{A: a.w, B: b.w, Shared: shared})
+			s.cands = slices.DeleteFunc(s.cands, func(x *candidate) bool { return x == a || x == b })
+			continue
+		}
+		s.drop(lost)
+	}
+	return out, nil
+}
+
+// parallel runs f(0) … f(n-1) at once and returns the first error.
+func parallel(n int, f func(i int) error) error {
+	if n == 1 {
+		return f(0)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = f(i) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func sharedInterests(a, b []string) []string {

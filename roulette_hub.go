@@ -33,6 +33,25 @@ type rouletteFrame struct {
 	Shared    []string        `json:"shared,omitempty"`
 	Interests []string        `json:"interests,omitempty"`
 	Reason    string          `json:"reason,omitempty"` // for roulette.ended: next, left, disconnected
+	Retry     int64           `json:"retry,omitempty"`  // for roulette.waiting: ms until asking again
+}
+
+// Bounds of roulette.waiting's retry: a client asks again at the latest
+// after maxRetry (which keeps its place and its per-address hold), and not
+// sooner than minRetry.
+const (
+	minRetry = 250 * time.Millisecond
+	maxRetry = 20 * time.Second
+)
+
+// retryMillis is the retry a waiting client is told: until the Matcher's
+// retry time, rounded up to the millisecond, within [minRetry, maxRetry].
+func retryMillis(now, retry time.Time) int64 {
+	d := maxRetry
+	if !retry.IsZero() {
+		d = min(max(retry.Sub(now), minRetry), maxRetry)
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 
 func (h *Hub) registerRoulette() {
@@ -70,49 +89,100 @@ func (h *Hub) rouletteJoin(c *call, last string) error {
 			last = string(it.Value)
 		}
 	}
-	m, err := h.matcher.Match(c.ctx, Waiter{Session: sid, Conn: c.connID, Name: c.conn.Name, Addr: c.addrKey(), Interests: interests, Last: last})
+	m, retry, err := h.matcher.Match(c.ctx, Waiter{Session: sid, Conn: c.connID, Name: c.conn.Name, Addr: c.addrKey(), Interests: interests, Last: last})
 	if err != nil {
 		return err
 	}
 	if m == nil {
-		h.reply(c, mustJSON(rouletteFrame{Type: "roulette.waiting", ID: c.f.ID, Interests: interests}))
+		h.reply(c, mustJSON(rouletteFrame{Type: "roulette.waiting", ID: c.f.ID, Interests: interests, Retry: retryMillis(h.opts.Now(), retry)}))
 		return nil
 	}
-	return h.startPair(c, m)
-}
-
-// startPair opens the pair room for a match, seats both in it, records the
-// pair for both, and tells both.
-func (h *Hub) startPair(c *call, m *Match) error {
-	h.leftRoulette(c.ctx, m.A, m.B)
-	rid := "rp-" + newID()
-	room := &roomMeta{RoomConfig: RoomConfig{ID: rid, Name: "Roulette"}, Custom: true, Pair: []string{m.A.Session, m.B.Session}, Created: c.now.Unix()}
-	if err := h.saveRoom(c.ctx, room, c.now); err != nil {
+	rid, err := h.openPair(c.ctx, c.now, m)
+	if err != nil {
 		return err
 	}
-	exp := c.now.Add(h.opts.PresenceTTL)
+	if !h.tellMatched(c.ctx, rid, m.B, m.A, m.Shared, nil) {
+		// The partner vanished: its cleanup ended the pair; look again.
+		return h.rouletteJoin(c, "")
+	}
+	h.reply(c, matchedFrame(rid, m.B, m.Shared, c.f.ID))
+	return nil
+}
+
+// openPair opens the pair room for a match, seats both in it and records
+// the pair for both. It returns the room's id.
+func (h *Hub) openPair(ctx context.Context, now time.Time, m *Match) (string, error) {
+	h.leftRoulette(ctx, m.A, m.B)
+	rid := "rp-" + newID()
+	room := &roomMeta{RoomConfig: RoomConfig{ID: rid, Name: "Roulette"}, Custom: true, Pair: []string{m.A.Session, m.B.Session}, Created: now.Unix()}
+	if err := h.saveRoom(ctx, room, now); err != nil {
+		return "", err
+	}
+	exp := now.Add(h.opts.PresenceTTL)
 	for _, w := range []Waiter{m.A, m.B} {
-		if err := h.seat(c.ctx, rid, w, exp); err != nil {
-			return err
+		if err := h.seat(ctx, rid, w, exp); err != nil {
+			return "", err
 		}
 	}
 	for _, p := range [][2]Waiter{{m.A, m.B}, {m.B, m.A}} {
 		rec := pairRecord{Room: rid, Partner: Member{ID: p[1].Session, Name: p[1].Name}, Shared: m.Shared}
 		// IfAbsent: a session is queued only without a pair, and a queue
 		// entry is claimed once, so an existing record would be a bug.
-		if _, err := h.store.Put(c.ctx, Item{Key: pairKey(p[0].Session), Value: mustJSON(rec), Expires: exp}, IfAbsent); err != nil {
-			return err
+		if _, err := h.store.Put(ctx, Item{Key: pairKey(p[0].Session), Value: mustJSON(rec), Expires: exp}, IfAbsent); err != nil {
+			return "", err
 		}
 	}
-	ev := rouletteFrame{Type: "roulette.matched", Room: rid, Partner: &Member{ID: m.A.Session, Name: m.A.Name}, Shared: m.Shared}
-	if err := h.tr.Send(c.ctx, m.B.Conn, mustJSON(ev)); errors.Is(err, ErrGone) {
-		// The partner vanished: its cleanup ends the pair; look again.
-		h.dropGone(c.ctx, []string{m.B.Conn})
-		return h.rouletteJoin(c, "")
+	return rid, nil
+}
+
+func matchedFrame(rid string, partner Waiter, shared []string, id json.RawMessage) []byte {
+	return mustJSON(rouletteFrame{Type: "roulette.matched", ID: id, Room: rid, Partner: &Member{ID: partner.Session, Name: partner.Name}, Shared: shared})
+}
+
+// tellMatched sends roulette.matched to w about partner. If w's
+// connection is gone it removes it, which ends the pair for partner, and
+// reports false.
+func (h *Hub) tellMatched(ctx context.Context, rid string, w, partner Waiter, shared []string, id json.RawMessage) bool {
+	err := h.tr.Send(ctx, w.Conn, matchedFrame(rid, partner, shared, id))
+	if errors.Is(err, ErrGone) {
+		h.dropGone(ctx, []string{w.Conn})
+		return false
 	}
-	ev.ID, ev.Partner = c.f.ID, &Member{ID: m.B.Session, Name: m.B.Name}
-	h.reply(c, mustJSON(ev))
-	return nil
+	if err != nil {
+		h.log.WarnContext(ctx, "chatfly: telling a roulette match", "conn", w.Conn, "err", err)
+	}
+	return true
+}
+
+// Sweep pairs roulette waiters who could be paired now but are not
+// because neither asked again when that became possible, and tells both;
+// it returns how many pairs it opened. Clients that ask again when
+// roulette.waiting's retry says (the Go client and chatfly.js do) are
+// paired on time without it: Sweep is an optional safety net for other
+// clients and for browsers that throttle the timers of background tabs.
+// Call it from a ticker (every few seconds) or a scheduled Lambda; any
+// number of Hubs may call it at once. It reads one page of each queue
+// shard (MatcherPage listings); ctx bounds it. With a Matcher that does
+// not implement [Sweeper] it does nothing.
+func (h *Hub) Sweep(ctx context.Context) (int, error) {
+	s, ok := h.matcher.(Sweeper)
+	if !ok {
+		return 0, nil
+	}
+	ms, err := s.Sweep(ctx)
+	n := 0
+	for _, m := range ms {
+		rid, perr := h.openPair(ctx, h.opts.Now(), m)
+		if perr != nil {
+			err = errors.Join(err, perr)
+			continue
+		}
+		n++
+		if h.tellMatched(ctx, rid, m.A, m.B, m.Shared, nil) {
+			h.tellMatched(ctx, rid, m.B, m.A, m.Shared, nil)
+		}
+	}
+	return n, err
 }
 
 func (h *Hub) rouletteNext(c *call) error {
@@ -167,14 +237,13 @@ func (h *Hub) endPair(ctx context.Context, sid, reason string) (string, error) {
 		return "", err
 	}
 	// The pair is over: both may be queued again.
-	done := &Match{A: Waiter{Session: sid}, B: Waiter{Session: p.Partner.ID}}
 	if !won {
-		return p.Partner.ID, h.matcher.Done(ctx, done)
+		return p.Partner.ID, h.matcher.Done(ctx, sid, p.Partner.ID)
 	}
 	// The partner's record goes only if it is still about this pair: the
 	// partner may have moved on to a new one already.
 	h.deletePair(ctx, p.Partner.ID, p.Room)
-	if err := h.matcher.Done(ctx, done); err != nil {
+	if err := h.matcher.Done(ctx, sid, p.Partner.ID); err != nil {
 		return "", err
 	}
 	ms, err := h.members(ctx, p.Room)

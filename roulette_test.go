@@ -143,22 +143,21 @@ func TestRouletteLeaveDuringPairing(t *testing.T) {
 	s, ws := th.hello("Sue")
 	th.reply(s, `{"action":"roulette.join","id":1}`)
 	// Another Hub pairs Sue with Tom but has not recorded the pair yet.
-	match, err := m.Match(context.Background(), chatfly.Waiter{Session: "tom-session", Conn: "tom-conn", Name: "Tom"})
+	match, _, err := m.Match(context.Background(), chatfly.Waiter{Session: "tom-session", Conn: "tom-conn", Name: "Tom"})
 	if err != nil || match == nil || match.B.Session != ws["session"] {
 		t.Fatalf("Match: %+v, %v", match, err)
 	}
 	th.reply(s, `{"action":"roulette.leave","id":2}`)
 	th.reply(s, `{"action":"roulette.join","id":3}`)
-	items, err := th.store.Query(context.Background(), chatfly.Query{Partition: "rq"})
-	if err != nil || len(items) != 0 {
-		t.Fatalf("queue after leave+join during a pairing: %d entries (%v); Sue would be paired twice", len(items), err)
+	ann, _ := th.hello("Ann")
+	if r := th.reply(ann, `{"action":"roulette.join","id":1}`); r["type"] != "roulette.waiting" {
+		t.Fatalf("Ann after Sue's leave+join during a pairing: %v; Sue would be paired twice", r)
 	}
 	// Once the pairing is recorded and over, Sue queues normally again.
-	if err := m.Done(context.Background(), match); err != nil {
+	if err := m.Done(context.Background(), match.A.Session, match.B.Session); err != nil {
 		t.Fatal(err)
 	}
-	th.reply(s, `{"action":"roulette.join","id":4}`)
-	if items, _ := th.store.Query(context.Background(), chatfly.Query{Partition: "rq"}); len(items) != 1 {
-		t.Fatalf("queue after Done: %d entries, want Sue's", len(items))
+	if r := th.reply(s, `{"action":"roulette.join","id":4}`); r["type"] != "roulette.matched" || partnerOf(r) != "Ann" {
+		t.Fatalf("Sue after Done: %v, want Ann", r)
 	}
 }
