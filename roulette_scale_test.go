@@ -177,15 +177,15 @@ type fifoMatcher struct {
 func (f *fifoMatcher) Match(_ context.Context, w chatfly.Waiter) (*chatfly.Match, time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i, o := range f.queue {
-		if o.Session != w.Session {
-			f.queue = append(f.queue[:i], f.queue[i+1:]...)
-			return &chatfly.Match{A: w, B: o}, time.Time{}, nil
-		}
-		return nil, time.Time{}, nil // already waiting
+	switch {
+	case len(f.queue) == 0:
+		f.queue = append(f.queue, w)
+	case f.queue[0].Session != w.Session:
+		o := f.queue[0]
+		f.queue = f.queue[1:]
+		return &chatfly.Match{A: w, B: o}, time.Time{}, nil
 	}
-	f.queue = append(f.queue, w)
-	return nil, time.Time{}, nil
+	return nil, time.Time{}, nil // waiting (a join pairs at once, so one waits at most)
 }
 
 func (f *fifoMatcher) Remove(_ context.Context, sid string) error {
