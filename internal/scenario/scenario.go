@@ -84,6 +84,7 @@ var scenarios = []struct {
 	{"BadInput", badInput},
 	{"Replaced", replaced},
 	{"DisconnectLeaves", disconnectLeaves},
+	{"Flood", flood},
 }
 
 // Run runs every scenario as a subtest of t, each on a new deployment of h.

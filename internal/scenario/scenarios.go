@@ -1,10 +1,13 @@
 package scenario
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/client"
@@ -434,4 +437,51 @@ func disconnectLeaves(e *env) {
 	if i := slices.IndexFunc(rooms, func(r chatfly.RoomInfo) bool { return r.ID == "lobby" }); rooms[i].Members != 1 {
 		e.t.Fatalf("rooms after Lin left: %+v", rooms)
 	}
+}
+
+// flood: a client that floods past the rate limit (50 frames per 10 s) is
+// told once (rate_limited, with the id of its first frame over the limit;
+// once more if the flood straddles two windows) and closed with 1008 once
+// it has sent twice the limit in a window; someone else chats on. Over API
+// Gateway the close is announced by a close frame, and the rate_limited
+// reply may be overtaken by it.
+func flood(e *env) {
+	f := e.dial("Flood", nil)
+	for i := 0; i < 400; i++ {
+		if f.SendRaw(e.ctx(), []byte(`{"action":"ping","id":"f`+strconv.Itoa(i)+`"}`)) != nil {
+			break // closed
+		}
+	}
+	var limited []string // ids of the rate_limited errors
+	timeout := time.After(Timeout)
+	for open := true; open; {
+		select {
+		case ev, ok := <-f.Events():
+			if open = ok; ok && errors.Is(ev.Err(), chatfly.ErrRateLimited) {
+				var r struct{ ID string }
+				_ = json.Unmarshal(ev.Raw, &r)
+				limited = append(limited, r.ID)
+			}
+		case <-timeout:
+			e.t.Fatal("the flooder's connection is still open")
+		}
+	}
+	err := f.Err()
+	var ce *client.CloseError
+	if !errors.As(err, &ce) || ce.Code != int(chatfly.ClosePolicy) {
+		e.t.Fatalf("the flooder's connection ended with %v, want 1008", err)
+	}
+	switch {
+	case len(limited) > 2:
+		e.t.Fatalf("rate_limited replies to %v, want at most one per window", limited)
+	case e.d.Gateway:
+		// API Gateway hands a connection's frames to the functions
+		// concurrently: which frame is the first over the limit is a race,
+		// and its reply may lose the race with the close.
+	case len(limited) == 0 || limited[0] != "f50":
+		e.t.Fatalf("rate_limited replies to %v, want one to f50 (two if the flood crossed a window)", limited)
+	}
+	lin := e.dial("Lin", nil)
+	e.join(lin, "lobby")
+	e.send(lin, "lobby", "still open for business")
 }
