@@ -42,6 +42,19 @@
 // (chatfly.CloseSlowConsumer) and reason "too slow"; the client reconnects
 // and catches up from history.
 //
+// # Clusters
+//
+// Several standalone servers (nodes) may serve one set of rooms: give each
+// Transport a distinct [Options].NodeID and the same [Options].Relay (such
+// as chatfly/relay/redisrelay), and each Hub the same Storage. Connection
+// ids name their node ("<node>.<random>"); Send, SendMany and Close deliver
+// to this node's connections themselves and publish the rest to their
+// nodes, one relay message per node per fan-out. Only the owning node
+// reports a connection gone, or the relay, when a node has had no
+// subscriber for [Options].RelayGrace (a crashed node): the Hub then
+// removes that node's members at the next fan-out. The relay is at most
+// once; clients fill a gap in a room's seq from history.
+//
 // # Resources
 //
 // An idle connection costs one goroutine (its reader; the HTTP handler

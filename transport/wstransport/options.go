@@ -31,6 +31,9 @@ const (
 	// client built on it with default settings can read every coalesced
 	// message.
 	DefaultMaxWriteBytes = 32 << 10
+	// DefaultRelayGrace is how long a node may be missing from the relay
+	// before its connections are gone (see Options.RelayGrace).
+	DefaultRelayGrace = 10 * time.Second
 )
 
 // disconnectTimeout bounds the Hub.Disconnect call made when a connection
@@ -118,12 +121,28 @@ type Options struct {
 	// Logger receives the Transport's logs. Default: slog.Default().
 	Logger *slog.Logger
 
+	// Relay carries frames and closes to the connections of other nodes
+	// (standalone servers sharing one Storage, each with its own NodeID),
+	// and brings theirs to this node's connections: the Transport
+	// subscribes to its NodeID on it. Default: none; frames for other
+	// nodes' connections are dropped (one warning is logged), which is
+	// right only for a single server.
+	Relay chatfly.Relay
+	// RelayGrace is how long the Relay may report a node without
+	// subscriber (chatfly.ErrGone from Publish) before that node's
+	// connections are reported gone to the Hub, which then removes their
+	// members: long enough to ride out a relay restart or failover during
+	// which subscriptions drop, short enough that a crashed node's members
+	// do not linger. Default DefaultRelayGrace; negative: at once.
+	RelayGrace time.Duration
+
 	// NodeID names this server among the standalone servers (nodes) that
 	// share one Storage. Every connection id is "<NodeID>.<NewConnID()>",
 	// so that each node knows which connections are its own: only the
-	// owning node reports its connections gone (chatfly.ErrGone), and a
-	// Send, SendMany or Close for a connection of another node never
-	// reports it gone (it is relayed, see Relay, or dropped without one).
+	// owning node reports its connections gone (chatfly.ErrGone). A Send,
+	// SendMany or Close for a connection of another node is relayed (see
+	// Relay; dropped without one), and reports it gone only when the relay
+	// has had no subscriber for its node for RelayGrace.
 	// At most 32 letters, digits, '-' and '_'; New panics on others.
 	// Default: 8 random base64url characters (48 bits), new at each start.
 	// A node given a stable NodeID also recognises, after a crash and
@@ -181,6 +200,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
+	}
+	if d.RelayGrace == 0 {
+		d.RelayGrace = DefaultRelayGrace
 	}
 	if d.NewConnID == nil {
 		d.NewConnID = randomConnID

@@ -41,6 +41,11 @@ type Transport struct {
 
 	minHello     atomic.Int64 // the shortest hello timeout of its Handlers, ns; 0: none
 	warnedRemote atomic.Bool  // dropRemote has logged
+
+	// The relay (see relay.go), guarded by mu.
+	quit        chan struct{}        // closed when Shutdown begins
+	unsubscribe func() error         // stops the subscription; nil: none
+	missing     map[string]time.Time // nodes without subscriber, since
 }
 
 var (
@@ -52,18 +57,26 @@ var (
 // New returns a Transport. A nil opts uses the defaults of [Options].
 //
 // New starts no goroutine: the Transport's single keepalive goroutine runs
-// only while it has connections.
+// only while it has connections. With Options.Relay, New subscribes to the
+// node's inbox (the relay may run goroutines of its own); if that fails, it
+// logs the error and retries every second in a goroutine until it works or
+// Shutdown begins.
 func New(opts *Options) *Transport {
 	o := opts.withDefaults()
 	t := &Transport{
-		opts:  o,
-		log:   o.Logger,
-		epoch: time.Now(),
-		conns: make(map[string]*conn),
+		opts:    o,
+		log:     o.Logger,
+		epoch:   time.Now(),
+		conns:   make(map[string]*conn),
+		quit:    make(chan struct{}),
+		missing: make(map[string]time.Time),
 	}
 	t.bufs.New = func() any {
 		b := make([]byte, 0, o.MaxWriteBytes)
 		return &b
+	}
+	if o.Relay != nil {
+		t.subscribe()
 	}
 	return t
 }
@@ -77,17 +90,20 @@ func (t *Transport) NodeID() string { return t.opts.NodeID }
 // connection is this node's and does not exist or is closing, or if its
 // queue was full (the connection is then closed with 4000,
 // chatfly.CloseSlowConsumer). A connection of another node is never
-// reported gone by its id alone (see Options.NodeID). frame is not modified
-// and may be shared with other connections; the caller must not modify it
-// afterwards. ctx is not used: Send never blocks.
+// reported gone by its id alone (see Options.NodeID): the frame is
+// published to its node with Options.Relay (and Send waits for the relay's
+// Publish, bounded by ctx); Send returns ErrGone only if the relay has had
+// no subscriber for that node for Options.RelayGrace, and other relay
+// errors as they are. frame is not modified and may be shared with other
+// connections; the caller must not modify it afterwards. A local Send never
+// blocks.
 func (t *Transport) Send(ctx context.Context, connID string, frame []byte) error {
 	t.mu.RLock()
 	c := t.conns[connID]
 	t.mu.RUnlock()
 	if c == nil {
 		if !t.owns(connID) {
-			t.dropRemote()
-			return nil
+			return t.sendRemote(ctx, connID, frame)
 		}
 		return fmt.Errorf("wstransport: send to unknown connection %q: %w", connID, chatfly.ErrGone)
 	}
@@ -101,12 +117,14 @@ func (t *Transport) Send(ctx context.Context, connID string, frame []byte) error
 }
 
 // SendMany queues frame for every connection in connIDs, as Send does, and
-// returns the ids of this node's connections that are gone (unknown,
-// closing, or just closed because their queue was full). It never blocks on
-// a client and its error is always nil. A slow connection costs the others
-// nothing.
+// returns the ids of the connections that are gone: this node's unknown,
+// closing, or just closed because their queue was full, and those of the
+// nodes that the relay reports gone (see Send). The connections of other
+// nodes are grouped by node, one relay message per node, published after
+// the local ones are queued. It never blocks on a client; its error joins
+// the relay's other errors. A slow connection costs the others nothing.
 func (t *Transport) SendMany(ctx context.Context, connIDs []string, frame []byte) (gone []string, err error) {
-	remote := false
+	var remote map[string][]string // by node
 	t.mu.RLock()
 	for _, id := range connIDs {
 		c := t.conns[id]
@@ -118,12 +136,17 @@ func (t *Transport) SendMany(ctx context.Context, connIDs []string, frame []byte
 		case t.owns(id):
 			gone = append(gone, id)
 		default:
-			remote = true
+			if remote == nil {
+				remote = make(map[string][]string)
+			}
+			node := nodeOf(id)
+			remote[node] = append(remote[node], id)
 		}
 	}
 	t.mu.RUnlock()
-	if remote {
-		t.dropRemote()
+	if remote != nil {
+		g, err := t.sendRemoteMany(ctx, remote, frame)
+		return append(gone, g...), err
 	}
 	return gone, nil
 }
@@ -147,13 +170,19 @@ func (t *Transport) dropRemote() {
 // sent after it are refused with ErrGone. Close returns at once: the close
 // handshake runs in the connection's writer goroutine, and the Hub's
 // Disconnect is called when the connection has ended. Closing an unknown or
-// already closing connection does nothing and returns nil.
+// already closing connection of this node does nothing and returns nil. The
+// close of another node's connection is published to that node with
+// Options.Relay (a node that is gone is not an error; other relay errors
+// are returned).
 func (t *Transport) Close(ctx context.Context, connID string, code chatfly.CloseCode, reason string) error {
 	t.mu.RLock()
 	c := t.conns[connID]
 	t.mu.RUnlock()
-	if c != nil {
+	switch {
+	case c != nil:
 		c.requestClose(websocket.StatusCode(code), reason)
+	case !t.owns(connID):
+		return t.closeRemote(ctx, connID, code, reason)
 	}
 	return nil
 }
@@ -189,7 +218,9 @@ func (t *Transport) Len() int {
 }
 
 // Shutdown stops the Transport: new upgrade requests are answered with 503,
-// every connection is closed with 1001 (chatfly.CloseGoingAway) and reason
+// the relay subscription (Options.Relay) is stopped, so relayed frames and
+// closes no longer arrive and other nodes soon see this one gone, every
+// connection is closed with 1001 (chatfly.CloseGoingAway) and reason
 // "server shutting down" after its queued frames are written, and Shutdown
 // waits until every handler has returned (the Hub's Disconnect calls
 // included) and every goroutine of the Transport has exited. If ctx ends
@@ -203,6 +234,7 @@ func (t *Transport) Shutdown(ctx context.Context) error {
 	t.mu.Lock()
 	if !t.shutdown {
 		t.shutdown = true
+		close(t.quit)
 		t.drained = make(chan struct{})
 		if t.active == 0 {
 			close(t.drained)
@@ -213,7 +245,13 @@ func (t *Transport) Shutdown(ctx context.Context) error {
 	for _, c := range t.conns {
 		conns = append(conns, c)
 	}
+	stop := t.unsubscribe
+	t.unsubscribe = nil
 	t.mu.Unlock()
+
+	if stop != nil {
+		t.stopRelay(stop)
+	}
 
 	for _, c := range conns {
 		c.requestClose(websocket.StatusCode(chatfly.CloseGoingAway), "server shutting down")
