@@ -89,6 +89,7 @@ func New(store Storage, tr Transport, opts *Options) *Hub {
 		"typing":    h.handleTyping,
 	}
 	h.registerRoomActions()
+	h.registerActions()
 	h.registerRoulette()
 	h.registerGames()
 	h.matcher = h.opts.Matcher
@@ -129,6 +130,18 @@ type call struct {
 	f      *inFrame
 	raw    []byte // the frame as received, for peekID before it is decoded
 	now    time.Time
+	// server marks the application's own calls (the admin API of
+	// admin.go): no connection, no session, every permission.
+	server bool
+}
+
+// actor is who a room event names as having acted: nil for the
+// application.
+func (c *call) actor(by Member) *Member {
+	if c.server {
+		return nil
+	}
+	return &by
 }
 
 func (c *call) session() *session {
@@ -380,6 +393,9 @@ func timedOut(ctx context.Context, err error) error {
 // Once the frame's deadline has passed, it still sends, with a short
 // deadline of its own.
 func (h *Hub) reply(c *call, frame []byte) {
+	if c.server {
+		return // the application's own call: its result is returned
+	}
 	ctx := c.ctx
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc

@@ -67,33 +67,10 @@ func parseCursor(s string) (pageRoom, bool) {
 // handleRooms answers one page of the public rooms, default and listed,
 // in the order of comparePlace.
 func (h *Hub) handleRooms(c *call) error {
-	limit := c.f.Limit
-	if limit == 0 {
-		limit = h.opts.RoomsPage
-	}
-	if limit < 0 || limit > h.opts.MaxRoomsPage {
-		return Errorf(ErrBadRequest, "limit is 1 to "+itoa(int64(h.opts.MaxRoomsPage)))
-	}
-	var after *pageRoom
-	if c.f.Cursor != "" {
-		p, ok := parseCursor(c.f.Cursor)
-		if !ok {
-			return Errorf(ErrBadRequest, "the cursor is not one this server gave")
-		}
-		after = &p
-	}
-	rooms, err := h.listing(c.ctx)
+	page, more, err := h.roomsPage(c.ctx, c.f.Cursor, c.f.Limit)
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(rooms, comparePlace)
-	start := 0
-	if after != nil {
-		i, found := slices.BinarySearchFunc(rooms, *after, comparePlace)
-		start = i + boolInt(found)
-	}
-	page := rooms[start:min(start+limit, len(rooms))]
-	more := start+len(page) < len(rooms)
 	encode := func() []byte {
 		f := roomsFrame{Type: "rooms", ID: c.f.ID, Rooms: make([]RoomInfo, len(page))}
 		for i := range page {
@@ -111,6 +88,37 @@ func (h *Hub) handleRooms(c *call) error {
 	}
 	h.reply(c, frame)
 	return nil
+}
+
+// roomsPage returns the page of public rooms after cursor ("": the first),
+// of at most limit rooms (0: Options.RoomsPage), and whether more follow.
+func (h *Hub) roomsPage(ctx context.Context, cursor string, limit int) ([]pageRoom, bool, error) {
+	if limit == 0 {
+		limit = h.opts.RoomsPage
+	}
+	if limit < 0 || limit > h.opts.MaxRoomsPage {
+		return nil, false, Errorf(ErrBadRequest, "limit is 1 to "+itoa(int64(h.opts.MaxRoomsPage)))
+	}
+	var after *pageRoom
+	if cursor != "" {
+		p, ok := parseCursor(cursor)
+		if !ok {
+			return nil, false, Errorf(ErrBadRequest, "the cursor is not one this server gave")
+		}
+		after = &p
+	}
+	rooms, err := h.listing(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	slices.SortFunc(rooms, comparePlace)
+	start := 0
+	if after != nil {
+		i, found := slices.BinarySearchFunc(rooms, *after, comparePlace)
+		start = i + boolInt(found)
+	}
+	page := rooms[start:min(start+limit, len(rooms))]
+	return page, start+len(page) < len(rooms), nil
 }
 
 // listing returns every public room: the default ones with their live

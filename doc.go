@@ -33,7 +33,12 @@
 // chat identities (or rejects connections); [Options.OnMessage] filters or
 // rewrites messages before they are stored; [Hub.OpenRoom] gives every page
 // or document its own room, and [Room.Post] lets the application or a bot
-// speak in it.
+// speak in it. [Options.OnJoin] and [Options.OnCreateRoom] decide who may
+// join or create rooms, and with which role; [Room] also updates, moderates
+// and deletes rooms and publishes the application's own events
+// ([Room.Publish], [Hub.SendEvent]); [Hub.DisconnectSession] closes a
+// session's connection; [Options.Actions] adds the application's own
+// actions.
 //
 // # Writing a Storage or Transport
 //

@@ -17,7 +17,8 @@ import (
 //	room#<room>      meta             roomMeta JSON: config,     custom rooms: RoomTTL after the
 //	                                  owner, mods, bans, mutes   last activity; app rooms: never
 //	room#<room>      seq              counter N = latest seq     custom rooms: with the room
-//	room#<room>      mem#<session>    "<conn>\n<name>\n<addr>"   PresenceTTL, refreshed
+//	room#<room>      mem#<session>    "<conn>\n<name>\n<addr>    PresenceTTL, refreshed
+//	                                  [\n<role>]" (role: OnJoin)
 //	room#<room>      name#<skeleton>  session id owning the name PresenceTTL, refreshed
 //	room#<room>      msg#<seq:016d>   message event frame        MessageTTL (custom: ≤ RoomTTL)
 //	rooms            <room>           dirEntry JSON: the summary with the room
@@ -111,29 +112,36 @@ func EvictablePrefix(partition string) (string, bool) {
 	return "", false
 }
 
-// memberRec is a decoded member item.
+// memberRec is a decoded member item. role is the role the OnJoin hook
+// gave for this membership ("" if none).
 type memberRec struct {
-	sid, conn, name, addr string
+	sid, conn, name, addr, role string
 }
 
 // memberValue encodes a member item's value; addr is the AddrKey of the
-// member's connection.
-func memberValue(conn, name, addr string) []byte {
-	return []byte(conn + "\n" + name + "\n" + addr)
+// member's connection, role the role OnJoin gave ("" for none).
+func memberValue(conn, name, addr, role string) []byte {
+	v := conn + "\n" + name + "\n" + addr
+	if role != "" {
+		v += "\n" + role
+	}
+	return []byte(v)
 }
 
-// parseMember decodes a member item's value: "<conn>\n<name>\n<addr>"
-// ("<conn>\n<name>" before per-address limits: addr is then empty). Names
-// and address keys never contain a newline (CleanName rejects control
-// characters; AddrKey hashes them away).
+// parseMember decodes a member item's value: "<conn>\n<name>\n<addr>",
+// followed by "\n<role>" when OnJoin gave one ("<conn>\n<name>" before
+// per-address limits: addr is then empty). Names, address keys and roles
+// never contain a newline (CleanName rejects control characters; AddrKey
+// hashes them away; roles are one of the Role constants).
 //
 // The strings share memory with v instead of copying it: Storage values are
 // immutable by contract, and fan-out to a large room decodes every member
 // for every message.
 func parseMember(v []byte) memberRec {
 	conn, rest, _ := bytes.Cut(v, []byte{'\n'})
-	name, addr, _ := bytes.Cut(rest, []byte{'\n'})
-	return memberRec{conn: view(conn), name: view(name), addr: view(addr)}
+	name, rest, _ := bytes.Cut(rest, []byte{'\n'})
+	addr, role, _ := bytes.Cut(rest, []byte{'\n'})
+	return memberRec{conn: view(conn), name: view(name), addr: view(addr), role: view(role)}
 }
 
 // view returns b as a string without copying. b must never change.

@@ -39,14 +39,14 @@ type moderationAction struct {
 var moderationActions = map[string]*moderationAction{
 	"room.update":   {name: "update", owner: true, apply: applyUpdate, text: updateText},
 	"room.delete":   {name: "delete", owner: true},
-	"room.promote":  {name: "promote", owner: true, target: true, apply: applyPromote, text: say("%by made %t a moderator")},
-	"room.demote":   {name: "demote", owner: true, target: true, offline: true, apply: applyDemote, text: say("%by removed %t as moderator")},
-	"room.transfer": {name: "transfer", owner: true, target: true, apply: applyTransfer, text: say("%by made %t the owner")},
-	"room.kick":     {name: "kick", target: true, text: sayReason("%by kicked %t")},
-	"room.ban":      {name: "ban", target: true, offline: true, apply: applyBan, text: sayReason("%by banned %t")},
-	"room.unban":    {name: "unban", target: true, offline: true, apply: applyUnban, text: say("%by unbanned %t")},
+	"room.promote":  {name: "promote", owner: true, target: true, apply: applyPromote, text: say("%by made %t a moderator", "%t is now a moderator")},
+	"room.demote":   {name: "demote", owner: true, target: true, offline: true, apply: applyDemote, text: say("%by removed %t as moderator", "%t is no longer a moderator")},
+	"room.transfer": {name: "transfer", owner: true, target: true, apply: applyTransfer, text: say("%by made %t the owner", "%t is now the owner")},
+	"room.kick":     {name: "kick", target: true, text: sayReason("%by kicked %t", "%t was kicked")},
+	"room.ban":      {name: "ban", target: true, offline: true, apply: applyBan, text: sayReason("%by banned %t", "%t was banned")},
+	"room.unban":    {name: "unban", target: true, offline: true, apply: applyUnban, text: say("%by unbanned %t", "%t was unbanned")},
 	"room.mute":     {name: "mute", target: true, apply: applyMute, text: muteText},
-	"room.unmute":   {name: "unmute", target: true, offline: true, apply: applyUnmute, text: say("%by unmuted %t")},
+	"room.unmute":   {name: "unmute", target: true, offline: true, apply: applyUnmute, text: say("%by unmuted %t", "%t was unmuted")},
 }
 
 // moderationEvent announces a change to everyone in the room.
@@ -54,7 +54,7 @@ type moderationEvent struct {
 	Type   string    `json:"type"` // "moderation"
 	Room   string    `json:"room"`
 	Action string    `json:"action"`
-	By     Member    `json:"by"`
+	By     *Member   `json:"by,omitempty"` // absent: the application (server-side calls)
 	Target *Member   `json:"target,omitempty"`
 	Reason string    `json:"reason,omitempty"`
 	Until  int64     `json:"until,omitempty"` // end of a mute, Unix ms
@@ -95,6 +95,9 @@ func (h *Hub) handleRoomCreate(c *call) error {
 		Custom:     true,
 		Owner:      c.conn.Session,
 		Created:    c.now.Unix(),
+	}
+	if err := h.checkCreate(c, m); err != nil {
+		return err
 	}
 	if err := h.claimRoomSlot(c, m); err != nil {
 		return err
@@ -165,7 +168,7 @@ func (h *Hub) moderate(c *call, a *moderationAction) error {
 	c.f.Reason = reason
 	by := c.member()
 	var target *Member
-	var targetConn string
+	var targetConn, targetJoinRole string
 	if a.target {
 		if c.f.Member == "" {
 			return Errorf(ErrBadRequest, `missing "member" (a session id)`)
@@ -178,15 +181,22 @@ func (h *Hub) moderate(c *call, a *moderationAction) error {
 		switch {
 		case err == nil:
 			mr := parseMember(it.Value)
-			target.Name, targetConn = strings.Clone(mr.name), strings.Clone(mr.conn)
+			target.Name, targetConn, targetJoinRole = strings.Clone(mr.name), strings.Clone(mr.conn), strings.Clone(mr.role)
 		case !errors.Is(err, ErrNotFound):
 			return err
 		}
 	}
+	byJoinRole, err := h.joinRole(c, rid)
+	if err != nil {
+		return err
+	}
 
 	m, err := h.updateRoom(c.ctx, rid, c.now, func(m *roomMeta) error {
-		by.Role = m.role(by.ID)
-		if !allowed(a, m, by.ID, target) {
+		by.Role = higherRole(m.role(by.ID), byJoinRole)
+		if target != nil {
+			target.Role = higherRole(m.role(target.ID), targetJoinRole)
+		}
+		if !c.server && !allowed(a, by.Role, target) || a.name == "transfer" && !m.Custom {
 			return Errorf(ErrForbidden, "you may not "+a.name+" here")
 		}
 		if target != nil && target.Name == "" {
@@ -194,9 +204,6 @@ func (h *Hub) moderate(c *call, a *moderationAction) error {
 			if target.Name == "" || (!a.offline && targetConn == "") {
 				return Errorf(ErrNotMember, "that person is not in the room")
 			}
-		}
-		if target != nil {
-			target.Role = m.role(target.ID)
 		}
 		if a.name == "delete" {
 			return nil
@@ -213,9 +220,9 @@ func (h *Hub) moderate(c *call, a *moderationAction) error {
 		return h.deleteRoom(c, m, by)
 	}
 
-	ev := moderationEvent{Type: "moderation", Room: rid, Action: a.name, By: by, Target: target, Reason: c.f.Reason}
+	ev := moderationEvent{Type: "moderation", Room: rid, Action: a.name, By: c.actor(by), Target: target, Reason: c.f.Reason}
 	if target != nil {
-		target.Role = m.role(target.ID)
+		target.Role = higherRole(m.role(target.ID), targetJoinRole)
 		if mu, ok := m.Mutes[target.ID]; ok && a.name == "mute" && mu.Until > 0 {
 			ev.Until = mu.Until * 1000
 		}
@@ -245,15 +252,42 @@ func (h *Hub) moderate(c *call, a *moderationAction) error {
 
 // allowed is the permission table: owners may do everything to anyone but
 // themselves; moderators may kick, ban, unban, mute and unmute members
-// without a role; members may do nothing.
-func allowed(a *moderationAction, m *roomMeta, actor string, target *Member) bool {
-	switch m.role(actor) {
-	case "owner":
+// without a role; members may do nothing. Roles are the actor's and the
+// target's (with their OnJoin roles). The application (server-side calls)
+// may do everything.
+func allowed(a *moderationAction, role string, target *Member) bool {
+	switch role {
+	case RoleOwner:
 		return true
-	case "moderator":
-		return !a.owner && (target == nil || m.role(target.ID) == "")
+	case RoleModerator:
+		return !a.owner && (target == nil || target.Role == "")
 	}
 	return false
+}
+
+// joinRole returns the role OnJoin gave the calling session's membership of
+// room rid, if it is in the room (one storage read; none for the
+// application's own calls).
+func (h *Hub) joinRole(c *call, rid string) (string, error) {
+	if c.server || h.opts.OnJoin == nil {
+		return "", nil
+	}
+	it, err := h.store.Get(c.ctx, memKey(rid, c.conn.Session))
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.Clone(parseMember(it.Value).role), nil
+}
+
+// higherRole returns the higher of two roles.
+func higherRole(a, b string) string {
+	if rankRole(b) < rankRole(a) {
+		return b
+	}
+	return a
 }
 
 // knownName finds the name of someone who is not in the room but whom the
@@ -290,7 +324,7 @@ func (h *Hub) deleteRoom(c *call, m *roomMeta, by Member) error {
 	if err != nil {
 		return err
 	}
-	h.dropGone(c.ctx, h.fanout(c.ctx, ms, "", mustJSON(moderationEvent{Type: "moderation", Room: m.ID, Action: "delete", By: by})))
+	h.dropGone(c.ctx, h.fanout(c.ctx, ms, "", mustJSON(moderationEvent{Type: "moderation", Room: m.ID, Action: "delete", By: c.actor(by)})))
 	if err := h.store.Delete(c.ctx, metaKey(m.ID), IfVersion(m.version)); err != nil {
 		return err
 	}
@@ -426,15 +460,20 @@ func applyUnmute(_ *Hub, _ *call, m *roomMeta, t *Member) error {
 }
 
 // say returns a text function for a system message: %by and %t are
-// replaced by the names of the actor and the target.
-func say(format string) func(by, t *Member, c *call, m *roomMeta) string {
-	return func(by, t *Member, _ *call, _ *roomMeta) string {
+// replaced by the names of the actor and the target; the passive form is
+// for the application's own actions, which have no actor.
+func say(active, passive string) func(by, t *Member, c *call, m *roomMeta) string {
+	return func(by, t *Member, c *call, _ *roomMeta) string {
+		format := active
+		if c.server {
+			format = passive
+		}
 		return strings.NewReplacer("%by", by.Name, "%t", t.Name).Replace(format)
 	}
 }
 
-func sayReason(format string) func(by, t *Member, c *call, m *roomMeta) string {
-	base := say(format)
+func sayReason(active, passive string) func(by, t *Member, c *call, m *roomMeta) string {
+	base := say(active, passive)
 	return func(by, t *Member, c *call, m *roomMeta) string {
 		s := base(by, t, c, m)
 		if c.f.Reason != "" {
@@ -446,6 +485,9 @@ func sayReason(format string) func(by, t *Member, c *call, m *roomMeta) string {
 
 func muteText(by, t *Member, c *call, _ *roomMeta) string {
 	s := by.Name + " muted " + t.Name
+	if c.server {
+		s = t.Name + " was muted"
+	}
 	if c.f.Duration > 0 {
 		s += " for " + humanDuration(time.Duration(c.f.Duration)*time.Second)
 	}
@@ -499,6 +541,9 @@ func updateText(by, _ *Member, c *call, m *roomMeta) string {
 			parts = append(parts, "made the room private")
 		}
 	}
+	if c.server {
+		return "The room was updated: " + strings.Join(parts, ", ")
+	}
 	return by.Name + " " + strings.Join(parts, ", ")
 }
 
@@ -527,7 +572,11 @@ func (h *Hub) handleRoomBans(c *call) error {
 	if err != nil {
 		return err
 	}
-	if m.role(c.conn.Session) == "" {
+	joinRole, err := h.joinRole(c, c.f.Room)
+	if err != nil {
+		return err
+	}
+	if higherRole(m.role(c.conn.Session), joinRole) == "" {
 		return Errorf(ErrForbidden, "only the owner and moderators see the ban list")
 	}
 	type ban struct {

@@ -18,6 +18,8 @@ const (
 	DefaultMaxNameRunes = 32
 	// DefaultHistoryLength is how many recent messages a join returns.
 	DefaultHistoryLength = 50
+	// DefaultMaxEventBytes is the largest payload of a custom event.
+	DefaultMaxEventBytes = 8 << 10
 )
 
 // MinSecretBytes is the shortest [Options.Secret] accepted: 256 bits, the
@@ -172,6 +174,30 @@ type Options struct {
 	// other error is logged, never sent, as it may hold internal details.
 	OnMessage func(ctx context.Context, s Session, m *Message) error
 
+	// OnJoin, if set, is called before a join is admitted, in every room
+	// but roulette pair rooms, after the room's own checks (it exists, the
+	// session is not banned). It may refuse the join with an error, or
+	// admit it with a role for this membership (see [JoinDecision]).
+	// An *Error reaches the client with its code and message; any other
+	// error is logged and the client gets a plain "forbidden".
+	OnJoin func(ctx context.Context, req JoinRequest) (JoinDecision, error)
+	// OnCreateRoom, if set, is called before room.create creates a room,
+	// after the input and the creation limits were checked. It may refuse
+	// (errors as for OnJoin) or change the room's configuration (see
+	// [CreateRoomDecision]).
+	OnCreateRoom func(ctx context.Context, req CreateRoomRequest) (CreateRoomDecision, error)
+	// Actions are the application's own actions, by name: a client frame
+	// {"action":name,"id":...,"data":...} is answered with
+	// {"type":"result","id":...,"data":...} from the function's result, or
+	// an error frame. Names start with "app." (chatfly never uses that
+	// prefix), followed by 1–60 characters of [A-Za-z0-9_.-]; [New] panics
+	// on other names. Actions need hello and count against RateLimit like
+	// every frame.
+	Actions map[string]ActionFunc
+	// MaxEventBytes is the largest encoded payload of a custom event
+	// ([Room.Publish], [Hub.SendEvent]). Default 8 KiB.
+	MaxEventBytes int
+
 	// Matcher pairs roulette waiters. Default: NewMatcher over the Hub's
 	// Storage with default MatcherOptions and the Hub's clock.
 	Matcher Matcher
@@ -285,6 +311,17 @@ type RoomConfig struct {
 	// Public rooms are listed by the rooms action; others can be joined
 	// only by id.
 	Public bool `json:"public,omitempty"`
+	// Owners and Moderators give roles in a room opened with
+	// [Hub.OpenRoom]: each entry is a verified user id (see
+	// [Options.Identify]) or a session id. Owners and moderators may use
+	// the room.* moderation actions there as in custom rooms. Default rooms
+	// (Options.Rooms) have no stored state and cannot be moderated; their
+	// Owners and Moderators are ignored.
+	Owners     []string `json:"owners,omitempty"`
+	Moderators []string `json:"moderators,omitempty"`
+	// MaxMembers, if positive and below Options.MaxMembersPerRoom, is the
+	// most people in this room at once (join beyond it is too_many).
+	MaxMembers int `json:"maxMembers,omitempty"`
 }
 
 // DefaultRooms returns the three public rooms of the standalone app and the
@@ -338,6 +375,7 @@ func (o *Options) withDefaults() Options {
 	def(&d.MaxRoomsPage, 100)
 	def(&d.MaxListedRooms, 200)
 	def(&d.MaxCustomRooms, 10000)
+	def(&d.MaxEventBytes, DefaultMaxEventBytes)
 	def(&d.RateLimit.Count, 50)
 	def(&d.AddressLimits.Connections, 32)
 	def(&d.AddressLimits.SessionsPerHour, 60)

@@ -44,6 +44,9 @@ type inFrame struct {
 	Invite  []string        `json:"invite,omitempty"`
 	Move    json.RawMessage `json:"move,omitempty"`
 
+	// application actions (Options.Actions)
+	Data json.RawMessage `json:"data,omitempty"`
+
 	raw []byte // the whole frame, for handlers of actions added by features
 }
 

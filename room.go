@@ -77,9 +77,19 @@ type RoomInfo struct {
 }
 
 // Room is a handle on one room for the application's server-side code: post
-// system or bot messages, read members and history. Obtain one with
-// [Hub.Room] or [Hub.OpenRoom]. It holds no state beyond the room id, and is
-// safe for concurrent use.
+// system or bot messages, read members and history, change, moderate or
+// delete the room, and push the application's own events into it. Obtain
+// one with [Hub.Room] or [Hub.OpenRoom]. It holds no state beyond the room
+// id, and is safe for concurrent use. (Only chatfly implements it: it is a
+// handle, not a plug point, so it may grow.)
+//
+// The moderation methods act as the application: they are allowed in every
+// room but the default rooms (Options.Rooms, which have no stored state:
+// forbidden) and roulette pair rooms, on anyone, and are announced to the
+// room like the room.* actions, with a moderation event without "by" and a
+// system message. memberID is a session id ([Member.ID]); like the room.*
+// actions, Kick and Mute need the member in the room, and the others also
+// take someone the room remembers (not_member otherwise).
 type Room interface {
 	// ID returns the room's id.
 	ID() string
@@ -94,6 +104,25 @@ type Room interface {
 	// from.ID marks it a system message; otherwise it is shown as sent by
 	// from (a bot, say), who need not be a member.
 	Post(ctx context.Context, from Member, text string) (Message, error)
+
+	// Update changes the room's name, topic or visibility (room.update)
+	// and returns the room after the change.
+	Update(ctx context.Context, u RoomUpdate) (RoomInfo, error)
+	// Delete removes the room and everyone from it (room.delete).
+	Delete(ctx context.Context) error
+	// Kick removes a member from the room; they may join again.
+	Kick(ctx context.Context, memberID, reason string) error
+	// Ban removes a member and keeps them out.
+	Ban(ctx context.Context, memberID string, opts BanOptions) error
+	// Unban lifts a ban.
+	Unban(ctx context.Context, memberID string) error
+	// Mute stops a member from sending for d (rounded up to a second; 0:
+	// until unmuted, at most Options.MaxMuteDuration).
+	Mute(ctx context.Context, memberID string, d time.Duration) error
+	// Unmute lifts a mute.
+	Unmute(ctx context.Context, memberID string) error
+	// Publish delivers the application's own event to the room's members.
+	Publish(ctx context.Context, typ string, payload any) error
 }
 
 // OpenRoom opens the room cfg.ID, creating it if it does not exist, and
@@ -111,7 +140,7 @@ func (h *Hub) OpenRoom(ctx context.Context, cfg RoomConfig) (Room, error) {
 	if cfg.Name == "" {
 		cfg.Name = cfg.ID
 	}
-	m := &roomMeta{RoomConfig: cfg, Created: h.opts.Now().Unix()}
+	m := &roomMeta{RoomConfig: cfg, Staff: h.staffOf(cfg), Created: h.opts.Now().Unix()}
 	switch err := h.saveRoom(ctx, m, h.opts.Now()); {
 	case errors.Is(err, ErrConflict): // it exists: keep it as it is
 	case err != nil:

@@ -16,9 +16,12 @@ type roomMeta struct {
 	RoomConfig
 	// Custom rooms were created with room.create: they have an owner and
 	// expire after RoomTTL without members or messages.
-	Custom  bool                `json:"custom,omitempty"`
-	Owner   string              `json:"owner,omitempty"`
-	Mods    map[string]string   `json:"mods,omitempty"`  // session id → name
+	Custom bool              `json:"custom,omitempty"`
+	Owner  string            `json:"owner,omitempty"`
+	Mods   map[string]string `json:"mods,omitempty"` // session id → name
+	// Staff are the roles RoomConfig.Owners and Moderators give in an
+	// application room, by session id (see staffOf).
+	Staff   map[string]string   `json:"staff,omitempty"` // session id → role
 	Bans    map[string]banEntry `json:"bans,omitempty"`  // session id → ban
 	Mutes   map[string]muteInfo `json:"mutes,omitempty"` // session id → mute
 	Pair    []string            `json:"pair,omitempty"`  // a roulette pair room admits only these
@@ -52,11 +55,23 @@ type muteInfo struct {
 func (m *roomMeta) role(sid string) string {
 	switch {
 	case sid == m.Owner && sid != "":
-		return "owner"
+		return RoleOwner
+	case m.Staff[sid] != "":
+		return m.Staff[sid]
 	case m.Mods[sid] != "":
-		return "moderator"
+		return RoleModerator
 	}
 	return ""
+}
+
+// memberRole returns a member's role: the higher of the room's role for it
+// and the one OnJoin gave its membership.
+func (m *roomMeta) memberRole(r memberRec) string {
+	role := m.role(r.sid)
+	if rankRole(r.role) < rankRole(role) {
+		role = r.role
+	}
+	return role
 }
 
 // banned reports whether sid, or the address addr (by its AddrKey: an IPv6
@@ -150,14 +165,15 @@ func (h *Hub) listRoom(ctx context.Context, m *roomMeta) error {
 
 // updateRoom applies change to the room's stored meta with compare-and-set,
 // retrying when another Hub changed it meanwhile. Default rooms have no
-// owner, so changing them is forbidden.
+// stored state and roulette pair rooms no roles, so changing them is
+// forbidden.
 func (h *Hub) updateRoom(ctx context.Context, rid string, now time.Time, change func(*roomMeta) error) (*roomMeta, error) {
 	for range 20 {
 		m, err := h.loadRoom(ctx, rid)
 		if err != nil {
 			return nil, err
 		}
-		if !m.Custom {
+		if m.version == 0 || len(m.Pair) > 0 {
 			return nil, Errorf(ErrForbidden, "this room has no owner and cannot be moderated")
 		}
 		if err := change(m); err != nil {
@@ -249,7 +265,7 @@ func (h *Hub) messageExpiry(m *roomMeta, t time.Time) time.Time {
 func withRoles(ms []memberRec, m *roomMeta) []Member {
 	out := make([]Member, len(ms))
 	for i, r := range ms {
-		out[i] = Member{ID: r.sid, Name: r.name, Role: m.role(r.sid)}
+		out[i] = Member{ID: r.sid, Name: r.name, Role: m.memberRole(r)}
 	}
 	slices.SortStableFunc(out, func(a, b Member) int { return rankRole(a.Role) - rankRole(b.Role) })
 	return out
@@ -257,9 +273,9 @@ func withRoles(ms []memberRec, m *roomMeta) []Member {
 
 func rankRole(role string) int {
 	switch role {
-	case "owner":
+	case RoleOwner:
 		return 0
-	case "moderator":
+	case RoleModerator:
 		return 1
 	}
 	return 2

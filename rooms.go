@@ -104,9 +104,13 @@ func (h *Hub) handleJoin(c *call) error {
 	if m.banned(c.conn.Session, c.conn.Addr) {
 		return ErrBanned
 	}
+	role, err := h.checkJoin(c, m)
+	if err != nil {
+		return err
+	}
 	mu := h.roomLock(rid)
 	mu.Lock()
-	gone, n, err := h.join(c, m)
+	gone, n, err := h.join(c, m, role)
 	mu.Unlock()
 	h.dropGone(c.ctx, gone)
 	if err == nil {
@@ -117,9 +121,9 @@ func (h *Hub) handleJoin(c *call) error {
 
 // join does the work of handleJoin under the room's lock: the membership,
 // the presence event to the others, and the reply with the history, so that
-// no message falls between the history and the live events. It returns the
-// number of members after the join.
-func (h *Hub) join(c *call, m *roomMeta) (gone []string, members int, err error) {
+// no message falls between the history and the live events. role is the
+// role OnJoin gave. It returns the number of members after the join.
+func (h *Hub) join(c *call, m *roomMeta, role string) (gone []string, members int, err error) {
 	rid, sid := m.ID, c.conn.Session
 	exp := c.now.Add(h.opts.PresenceTTL)
 	ms, err := h.members(c.ctx, rid)
@@ -129,26 +133,26 @@ func (h *Hub) join(c *call, m *roomMeta) (gone []string, members int, err error)
 	if i := slices.IndexFunc(ms, func(m memberRec) bool { return m.sid == sid }); i >= 0 {
 		// Already a member (a reconnect): move the membership to this
 		// connection; nobody sees a second join.
-		if ms[i].conn != c.connID {
-			if _, err := h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name, c.addrKey()), Expires: exp}, Always); err != nil {
+		if ms[i].conn != c.connID || ms[i].role != role {
+			if _, err := h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name, c.addrKey(), role), Expires: exp}, Always); err != nil {
 				return gone, 0, err
 			}
-			ms[i].conn = c.connID
+			ms[i].conn, ms[i].role = c.connID, role
 		}
 	} else {
-		if len(ms) >= h.opts.MaxMembersPerRoom {
+		if len(ms) >= h.opts.MaxMembersPerRoom || (m.MaxMembers > 0 && len(ms) >= m.MaxMembers) {
 			return gone, 0, Errorf(ErrTooMany, "the room is full")
 		}
 		if h.shareFull(ms, c.addrKey()) {
 			return gone, 0, Errorf(ErrTooMany, "too many people from your network are in this room (at most "+itoa(int64(h.opts.AddressLimits.RoomShare))+")")
 		}
-		if err := h.addMember(c, rid, exp); err != nil {
+		if err := h.addMember(c, rid, role, exp); err != nil {
 			return gone, 0, err
 		}
-		me := memberRec{sid: sid, conn: c.connID, name: c.conn.Name, addr: c.addrKey()}
+		me := memberRec{sid: sid, conn: c.connID, name: c.conn.Name, addr: c.addrKey(), role: role}
 		ms = append(ms, me)
 		who := c.member()
-		who.Role = m.role(sid)
+		who.Role = m.memberRole(me)
 		frame := mustJSON(presenceEvent{Type: "presence", Room: rid, Event: "join", Member: who, Members: len(ms)})
 		gone = h.fanout(c.ctx, ms, sid, frame)
 	}
@@ -183,13 +187,13 @@ func (h *Hub) join(c *call, m *roomMeta) (gone []string, members int, err error)
 // written (add-then-check), so concurrent joins of one session, on any
 // number of Hubs, never leave it in more than MaxRoomsPerSession rooms; a
 // refused or failed join takes its entry back.
-func (h *Hub) addMember(c *call, rid string, exp time.Time) error {
+func (h *Hub) addMember(c *call, rid, role string, exp time.Time) error {
 	sid := c.conn.Session
 	idx := Key{Partition: sessPart(sid), Sort: roomSort(rid)}
 	if _, err := h.store.Put(c.ctx, Item{Key: idx, Expires: exp}, Always); err != nil {
 		return err
 	}
-	err := h.claimMember(c, rid, exp)
+	err := h.claimMember(c, rid, role, exp)
 	if err != nil {
 		if derr := h.store.Delete(c.ctx, idx, Always); derr != nil {
 			h.log.WarnContext(c.ctx, "chatfly: undoing a refused join", "session", sid, "room", rid, "err", derr)
@@ -200,7 +204,7 @@ func (h *Hub) addMember(c *call, rid string, exp time.Time) error {
 
 // claimMember does the checks and writes of addMember after the index
 // entry: the count of the session's rooms, the name, the membership.
-func (h *Hub) claimMember(c *call, rid string, exp time.Time) error {
+func (h *Hub) claimMember(c *call, rid, role string, exp time.Time) error {
 	sid, limit := c.conn.Session, h.opts.MaxRoomsPerSession
 	rooms, err := h.store.Query(c.ctx, Query{Partition: sessPart(sid), Prefix: "room#", Limit: limit + 1})
 	if err != nil {
@@ -222,7 +226,7 @@ func (h *Hub) claimMember(c *call, rid string, exp time.Time) error {
 	} else if err != nil {
 		return err
 	}
-	_, err = h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name, c.addrKey()), Expires: exp}, Always)
+	_, err = h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name, c.addrKey(), role), Expires: exp}, Always)
 	return err
 }
 

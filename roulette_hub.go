@@ -268,7 +268,7 @@ func (h *Hub) endPair(ctx context.Context, sid, reason string) (string, error) {
 // seat makes a session a member of a room without the checks and
 // announcements of a join (pair rooms).
 func (h *Hub) seat(ctx context.Context, rid string, w Waiter, exp time.Time) error {
-	if _, err := h.store.Put(ctx, Item{Key: memKey(rid, w.Session), Value: memberValue(w.Conn, w.Name, w.Addr), Expires: exp}, Always); err != nil {
+	if _, err := h.store.Put(ctx, Item{Key: memKey(rid, w.Session), Value: memberValue(w.Conn, w.Name, w.Addr, ""), Expires: exp}, Always); err != nil {
 		return err
 	}
 	_, err := h.store.Put(ctx, Item{Key: Key{Partition: sessPart(w.Session), Sort: roomSort(rid)}, Expires: exp}, Always)

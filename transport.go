@@ -98,6 +98,10 @@ const (
 	// resume token is no longer accepted. Do not reconnect with the token;
 	// a new session (hello with a name) is possible.
 	CloseRevoked CloseCode = 4003
+	// CloseDisconnected: the application disconnected the session
+	// (Hub.DisconnectSession, Hub.DisconnectUser). Do not reconnect
+	// automatically.
+	CloseDisconnected CloseCode = 4004
 )
 
 // ConnectRequest describes a new connection to [Hub.Connect]. Host adapters

@@ -246,3 +246,28 @@ func checkFields(obj []byte) error {
 func (c *Client) SendRaw(ctx context.Context, frame []byte) error {
 	return c.write(ctx, frame)
 }
+
+// Call calls the application action action (see chatfly.Options.Actions:
+// its name starts with "app.") with data, encoded with encoding/json as the
+// frame's "data" (nil: no data), and returns the "data" of its result. An
+// error frame is returned as a *[chatfly.Error].
+func (c *Client) Call(ctx context.Context, action string, data any) (json.RawMessage, error) {
+	var fields any
+	if data != nil {
+		fields = struct {
+			Data any `json:"data"`
+		}{data}
+	}
+	ev, err := c.Do(ctx, action, fields)
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(ev.Raw, &res); err != nil || res.Type != "result" {
+		return nil, fmt.Errorf("chatfly/client: %s answered %.200s, not a result", action, ev.Raw)
+	}
+	return res.Data, nil
+}

@@ -98,3 +98,25 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 	*e = ev
 	return nil
 }
+
+// Custom is an event of the application (type "custom"): sent to one
+// session (chatfly.Hub.SendEvent) or to a room's members
+// (chatfly.Room.Publish).
+type Custom struct {
+	// Room is the room's id; empty for an event sent to one session.
+	Room string `json:"room"`
+	// Event is the application's type of event.
+	Event string `json:"event"`
+	// Data is the event's payload as sent.
+	Data json.RawMessage `json:"data"`
+}
+
+// Custom returns a "custom" event's room, type and payload, and false if e
+// is not a custom event.
+func (e Event) Custom() (Custom, bool) {
+	var c Custom
+	if e.Type != "custom" || json.Unmarshal(e.Raw, &c) != nil {
+		return Custom{}, false
+	}
+	return c, true
+}
