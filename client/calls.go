@@ -185,7 +185,7 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 // Do sends any action and returns its reply, for actions this package has
-// no method for (roulette.*, game.*, room.*, later additions). fields, if
+// no method for (game.*, room.*, later additions). fields, if
 // not nil, must encode (with encoding/json) as a JSON object; its members
 // are added to the frame after "action" and "id", which it must not
 // contain. The reply is returned whatever its type: Type tells which, and

@@ -150,6 +150,7 @@ type Client struct {
 	wguard    writeGuard
 
 	ping keepalive
+	rl   asker
 }
 
 // reply is what the read loop hands to a waiting call.
@@ -303,6 +304,7 @@ func (c *Client) Close() error {
 		err := c.conn.Close(websocket.StatusNormalClosure, "")
 		<-c.done
 		c.ping.stop()
+		c.rl.stop()
 		c.wguard.stop()
 		if err != nil && !errors.Is(err, net.ErrClosed) {
 			c.closeErr = fmt.Errorf("chatfly/client: close: %w", err)
@@ -507,6 +509,9 @@ func (c *Client) dispatch(frame []byte, in *interner) error {
 			return c.violation(CloseProtocolError, "frame without type", fmt.Errorf("line without type: %q", truncate(line)))
 		}
 		ev.Raw = line
+		if c.rl.observe(c, &m, &ev) {
+			continue
+		}
 		if ev.Type == "close" {
 			// A host that cannot send a close code (API Gateway closes with
 			// 1000 whatever happened) announces it in a frame first.
@@ -604,6 +609,7 @@ func (c *Client) end(err error) {
 	c.pending = nil
 	c.mu.Unlock()
 	c.ping.halt()
+	c.rl.halt()
 	close(c.events)
 	close(c.done)
 }

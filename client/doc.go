@@ -24,8 +24,13 @@
 //		// join first
 //	}
 //
-// Use [Client.Do] for actions without a method of their own (roulette.*,
-// game.*, later additions), [Client.Typing] for the fire-and-forget typing
+// Use [Client.RouletteJoin], [Client.RouletteNext] and
+// [Client.RouletteLeave] for the chat roulette: while the session waits,
+// the client asks again by itself when the server says, and the pair
+// arrives on Events as "roulette.matched".
+//
+// Use [Client.Do] for actions without a method of their own (game.*,
+// room.*, later additions), [Client.Typing] for the fire-and-forget typing
 // notice, and [Client.SendRaw] to write arbitrary frames in tests.
 //
 // Use [Client.Events] to receive what others do: messages, presence and

@@ -3,8 +3,14 @@ package e2e_test
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/client"
+	"github.com/chatfly/chatfly/storage/memstore"
 )
 
 type rouletteReply struct {
@@ -83,4 +89,41 @@ func TestRouletteOverWebSocket(t *testing.T) {
 	if _, err := ann.Send(ctx(t), r.Room, "still there?"); err == nil {
 		t.Fatal("Ann could still send into the ended pair room")
 	}
+}
+
+// The Go client asks again by itself when roulette.waiting's retry says:
+// a waiter with an interest and one without, who only joined once each,
+// are paired once the fallback comes due, and both hear of it on Events.
+func TestRouletteClientAsksAgain(t *testing.T) {
+	store := memstore.New(nil)
+	matcher := chatfly.NewMatcher(store, &chatfly.MatcherOptions{FallbackAfter: 300 * time.Millisecond})
+	s := startServer(t, serverConfig{store: store, hub: &chatfly.Options{Matcher: matcher}})
+	ada, cy := s.dial("Ada", nil), s.dial("Cy", nil)
+	r, err := ada.RouletteJoin(ctx(t), "Go")
+	require.NoError(t, err)
+	require.False(t, r.Matched)
+	assert.Equal(t, []string{"go"}, r.Interests)
+	assert.Equal(t, 300*time.Millisecond, r.Retry, "Ada is told to ask again when her fallback is due")
+	r, err = cy.RouletteJoin(ctx(t))
+	require.NoError(t, err)
+	require.False(t, r.Matched, "Ada holds out for someone who likes Go")
+	a, c := decode(t, next(t, ada, "roulette.matched")), decode(t, next(t, cy, "roulette.matched"))
+	assert.Equal(t, "Cy", a.Partner.Name)
+	assert.Equal(t, "Ada", c.Partner.Name)
+	assert.Equal(t, a.Room, c.Room)
+	// The pair works, and a next starts the asking again.
+	_, err = ada.Send(ctx(t), a.Room, "hi")
+	require.NoError(t, err)
+	assert.Equal(t, "hi", next(t, cy, "message").Text)
+	require.NoError(t, cy.RouletteLeave(ctx(t)))
+	assert.Equal(t, "left", decode(t, next(t, ada, "roulette.ended")).Reason)
+	bo := s.dial("Bo", nil)
+	r, err = ada.RouletteNext(ctx(t), "go")
+	require.NoError(t, err)
+	require.False(t, r.Matched)
+	r, err = bo.RouletteJoin(ctx(t), "chess")
+	require.NoError(t, err)
+	require.False(t, r.Matched)
+	assert.Equal(t, "Bo", decode(t, next(t, ada, "roulette.matched")).Partner.Name)
+	assert.Equal(t, "Ada", decode(t, next(t, bo, "roulette.matched")).Partner.Name)
 }
