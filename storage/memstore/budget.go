@@ -101,10 +101,18 @@ func (s *Store) done(sh *shard, c *clock, evictable bool) {
 }
 
 // sweepIfDue sweeps every shard if SweepInterval has passed since the
-// last time, by the time c read (writes that looked at an expiry read the
-// clock already; others do not check).
+// last time, by the time c read. Only writes that looked at an expiry, and
+// so read the clock already, check.
 func (s *Store) sweepIfDue(c *clock) {
-	if c.read && s.sweepEvery > 0 && c.t.Unix() >= s.sweepDue.Load() && s.evictMu.TryLock() {
+	if c.read {
+		s.sweepAt(c)
+	}
+}
+
+// sweepAt is sweepIfDue once the clock is read. It does nothing if another
+// writer is reclaiming.
+func (s *Store) sweepAt(c *clock) {
+	if s.sweepEvery > 0 && c.t.Unix() >= s.sweepDue.Load() && s.evictMu.TryLock() {
 		if c.t.Unix() >= s.sweepDue.Load() {
 			s.sweepAll(c)
 		}
