@@ -39,10 +39,15 @@ func (t *countTransport) SendMany(ctx context.Context, conns []string, frame []b
 func (t *countTransport) Close(context.Context, string, chatfly.CloseCode, string) error { return nil }
 
 // roomOf connects n members to lobby and returns the hub and a sender.
-func roomOf(tb testing.TB, n int, tr chatfly.Transport) (*chatfly.Hub, string) {
+// The options of the hub are changed by each of opts.
+func roomOf(tb testing.TB, n int, tr chatfly.Transport, opts ...func(*chatfly.Options)) (*chatfly.Hub, string) {
 	tb.Helper()
 	ctx := context.Background()
-	hub := chatfly.New(memstore.New(nil), tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), RateLimit: chatfly.RateLimit{Count: -1}})
+	o := &chatfly.Options{Rooms: chatfly.DefaultRooms(), RateLimit: chatfly.RateLimit{Count: -1}}
+	for _, f := range opts {
+		f(o)
+	}
+	hub := chatfly.New(memstore.New(nil), tr, o)
 	for i := range n {
 		conn := "conn-" + strconv.Itoa(i)
 		if err := hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: conn}); err != nil {
@@ -77,9 +82,9 @@ func TestFanoutEncodesOnce(t *testing.T) {
 	}
 }
 
-func benchmarkFanout(b *testing.B, members int) {
+func benchmarkFanout(b *testing.B, members int, opts ...func(*chatfly.Options)) {
 	tr := &countTransport{}
-	hub, sender := roomOf(b, members, tr)
+	hub, sender := roomOf(b, members, tr, opts...)
 	frame := []byte(`{"action":"send","room":"lobby","text":"hello, everyone in the room"}`)
 	ctx := context.Background()
 	tr.deliveries = 0

@@ -12,6 +12,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,6 +45,8 @@ type Hub struct {
 	roomLocks [64]sync.Mutex
 	// dirMu serialises this Hub's admissions to the directory (see admit).
 	dirMu sync.Mutex
+
+	conns, sessions atomic.Int64 // the gauges of Stats
 }
 
 // New returns a Hub over store that writes through tr. A nil opts uses the
@@ -62,6 +65,13 @@ func New(store Storage, tr Transport, opts *Options) *Hub {
 		h.maxSend = sl.MaxSendBytes()
 	}
 	h.log = h.opts.Logger
+	if obs := h.opts.Observer; obs != nil {
+		h.store = observed(store, obs)
+		h.tr = observedTransport{tr, obs}
+		if h.bc != nil {
+			h.bc = observedBroadcaster{h.bc, obs}
+		}
+	}
 	if len(h.opts.Secret) == 0 {
 		h.opts.Secret = make([]byte, MinSecretBytes)
 		_, _ = rand.Read(h.opts.Secret)
@@ -94,7 +104,7 @@ func New(store Storage, tr Transport, opts *Options) *Hub {
 	h.registerGames()
 	h.matcher = h.opts.Matcher
 	if h.matcher == nil {
-		h.matcher = NewMatcher(store, &MatcherOptions{Now: h.opts.Now})
+		h.matcher = NewMatcher(h.store, &MatcherOptions{Now: h.opts.Now})
 	}
 	return h
 }
@@ -133,6 +143,8 @@ type call struct {
 	// server marks the application's own calls (the admin API of
 	// admin.go): no connection, no session, every permission.
 	server bool
+	obs    *frameObs // nil without an Observer
+	code   string    // the error code answered, "" if none
 }
 
 // actor is who a room event names as having acted: nil for the
@@ -158,12 +170,19 @@ func (c *call) member() Member { return Member{ID: c.conn.Session, Name: c.conn.
 // [ErrUnavailable] means the storage failed or took longer than
 // Options.StorageTimeout. The connection's record expires after
 // Options.HelloTimeout unless the connection says hello.
-func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) error {
+func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) (err error) {
 	if req == nil || req.ConnID == "" {
 		return Errorf(ErrBadRequest, "connect request without a connection id")
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.opts.StorageTimeout)
 	defer cancel()
+	ctx, fo := h.observeStart(ctx, ActionConnect, req.ConnID)
+	defer func() {
+		if err == nil {
+			h.conns.Add(1)
+		}
+		h.observeEnd(ctx, fo, errCode(err))
+	}()
 	rec := connRecord{Addr: req.RemoteAddr}
 	if h.opts.Identify != nil {
 		id, err := h.opts.Identify(ctx, req)
@@ -183,7 +202,7 @@ func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) error {
 	if err := h.admitConn(ctx, req.ConnID, rec.Addr, now.Add(h.opts.HelloTimeout)); err != nil {
 		return timedOut(ctx, err)
 	}
-	_, err := h.store.Put(ctx, Item{Key: connKey(req.ConnID), Value: mustJSON(rec), Expires: now.Add(h.opts.HelloTimeout)}, Always)
+	_, err = h.store.Put(ctx, Item{Key: connKey(req.ConnID), Value: mustJSON(rec), Expires: now.Add(h.opts.HelloTimeout)}, Always)
 	if err != nil {
 		_ = h.releaseAddr(ctx, req.ConnID, rec)
 	}
@@ -208,11 +227,21 @@ func (h *Hub) Receive(ctx context.Context, connID string, frame []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, h.opts.StorageTimeout)
 	defer cancel()
 	c := &call{ctx: ctx, connID: connID, raw: frame, now: h.opts.Now()}
+	if c.ctx, c.obs = h.observeStart(ctx, "", connID); c.obs != nil {
+		defer func() { h.observeEnd(c.ctx, c.obs, c.code) }()
+	}
+	return h.receive(c)
+}
+
+// receive is Receive's work on the frame of c.
+func (h *Hub) receive(c *call) error {
+	ctx, connID, frame := c.ctx, c.connID, c.raw
 	item, err := h.store.Get(ctx, connKey(connID))
 	if errors.Is(err, ErrNotFound) {
 		// The connection's state expired (no hello within HelloTimeout,
 		// or presence lost) or was never created: the client must start
 		// over; it resumes its identity with its token.
+		c.code = ErrGone.Code
 		return h.tr.Close(ctx, connID, CloseGoingAway, "session state lost, reconnect")
 	}
 	if err != nil {
@@ -238,6 +267,9 @@ func (h *Hub) Receive(ctx context.Context, connID string, frame []byte) error {
 	}
 	c.f = f
 	handler := h.handlers[f.Action]
+	if c.obs != nil && handler != nil {
+		c.obs.action, c.obs.room = f.Action, f.Room
+	}
 	switch {
 	case handler == nil:
 		return h.replyError(c, f, Errorf(ErrUnknownAction, "unknown action "+quote(f.Action)))
@@ -251,8 +283,11 @@ func (h *Hub) Receive(ctx context.Context, connID string, frame []byte) error {
 	if err := handler(c); err != nil {
 		return h.replyError(c, f, err)
 	}
-	if before == "" && c.conn.Session != "" && h.ht != nil {
-		h.ht.SaidHello(connID) // hello was accepted: no more hello deadline
+	if before == "" && c.conn.Session != "" {
+		h.sessions.Add(1)
+		if h.ht != nil {
+			h.ht.SaidHello(connID) // hello was accepted: no more hello deadline
+		}
 	}
 	return nil
 }
@@ -279,6 +314,9 @@ func (h *Hub) overLimit(c *call) (bool, error) {
 	switch {
 	case err != nil || over <= 0:
 		return false, err
+	}
+	c.code = ErrRateLimited.Code
+	switch {
 	case rl.CloseAfter >= 0 && over > int64(rl.CloseAfter):
 		if over == int64(rl.CloseAfter)+1 {
 			h.log.InfoContext(c.ctx, "chatfly: closing a connection that kept flooding", "conn", c.connID, "subject", subject)
@@ -293,7 +331,22 @@ func (h *Hub) overLimit(c *call) (bool, error) {
 
 // Disconnect removes a connection: its session leaves every room it was in
 // (others see it leave). It is idempotent.
+//
+// Host adapters call it once for every connection that Connect accepted:
+// that is what [Hub.Stats] counts.
 func (h *Hub) Disconnect(ctx context.Context, connID string) error {
+	h.conns.Add(-1)
+	ctx, cancel := context.WithTimeout(ctx, h.opts.StorageTimeout)
+	defer cancel()
+	ctx, fo := h.observeStart(ctx, ActionDisconnect, connID)
+	err := timedOut(ctx, h.disconnect(ctx, connID))
+	h.observeEnd(ctx, fo, errCode(err))
+	return err
+}
+
+// dropConn removes the state of a connection that the transport reported
+// gone; its host adapter calls Disconnect later.
+func (h *Hub) dropConn(ctx context.Context, connID string) error {
 	ctx, cancel := context.WithTimeout(ctx, h.opts.StorageTimeout)
 	defer cancel()
 	return timedOut(ctx, h.disconnect(ctx, connID))
@@ -311,7 +364,12 @@ func (h *Hub) disconnect(ctx context.Context, connID string) error {
 	if err := json.Unmarshal(item.Value, &rec); err != nil {
 		return err
 	}
-	if err := h.store.Delete(ctx, connKey(connID), Always); err != nil {
+	// IfExists: of two disconnects racing, only the one that deletes the
+	// record counts the session gone; both go on to clean up.
+	switch err := h.store.Delete(ctx, connKey(connID), IfExists); {
+	case err == nil && rec.Session != "":
+		h.sessions.Add(-1)
+	case err != nil && !errors.Is(err, ErrConflict):
 		return err
 	}
 	if err := h.releaseAddr(ctx, connID, rec); err != nil {
@@ -354,6 +412,7 @@ func (h *Hub) replyError(c *call, f *inFrame, err error) error {
 	if !errors.As(err, &e) || errors.Is(err, ErrConflict) || errors.Is(err, ErrGone) || c.ctx.Err() != nil {
 		return h.fail(c, err) // past the deadline, the outcome is unknown: unavailable
 	}
+	c.code = e.Code
 	h.reply(c, errorFrameFor(id, e))
 	return nil
 }
@@ -367,6 +426,7 @@ func (h *Hub) fail(c *call, err error) error {
 	if errors.Is(err, ErrUnavailable) {
 		code = ErrUnavailable
 	}
+	c.code = code.Code
 	var id json.RawMessage
 	if c.f != nil {
 		id = c.f.ID

@@ -40,6 +40,13 @@
 // session's connection; [Options.Actions] adds the application's own
 // actions.
 //
+// # Watching it run
+//
+// [Options.Observer] is told of every frame (action, duration, error code,
+// storage calls) and of every failed storage or transport call. [Hub.Stats]
+// reads the connections and sessions a server holds. Failures are logged to
+// [Options.Logger] with the frame's connection, session, action and room.
+//
 // # Writing a Storage or Transport
 //
 // Storage is a small ordered key-value store with single-item conditional

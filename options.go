@@ -228,6 +228,12 @@ type Options struct {
 	// first (at most 3 of them finished). Default 20.
 	MaxGameList int
 
+	// Observer, if set, is told of every frame the Hub handles (action,
+	// duration, error code, storage calls) and of every failed storage or
+	// transport call, for metrics: see [Observer]. Default: none, which
+	// costs nothing.
+	Observer Observer
+
 	// Logger receives the Hub's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now. Tests use a fake clock.

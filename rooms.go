@@ -83,7 +83,7 @@ func (h *Hub) fanout(ctx context.Context, ms []memberRec, skip string, frame []b
 // dropGone cleans up after connections the transport reported gone.
 func (h *Hub) dropGone(ctx context.Context, gone []string) {
 	for _, conn := range gone {
-		if err := h.Disconnect(ctx, conn); err != nil {
+		if err := h.dropConn(ctx, conn); err != nil {
 			h.log.WarnContext(ctx, "chatfly: removing gone connection", "conn", conn, "err", err)
 		}
 	}
