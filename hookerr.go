@@ -6,10 +6,10 @@ import (
 )
 
 // publicError turns an error returned by one of the application's hooks
-// (Identify, OnMessage, and every later hook) into what the client is told.
-// An *Error in err's chain is the hook's answer and is returned as it is.
-// Any other error is the application's own failure, whose text may hold
-// internal details: it is logged, with hook and attrs (slog key-value
+// (Identify, OnMessage, OnJoin, OnCreateRoom, Actions) into what the client
+// is told. An *Error in err's chain is the hook's answer and is returned as
+// it is. Any other error is the application's own failure, whose text may
+// hold internal details: it is logged, with hook and attrs (slog key-value
 // pairs), and the client gets generic (a sentinel: its code and its default
 // message, no more). A hook that failed once the Hub's deadline for the
 // frame had passed (Options.StorageTimeout) yields ErrUnavailable instead:

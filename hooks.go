@@ -111,7 +111,7 @@ type resultFrame struct {
 func (h *Hub) handleAction(c *call, fn ActionFunc) error {
 	res, err := fn(c.ctx, ActionRequest{Session: c.session(), Action: c.f.Action, Data: c.f.Data, Frame: c.f.raw})
 	if err != nil {
-		return h.hookError(c.ctx, "action "+c.f.Action, err, ErrRejected)
+		return h.publicError(c.ctx, "action "+c.f.Action, err, ErrRejected, c.attrs()...)
 	}
 	data, err := json.Marshal(res)
 	if err != nil {
@@ -126,18 +126,6 @@ func (h *Hub) handleAction(c *call, fn ActionFunc) error {
 	return nil
 }
 
-// hookError maps an error of an application hook to what the client sees:
-// an *Error as it is; anything else as generic, with its text logged and
-// not sent (it may hold internal details).
-func (h *Hub) hookError(ctx context.Context, hook string, err error, generic *Error) error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	h.log.WarnContext(ctx, "chatfly: "+hook+" refused", "err", err)
-	return generic
-}
-
 // checkJoin runs OnJoin for a join of room m and returns the role it gave.
 func (h *Hub) checkJoin(c *call, m *roomMeta) (string, error) {
 	if h.opts.OnJoin == nil || len(m.Pair) > 0 {
@@ -146,7 +134,7 @@ func (h *Hub) checkJoin(c *call, m *roomMeta) (string, error) {
 	info := RoomInfo{ID: m.ID, Name: m.Name, Topic: m.Topic, Public: m.Public, Custom: m.Custom}
 	d, err := h.opts.OnJoin(c.ctx, JoinRequest{Session: c.session(), Room: info, Role: m.role(c.conn.Session)})
 	if err != nil {
-		return "", h.hookError(c.ctx, "OnJoin", err, ErrForbidden)
+		return "", h.publicError(c.ctx, "OnJoin", err, ErrForbidden, c.attrs()...)
 	}
 	switch d.Role {
 	case RoleOwner, RoleModerator:
@@ -166,7 +154,7 @@ func (h *Hub) checkCreate(c *call, m *roomMeta) error {
 	}
 	d, err := h.opts.OnCreateRoom(c.ctx, CreateRoomRequest{Session: c.session(), Room: m.RoomConfig})
 	if err != nil {
-		return h.hookError(c.ctx, "OnCreateRoom", err, ErrForbidden)
+		return h.publicError(c.ctx, "OnCreateRoom", err, ErrForbidden, c.attrs()...)
 	}
 	if d.Room == nil {
 		return nil
