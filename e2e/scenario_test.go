@@ -38,5 +38,5 @@ func (standaloneHost) Start(t *testing.T, opts *chatfly.Options) scenario.Deploy
 		_ = ws.Shutdown(ctx)
 		srv.Close()
 	})
-	return scenario.Deployment{URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"}
+	return scenario.Deployment{URL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", Hub: hub}
 }

@@ -108,6 +108,7 @@ type testStack struct {
 	url   string // ws:// URL of the API
 	base  string // http:// URL of the server
 	store chatfly.Storage
+	admin *chatfly.Hub // the application backend's Hub (see newHub)
 }
 
 // testConfig configures startStack.
@@ -139,17 +140,16 @@ func startStack(t *testing.T, cfg testConfig) *testStack {
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	st := newStack(stackConfig{
-		hubConfig: hubConfig{store: cfg.store, mgmt: mgmt, secret: secret, hub: cfg.hub, log: log},
-		stage:     "test",
-		emu:       cfg.emu,
-	})
+	hc := hubConfig{store: cfg.store, mgmt: mgmt, secret: secret, hub: cfg.hub, log: log}
+	st := newStack(stackConfig{hubConfig: hc, stage: "test", emu: cfg.emu})
 	srv := httptest.NewServer(st.handler)
 	t.Cleanup(func() {
 		_ = st.emu.Close()
 		srv.Close()
 	})
-	return &testStack{stack: st, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/test", base: srv.URL, store: cfg.store}
+	hc.endpoint = srv.URL + "/test"
+	admin, _ := newHub(hc, log.With("function", "admin"))
+	return &testStack{stack: st, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/test", base: srv.URL, store: cfg.store, admin: admin}
 }
 
 // lambdaHost runs the scenario suite on the stack.
@@ -160,7 +160,7 @@ type lambdaHost struct {
 
 func (h lambdaHost) Start(t *testing.T, opts *chatfly.Options) scenario.Deployment {
 	s := startStack(t, testConfig{store: h.st.open(t, h.ops), hub: opts, ops: h.ops})
-	return scenario.Deployment{URL: s.url, Gateway: true}
+	return scenario.Deployment{URL: s.url, Gateway: true, Hub: s.admin}
 }
 
 // TestScenarios runs the client-level scenario suite that the standalone

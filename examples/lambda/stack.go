@@ -46,18 +46,35 @@ func functionNamed(name string) (function, bool) {
 
 // hubConfig is what every function's Hub is made of.
 type hubConfig struct {
-	store   chatfly.Storage
-	mgmt    *apigatewaymanagementapi.Client
-	secret  []byte           // shared by every function: resume tokens
-	origins []string         // web page origins allowed to connect; none: any
-	hub     *chatfly.Options // base options, copied; nil: defaults
-	log     *slog.Logger
+	store chatfly.Storage
+	mgmt  *apigatewaymanagementapi.Client
+	// endpoint is the management API's URL for a Hub that serves no API
+	// Gateway event (an application's backend); "": the event's.
+	endpoint string
+	secret   []byte           // shared by every function: resume tokens
+	origins  []string         // web page origins allowed to connect; none: any
+	hub      *chatfly.Options // base options, copied; nil: defaults
+	log      *slog.Logger
 }
 
 // newFunction returns the handler of one function: its own Hub (as in its
 // own Lambda execution environment) over the shared storage, writing back
 // through API Gateway's management API.
 func newFunction(fn function, cfg hubConfig) apigwlocal.Handler {
+	log := cfg.log.With("function", fn.name)
+	hub, opts := newHub(cfg, log)
+	return &functionHandler{
+		fn:  fn,
+		h:   apigw.NewHandler(hub, &apigw.HandlerOptions{MaxNameRunes: opts.MaxNameRunes, OriginPatterns: cfg.origins, Logger: log}),
+		log: log,
+	}
+}
+
+// newHub returns a Hub as every function has, over the shared storage,
+// writing back through the management API, and its options. An
+// application's own backend makes one the same way for the server-side API
+// (Hub.Room, Room.Publish, Hub.DisconnectSession...).
+func newHub(cfg hubConfig, log *slog.Logger) (*chatfly.Hub, chatfly.Options) {
 	var opts chatfly.Options
 	if cfg.hub != nil {
 		opts = *cfg.hub
@@ -69,14 +86,8 @@ func newFunction(fn function, cfg hubConfig) apigwlocal.Handler {
 		opts.Games = builtin.All()
 	}
 	opts.Secret = cfg.secret
-	log := cfg.log.With("function", fn.name)
 	opts.Logger = log
-	hub := chatfly.New(cfg.store, apigw.New(cfg.mgmt, &apigw.Options{Logger: log}), &opts)
-	return &functionHandler{
-		fn:  fn,
-		h:   apigw.NewHandler(hub, &apigw.HandlerOptions{MaxNameRunes: opts.MaxNameRunes, OriginPatterns: cfg.origins, Logger: log}),
-		log: log,
-	}
+	return chatfly.New(cfg.store, apigw.New(cfg.mgmt, &apigw.Options{Endpoint: cfg.endpoint, Logger: log}), &opts), opts
 }
 
 // functionHandler serves the events of one function.

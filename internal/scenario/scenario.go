@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,11 @@ type Deployment struct {
 	// (API Gateway limits frames itself) where the standalone server closes
 	// the connection with 1009.
 	Gateway bool
+	// Hub is a Hub over the deployment's storage and transport, configured
+	// like the host's, for the application's server-side calls (the admin
+	// API): on the serverless stack it is another process's Hub, as an
+	// application's backend would have.
+	Hub *chatfly.Hub
 }
 
 // Options returns the Hub options of the scenarios: the built-in defaults
@@ -59,6 +65,24 @@ func options() *chatfly.Options {
 				return &chatfly.Identity{UserID: u, Name: "User " + u}, nil
 			}
 			return nil, nil
+		},
+		// Rooms named members-* admit verified users only, the user
+		// "boss" as a moderator.
+		OnJoin: func(_ context.Context, r chatfly.JoinRequest) (chatfly.JoinDecision, error) {
+			switch {
+			case !strings.HasPrefix(r.Room.ID, "members-"):
+				return chatfly.JoinDecision{}, nil
+			case r.Session.UserID() == "":
+				return chatfly.JoinDecision{}, chatfly.Errorf(chatfly.ErrForbidden, "members only")
+			case r.Session.UserID() == "boss":
+				return chatfly.JoinDecision{Role: chatfly.RoleModerator}, nil
+			}
+			return chatfly.JoinDecision{}, nil
+		},
+		Actions: map[string]chatfly.ActionFunc{
+			"app.echo": func(_ context.Context, r chatfly.ActionRequest) (any, error) {
+				return map[string]any{"from": r.Session.Name(), "data": r.Data}, nil
+			},
 		},
 	}
 }
@@ -84,6 +108,7 @@ var scenarios = []struct {
 	{"BadInput", badInput},
 	{"Replaced", replaced},
 	{"DisconnectLeaves", disconnectLeaves},
+	{"Integrator", integrator},
 	{"Flood", flood},
 }
 
