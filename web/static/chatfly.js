@@ -201,6 +201,10 @@ export class Client extends EventTarget {
     return this.request("ping");
   }
 
+  call(a, data) {
+    return this.request(a, { data }).then((r) => r.data);
+  }
+
   // lastSeq is the highest message seq seen in room (0 if none).
   lastSeq(room) {
     const r = this._rooms.get(room);
