@@ -88,6 +88,9 @@ var clusterSecret = []byte("cluster-test-secret-of-32-bytes!")
 // in front of them.
 type cluster struct {
 	t     *testing.T
+	store chatfly.Storage
+	relay chatfly.Relay
+	opts  *chatfly.Options
 	nodes []*node
 	lb    *balancer
 }
@@ -114,17 +117,28 @@ func startCluster(t *testing.T, b clusterBackend, n int, opts *chatfly.Options) 
 	if opts == nil {
 		opts = &chatfly.Options{Rooms: chatfly.DefaultRooms()}
 	}
-	c := &cluster{t: t}
+	c := &cluster{t: t, store: store, relay: relay, opts: opts}
 	for i := range n {
-		o := *opts
-		o.Secret = clusterSecret
-		if o.Logger == nil {
-			o.Logger = slog.New(slog.DiscardHandler)
-		}
-		c.nodes = append(c.nodes, startNode(t, "node"+itoa(i), store, relay, &o))
+		c.nodes = append(c.nodes, c.startNode(i))
 	}
 	c.lb = startBalancer(t, c.nodes)
 	return c
+}
+
+// restart replaces node i, killed, with a new one of the same node id (the
+// balancer keeps sending to the old one's address: dial the new one).
+func (c *cluster) restart(i int) *node {
+	c.nodes[i] = c.startNode(i)
+	return c.nodes[i]
+}
+
+func (c *cluster) startNode(i int) *node {
+	o := *c.opts
+	o.Secret = clusterSecret
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return startNode(c.t, "node"+itoa(i), c.store, c.relay, &o)
 }
 
 func startNode(t *testing.T, id string, store chatfly.Storage, relay chatfly.Relay, opts *chatfly.Options) *node {
@@ -467,4 +481,30 @@ func decodeRaw[T any](t *testing.T, raw []byte) T {
 		t.Fatalf("decoding %s: %v", raw, err)
 	}
 	return v
+}
+
+// TestClusterNodeRestarted: a node that crashed comes back with the same
+// node id, so the relay never reports it gone; it recognises the dead
+// connections of its previous run when another node's fan-out names them,
+// and removes them.
+func TestClusterNodeRestarted(t *testing.T) {
+	forEachCluster(t, func(t *testing.T, b clusterBackend) {
+		c := startCluster(t, b, 2, clusterOptions(b))
+		alice, carol := c.nodes[0].dial("Alice", nil), c.nodes[1].dial("Carol", nil)
+		join(t, alice, "lobby")
+		join(t, carol, "lobby")
+		c.nodes[1].kill()
+		<-carol.Done()
+		c.restart(1)
+		if _, err := alice.Send(ctx(t), "lobby", "anyone?"); err != nil {
+			t.Fatal(err)
+		}
+		p := next(t, alice, "presence")
+		if p.Event == "join" && p.Member.Name == "Carol" {
+			p = next(t, alice, "presence")
+		}
+		if p.Event != "leave" || p.Member.Name != "Carol" || p.Members != 1 {
+			t.Fatalf("Alice's presence event: %+v", p)
+		}
+	})
 }

@@ -84,6 +84,7 @@ var (
 func (t *Transport) Handler(h Hub) http.Handler {
 	hello := t.opts.helloTimeout(h)
 	t.watchHello(hello)
+	t.addHub(h)
 	return &handler{t: t, hub: h, readLimit: t.opts.readLimit(h), hello: int64(hello)}
 }
 

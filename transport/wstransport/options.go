@@ -146,7 +146,9 @@ type Options struct {
 	// At most 32 letters, digits, '-' and '_'; New panics on others.
 	// Default: 8 random base64url characters (48 bits), new at each start.
 	// A node given a stable NodeID also recognises, after a crash and
-	// restart, the connections of its previous run as its own dead ones.
+	// restart, the connections of its previous run as its own dead ones
+	// when other nodes relay frames to them, and disconnects them from its
+	// Hub.
 	NodeID string
 
 	// NewConnID returns the node-local part of a new connection's id (see

@@ -27,10 +27,19 @@ import (
 // history by seq) but keeps its members. Any other relay error (Redis
 // unreachable from the publisher) is logged and reports nothing gone: a
 // publisher cut off from the relay cannot tell who is alive.
+//
+// A node that restarts with the same NodeID has a subscriber again before
+// the grace ends; the connections of its previous run are then named in
+// relay messages it receives, and it disconnects them itself (deliver,
+// reap): only the owning node reports its own dead connections. No storage
+// item and no extra storage call is needed for liveness.
 
 // relaySubscribeRetry is the pause between two attempts to subscribe to the
 // node's inbox when Subscribe fails.
 const relaySubscribeRetry = time.Second
+
+// maxMissing bounds the nodes remembered without subscriber.
+const maxMissing = 1024
 
 // relaySubscribeTimeout bounds one attempt to subscribe.
 const relaySubscribeTimeout = 10 * time.Second
@@ -96,20 +105,89 @@ func (t *Transport) stopRelay(stop func() error) {
 }
 
 // deliver is the subscriber of the node's inbox: it queues a relayed frame
-// for, or closes, the connections it names. Connections that have ended are
-// skipped: their Disconnect ran or runs here.
+// for, or closes, the connections it names. A connection of this node that
+// does not exist is dead, though another node still sends to it: its
+// Disconnect failed, or it belonged to this node's previous run (a restart
+// with the same NodeID). Only this node can tell, so it disconnects it from
+// its Hubs (see reap), as a local Send reporting ErrGone would have.
 func (t *Transport) deliver(m chatfly.RelayMessage) {
 	reason := truncateReason(m.Reason)
+	var dead []string
 	t.mu.RLock()
-	defer t.mu.RUnlock()
 	for _, id := range m.Conns {
 		c := t.conns[id]
 		switch {
 		case c == nil:
+			if t.owns(id) {
+				dead = append(dead, id)
+			}
 		case m.Close != 0:
 			c.requestClose(websocket.StatusCode(m.Close), reason)
 		default:
 			c.enqueue(m.Frame)
+		}
+	}
+	t.mu.RUnlock()
+	if dead != nil {
+		t.reap(dead)
+	}
+}
+
+// maxDead bounds the dead connections waiting to be disconnected; more are
+// dropped (the next fan-out names them again).
+const maxDead = 4096
+
+// addHub records a Hub to tell of dead connections (once per Handler).
+func (t *Transport) addHub(h Hub) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.hubs = append(t.hubs, h) // Hubs need not be comparable: no dedup
+}
+
+// reap disconnects dead connections from every Hub of the Transport, in one
+// goroutine at a time, so that the relay's subscriber does not wait for
+// storage.
+func (t *Transport) reap(ids []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.shutdown || len(t.hubs) == 0 {
+		return
+	}
+	for _, id := range ids {
+		if len(t.dead) < maxDead && t.conns[id] == nil {
+			t.dead[id] = true
+		}
+	}
+	if t.reaping || len(t.dead) == 0 {
+		return
+	}
+	t.reaping = true
+	t.active++
+	go t.reapLoop()
+}
+
+func (t *Transport) reapLoop() {
+	defer t.release()
+	for {
+		t.mu.Lock()
+		var id string
+		for id = range t.dead {
+			break
+		}
+		delete(t.dead, id)
+		hubs := t.hubs
+		if id == "" || t.shutdown {
+			t.reaping = false
+			t.mu.Unlock()
+			return
+		}
+		t.mu.Unlock()
+		for _, h := range hubs {
+			ctx, cancel := context.WithTimeout(context.Background(), disconnectTimeout)
+			if err := h.Disconnect(ctx, id); err != nil {
+				t.log.Warn("wstransport: disconnecting a dead connection named by another node", "conn", id, "err", err)
+			}
+			cancel()
 		}
 	}
 }
@@ -139,6 +217,9 @@ func (t *Transport) publish(ctx context.Context, node string, m chatfly.RelayMes
 	t.mu.Lock()
 	since, ok := t.missing[node]
 	if !ok {
+		if len(t.missing) >= maxMissing {
+			clear(t.missing) // nodes gone for good; the grace restarts
+		}
 		since = now
 		t.missing[node] = now
 	}

@@ -166,3 +166,22 @@ func TestRelayErrors(t *testing.T) {
 }
 
 func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }
+
+// A relayed frame for a connection of this node that does not exist (its
+// Disconnect failed, or it is from this node's previous run) makes this
+// node disconnect it from its Hub; other nodes' ids are left alone.
+func TestRelayDeadConnectionDisconnected(t *testing.T) {
+	r := memrelay.New(nil)
+	a := nodeEnv(t, "a", r, 0)
+	c, live := a.dial(a.url, nil)
+	if err := r.Publish(bg, "a", chatfly.RelayMessage{Conns: []string{"a.old", live, "b.x"}, Frame: []byte("hi")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readFrames(t, c, 1); got[0] != "hi" {
+		t.Errorf("live connection got %q", got)
+	}
+	waitUntil(t, "the dead connection's Disconnect", func() bool { return a.hub.disconnectCount("a.old") == 1 })
+	if a.hub.disconnectCount(live) != 0 || a.hub.disconnectCount("b.x") != 0 {
+		t.Error("Disconnect of a live connection or of another node's")
+	}
+}

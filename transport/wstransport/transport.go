@@ -46,6 +46,9 @@ type Transport struct {
 	quit        chan struct{}        // closed when Shutdown begins
 	unsubscribe func() error         // stops the subscription; nil: none
 	missing     map[string]time.Time // nodes without subscriber, since
+	hubs        []Hub                // of its Handlers, told of dead connections
+	dead        map[string]bool      // own dead connections named by other nodes, to disconnect
+	reaping     bool                 // a goroutine disconnects the dead ones
 }
 
 var (
@@ -70,6 +73,7 @@ func New(opts *Options) *Transport {
 		conns:   make(map[string]*conn),
 		quit:    make(chan struct{}),
 		missing: make(map[string]time.Time),
+		dead:    make(map[string]bool),
 	}
 	t.bufs.New = func() any {
 		b := make([]byte, 0, o.MaxWriteBytes)
