@@ -336,7 +336,10 @@ type clusterHost struct{ b clusterBackend }
 
 func (h clusterHost) Start(t *testing.T, opts *chatfly.Options) scenario.Deployment {
 	opts.Logger = slog.New(slog.DiscardHandler)
-	return scenario.Deployment{URL: startCluster(t, h.b, 3, opts).lb.url}
+	c := startCluster(t, h.b, 3, opts)
+	// The application's server-side calls go through the first node's Hub
+	// and reach clients on every node.
+	return scenario.Deployment{URL: c.lb.url, Hub: c.nodes[0].hub}
 }
 
 // TestClusterAcrossNodes: presence and typing reach another node, and a
