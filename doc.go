@@ -43,7 +43,8 @@
 // # Watching it run
 //
 // [Options.Observer] is told of every frame (action, duration, error code,
-// storage calls) and of every failed storage or transport call. [Hub.Stats]
+// storage calls) and of every failed storage or transport call
+// (chatfly/observe/promexporter serves them to Prometheus). [Hub.Stats]
 // reads the connections and sessions a server holds. Failures are logged to
 // [Options.Logger] with the frame's connection, session, action and room.
 //

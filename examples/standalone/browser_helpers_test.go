@@ -32,6 +32,17 @@ type testServer struct {
 // opts. It stops at the end of the test.
 func startServer(t testing.TB, addr string, secret []byte, opts ...func(*chatfly.Options)) *testServer {
 	t.Helper()
+	hub := &chatfly.Options{Secret: secret}
+	for _, o := range opts {
+		o(hub)
+	}
+	return startServerWith(t, addr, &config{hub: hub})
+}
+
+// startServerWith runs the standalone server on addr with cfg, whose log is
+// set to the tests'.
+func startServerWith(t testing.TB, addr string, cfg *config) *testServer {
+	t.Helper()
 	var ln net.Listener
 	var err error
 	for i := 0; i < 50; i++ { // a restart may race the old socket's release
@@ -49,11 +60,8 @@ func startServer(t testing.TB, addr string, secret []byte, opts ...func(*chatfly
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	hub := &chatfly.Options{Secret: secret}
-	for _, o := range opts {
-		o(hub)
-	}
-	go func() { s.done <- run(ctx, ln, &config{log: log, hub: hub}) }()
+	cfg.log = log
+	go func() { s.done <- run(ctx, ln, cfg) }()
 	t.Cleanup(s.stop)
 	return s
 }

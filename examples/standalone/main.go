@@ -13,6 +13,9 @@
 //
 //	go run ./examples/standalone -trusted-proxies 10.0.0.0/8 -client-ip-header X-Forwarded-For
 //
+// With -metrics, Prometheus metrics (package observe/promexporter) are
+// served at /metrics.
+//
 // Open http://localhost:8080 in two browser windows, pick names and talk.
 package main
 
@@ -35,6 +38,7 @@ import (
 	"github.com/chatfly/chatfly/games/builtin"
 	"github.com/chatfly/chatfly/internal/listenurl"
 	"github.com/chatfly/chatfly/internal/storageflags"
+	"github.com/chatfly/chatfly/observe/promexporter"
 	"github.com/chatfly/chatfly/transport/wstransport"
 	"github.com/chatfly/chatfly/web"
 )
@@ -48,6 +52,7 @@ func main() {
 	flag.Var(&proxies.trusted, "trusted-proxies", "comma-separated networks (CIDR) of the reverse proxies in front of the server, e.g. 10.0.0.0/8,::1/128; only they may name the client in -client-ip-header")
 	flag.StringVar(&proxies.header, "client-ip-header", "", `header in which the trusted proxies name the client, e.g. "X-Forwarded-For" or "X-Real-IP" (ignored without -trusted-proxies)`)
 	limits := limitFlags(flag.CommandLine) // -max-conns, -max-conns-per-addr (server.go)
+	metrics := flag.Bool("metrics", false, "serve Prometheus metrics at /metrics (on the public address: hide it at the reverse proxy; see metrics.go)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -74,7 +79,7 @@ func main() {
 	}
 	behindProxies(flag.CommandLine, limits, len(proxies.trusted))
 	ln = wstransport.LimitListener(ln, limits)
-	if err := run(ctx, ln, &config{origins: *origins, proxies: proxies, log: log, store: store, hub: &chatfly.Options{Secret: secret}}); err != nil {
+	if err := run(ctx, ln, &config{origins: *origins, proxies: proxies, log: log, store: store, hub: &chatfly.Options{Secret: secret}, metrics: *metrics}); err != nil {
 		log.Error("server", "err", err)
 		os.Exit(1)
 	}
@@ -86,6 +91,7 @@ type config struct {
 	log     *slog.Logger
 	hub     *chatfly.Options // nil: defaults
 	store   chatfly.Storage  // nil: memory storage
+	metrics bool             // serve Prometheus metrics at /metrics (metrics.go)
 }
 
 // run serves until ctx is done, then shuts down gracefully: WebSocket
@@ -107,9 +113,19 @@ func run(ctx context.Context, ln net.Listener, cfg *config) error {
 	if hubOpts.Games == nil {
 		hubOpts.Games = builtin.All() // tic-tac-toe, Connect Four, rock-paper-scissors, word guess
 	}
-	hub := chatfly.New(cfg.storage(), ws, hubOpts)
-
 	mux := http.NewServeMux()
+	var exp *promexporter.Exporter
+	if cfg.metrics {
+		var err error
+		if exp, err = serveMetrics(mux, hubOpts); err != nil {
+			return err
+		}
+	}
+	hub := chatfly.New(cfg.storage(), ws, hubOpts)
+	if exp != nil {
+		exp.Watch(hub)
+	}
+
 	mux.Handle("/ws", ws.Handler(hub))
 	mux.Handle("/", web.Handler(nil)) // the app connects to /ws on the same host
 	srv := newHTTPServer(mux)
