@@ -188,18 +188,7 @@ func (nd *node) kill() {
 // dial connects a client named name to this node.
 func (nd *node) dial(name string, opts *client.Options) *client.Client {
 	nd.t.Helper()
-	if opts == nil {
-		opts = &client.Options{}
-	}
-	if opts.Name == "" && opts.Token == "" {
-		opts.Name = name
-	}
-	c, err := client.Dial(ctx(nd.t), nd.url, opts)
-	if err != nil {
-		nd.t.Fatalf("Dial %s to %s: %v", name, nd.id, err)
-	}
-	nd.t.Cleanup(func() { _ = c.Close() })
-	return c
+	return dialURL(nd.t, nd.url, name, opts)
 }
 
 // killableHub is a node's Hub until the node is killed; then nothing of it
@@ -460,12 +449,7 @@ func clusterOptions(b clusterBackend) *chatfly.Options {
 // dial connects a client named name through the balancer.
 func (b *balancer) dial(t *testing.T, name string) *client.Client {
 	t.Helper()
-	c, err := client.Dial(ctx(t), b.url, &client.Options{Name: name})
-	if err != nil {
-		t.Fatalf("Dial %s: %v", name, err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return dialURL(t, b.url, name, nil)
 }
 
 func memberNames(ms []chatfly.Member) string {

@@ -115,17 +115,24 @@ func (s *server) stop() {
 
 func (s *server) dial(name string, opts *client.Options) *client.Client {
 	s.t.Helper()
+	return dialURL(s.t, s.url, name, opts)
+}
+
+// dialURL connects a client named name (unless opts has a name or a token)
+// to url; it is closed when t ends.
+func dialURL(t *testing.T, url, name string, opts *client.Options) *client.Client {
+	t.Helper()
 	if opts == nil {
 		opts = &client.Options{}
 	}
 	if opts.Name == "" && opts.Token == "" {
 		opts.Name = name
 	}
-	c, err := client.Dial(ctx(s.t), s.url, opts)
+	c, err := client.Dial(ctx(t), url, opts)
 	if err != nil {
-		s.t.Fatalf("Dial %s: %v", name, err)
+		t.Fatalf("Dial %s to %s: %v", name, url, err)
 	}
-	s.t.Cleanup(func() { _ = c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
