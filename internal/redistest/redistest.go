@@ -38,6 +38,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -279,4 +280,38 @@ func Main(m *testing.M, opts ...goleak.Option) {
 		}
 	}
 	os.Exit(code)
+}
+
+// Cluster starts a one-node Redis Cluster of t's own (a redis-server with
+// cluster-enabled that owns all 16384 hash slots) and returns a cluster
+// client of it, with ContextTimeoutEnabled, closed when t ends. It skips or
+// fails t like [RedisServerAddr]. On a cluster a command or script whose
+// keys are in different hash slots fails (CROSSSLOT), which single-server
+// tests cannot show.
+func Cluster(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	srv := StartServer(t, "--cluster-enabled", "yes")
+	node := NewClient(t, srv.Addr)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if err := node.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
+		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	for {
+		info, err := node.ClusterInfo(ctx).Result()
+		if err != nil {
+			t.Fatalf("CLUSTER INFO: %v", err)
+		}
+		if strings.Contains(info, "cluster_state:ok") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the cluster is not ready: %s", info)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{srv.Addr}, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/redis/go-redis/v9"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,5 +64,18 @@ func TestMissing(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	if _, err := startServer(nil); !errors.Is(err, ErrRedisMissing) {
 		t.Fatalf("startServer without redis-server: %v, want ErrRedisMissing", err)
+	}
+}
+
+// A one-node cluster serves every slot, and refuses a command across slots
+// (which is what it is for: a single server would take it).
+func TestCluster(t *testing.T) {
+	c := Cluster(t)
+	ctx := t.Context()
+	if err := c.MSet(ctx, "{a}x", "1", "{a}y", "2").Err(); err != nil {
+		t.Fatalf("MSET in one slot: %v", err)
+	}
+	if err := c.Do(ctx, "MSET", "{a}x", "1", "{b}y", "2").Err(); err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
+		t.Fatalf("MSET across slots: %v, want CROSSSLOT", err)
 	}
 }
