@@ -8,7 +8,8 @@ import (
 )
 
 // Observer is told what a Hub does, for metrics, logs or traces
-// (chatfly/observe/promexporter exports it to Prometheus). Set it in [Options.Observer]; a nil Observer costs nothing.
+// (chatfly/observe/promexporter exports it to Prometheus,
+// chatfly/observe/emflog logs it as CloudWatch metrics). Set it in [Options.Observer]; a nil Observer costs nothing.
 //
 // Its methods are called synchronously by the goroutines that do the work,
 // concurrently: they must be safe for concurrent use, fast, and must not

@@ -89,6 +89,9 @@ func newLambdaFunction(ctx context.Context, getenv func(string) string) (apigwlo
 		secret:  []byte(secret),
 		origins: originList(getenv(envOrigins)),
 		log:     slog.Default(),
+		// One line per event in CloudWatch's embedded metric format:
+		// metrics by action, code and operation in namespace chatfly.
+		metrics: slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 	}), nil
 }
 

@@ -12,6 +12,11 @@
 //	CHATFLY_ORIGINS   web page origins allowed to connect (comma-separated patterns, as
 //	                  apigw.HandlerOptions.OriginPatterns); empty: any
 //
+// Each function logs one line per event to standard output in CloudWatch's
+// embedded metric format (package observe/emflog): CloudWatch turns them
+// into metrics of namespace chatfly (frames, duration and storage calls by
+// action and code, failures by operation).
+//
 // On a laptop, -local runs the whole stack on 127.0.0.1: an emulated API
 // Gateway WebSocket API (transport/apigw/apigwlocal) calling the four
 // functions in process, their management API calls going to the emulator

@@ -113,10 +113,11 @@ type testStack struct {
 
 // testConfig configures startStack.
 type testConfig struct {
-	store chatfly.Storage  // nil: memstore
-	hub   *chatfly.Options // nil: defaults
-	emu   *apigwlocal.Options
-	ops   *opLog // records the management API calls, if set
+	store   chatfly.Storage  // nil: memstore
+	hub     *chatfly.Options // nil: defaults
+	emu     *apigwlocal.Options
+	ops     *opLog       // records the management API calls, if set
+	metrics *slog.Logger // hubConfig.metrics
 }
 
 // startStack runs the stack of -local for t, with the management client
@@ -140,7 +141,7 @@ func startStack(t *testing.T, cfg testConfig) *testStack {
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	hc := hubConfig{store: cfg.store, mgmt: mgmt, secret: secret, hub: cfg.hub, log: log}
+	hc := hubConfig{store: cfg.store, mgmt: mgmt, secret: secret, hub: cfg.hub, log: log, metrics: cfg.metrics}
 	st := newStack(stackConfig{hubConfig: hc, stage: "test", emu: cfg.emu})
 	srv := httptest.NewServer(st.handler)
 	t.Cleanup(func() {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/games/builtin"
+	"github.com/chatfly/chatfly/observe/emflog"
 	"github.com/chatfly/chatfly/transport/apigw"
 	"github.com/chatfly/chatfly/transport/apigw/apigwlocal"
 	"github.com/chatfly/chatfly/web"
@@ -55,6 +56,7 @@ type hubConfig struct {
 	origins  []string         // web page origins allowed to connect; none: any
 	hub      *chatfly.Options // base options, copied; nil: defaults
 	log      *slog.Logger
+	metrics  *slog.Logger // a JSON logger for the CloudWatch EMF lines of observe/emflog; nil: none
 }
 
 // newFunction returns the handler of one function: its own Hub (as in its
@@ -62,6 +64,9 @@ type hubConfig struct {
 // through API Gateway's management API.
 func newFunction(fn function, cfg hubConfig) apigwlocal.Handler {
 	log := cfg.log.With("function", fn.name)
+	if cfg.metrics != nil {
+		cfg.metrics = cfg.metrics.With("function", fn.name)
+	}
 	hub, opts := newHub(cfg, log)
 	return &functionHandler{
 		fn:  fn,
@@ -87,6 +92,9 @@ func newHub(cfg hubConfig, log *slog.Logger) (*chatfly.Hub, chatfly.Options) {
 	}
 	opts.Secret = cfg.secret
 	opts.Logger = log
+	if cfg.metrics != nil {
+		opts.Observer = emflog.New(cfg.metrics, nil)
+	}
 	return chatfly.New(cfg.store, apigw.New(cfg.mgmt, &apigw.Options{Endpoint: cfg.endpoint, Logger: log}), &opts), opts
 }
 
