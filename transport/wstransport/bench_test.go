@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/chatfly/chatfly/relay/memrelay"
 	"github.com/chatfly/chatfly/transport/wstransport"
 )
 
@@ -24,23 +26,39 @@ import (
 // allocs/op counts every allocation of the process meanwhile. Up to half a
 // queue of broadcasts is in flight, so writers coalesce as they would under
 // load. ns/delivery is ns/op / 1000; ns/SendMany is the time spent in the
-// SendMany call alone (enqueueing to 1000 queues).
+// SendMany call alone (enqueueing to 1000 queues). With nodes=3 the clients
+// are spread over three Transports joined by memrelay, and the first one
+// sends: two thirds of each fan-out go through the relay (two messages).
 func BenchmarkSendMany(b *testing.B) {
+	for _, nodes := range []int{1, 3} {
+		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) { benchSendMany(b, nodes) })
+	}
+}
+
+func benchSendMany(b *testing.B, nodes int) {
 	const conns = 1000
 	const queue = 256
 	const window = queue / 4
 
-	e := newEnv(b, envConfig{opts: &wstransport.Options{
-		QueueSize:    queue,
-		PingInterval: -1,
-		Logger:       slog.New(slog.DiscardHandler),
-	}})
+	relay := memrelay.New(nil)
+	envs := make([]*env, nodes)
+	for i := range envs {
+		envs[i] = newEnv(b, envConfig{opts: &wstransport.Options{
+			QueueSize:    queue,
+			PingInterval: -1,
+			Logger:       slog.New(slog.DiscardHandler),
+			NodeID:       fmt.Sprint("n", i),
+			Relay:        relay,
+		}})
+	}
+	e := envs[0]
 	ids := make([]string, conns)
 	counts := make([]atomic.Int64, conns)
 	var total, messages atomic.Int64
 	var wg sync.WaitGroup
 	for i := range conns {
-		c, id := e.dial(e.url, nil)
+		ei := envs[i%nodes]
+		c, id := ei.dial(ei.url, nil)
 		ids[i] = id
 		wg.Go(func() { countFrames(c, &counts[i], &total, &messages) })
 	}
@@ -82,8 +100,10 @@ func BenchmarkSendMany(b *testing.B) {
 
 	ctx, cancel := context.WithTimeout(bg, 30*time.Second)
 	defer cancel()
-	if err := e.tr.Shutdown(ctx); err != nil {
-		b.Fatal(err)
+	for _, e := range envs {
+		if err := e.tr.Shutdown(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 	wg.Wait()
 }

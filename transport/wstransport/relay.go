@@ -242,15 +242,34 @@ func (t *Transport) sendRemote(ctx context.Context, id string, frame []byte) err
 
 // sendRemoteMany relays frame to the connections of other nodes, one
 // message per node, and returns the connections of nodes that are gone.
+// The messages to several nodes are published at once, so that a fan-out
+// waits for one relay round trip, not one per node.
 func (t *Transport) sendRemoteMany(ctx context.Context, byNode map[string][]string, frame []byte) (gone []string, err error) {
-	var errs []error
+	type result struct {
+		ids  []string
+		gone bool
+		err  error
+	}
+	results := make(chan result, len(byNode))
 	for node, ids := range byNode {
-		g, err := t.publish(ctx, node, chatfly.RelayMessage{Conns: ids, Frame: frame})
-		if g {
-			gone = append(gone, ids...)
+		pub := func() {
+			g, err := t.publish(ctx, node, chatfly.RelayMessage{Conns: ids, Frame: frame})
+			results <- result{ids, g, err}
 		}
-		if err != nil {
-			errs = append(errs, err)
+		if len(byNode) == 1 {
+			pub()
+		} else {
+			go pub()
+		}
+	}
+	var errs []error
+	for range byNode {
+		r := <-results
+		if r.gone {
+			gone = append(gone, r.ids...)
+		}
+		if r.err != nil {
+			errs = append(errs, r.err)
 		}
 	}
 	return gone, errors.Join(errs...)
