@@ -18,31 +18,46 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/client"
+	"github.com/chatfly/chatfly/internal/redistest"
 	"github.com/chatfly/chatfly/storage/dynamostore"
 	"github.com/chatfly/chatfly/storage/dynamostore/dynamotest"
 	"github.com/chatfly/chatfly/storage/memstore"
+	"github.com/chatfly/chatfly/storage/redisstore"
 	"github.com/chatfly/chatfly/transport/wstransport"
 )
 
-func TestMain(m *testing.M) { dynamotest.Main(m) }
+func TestMain(m *testing.M) { redistest.MainStopping(m, dynamotest.Stop) }
 
 // storeKind is a Storage that the chat scenarios run on.
 type storeKind struct {
 	name string
 	make func(t *testing.T) chatfly.Storage // a new, empty Storage for t
-	// emulated: every storage call is a request to a DynamoDB emulator,
-	// far slower than memstore.
+	// emulated: every storage call is a request to an emulator (of
+	// DynamoDB, or miniredis), far slower than memstore.
 	emulated bool
 }
 
-// stores are the Storages of the chat scenarios: memstore, and dynamostore
-// on a fresh table of minidyn (in process, always) and of dynalite (skipped
+// stores are the Storages of the chat scenarios: memstore; dynamostore on
+// a fresh table of minidyn (in process, always) and of dynalite (skipped
 // when it is not installed, unless CHATFLY_REQUIRE_DYNALITE=1; see package
-// dynamotest).
+// dynamotest); and redisstore on a fresh miniredis (in process, always) and
+// under a fresh prefix on redis-server (skipped when it is not installed,
+// unless CHATFLY_REQUIRE_REDIS=1; see internal/redistest).
 var stores = []storeKind{
 	{name: "memstore", make: func(*testing.T) chatfly.Storage { return memstore.New(nil) }},
 	{name: "minidyn", make: func(t *testing.T) chatfly.Storage { return openDynamo(t, dynamotest.Minidyn(t)) }, emulated: true},
 	{name: "dynalite", make: func(t *testing.T) chatfly.Storage { return openDynamo(t, dynamotest.Dynalite(t)) }, emulated: true},
+	{name: "miniredis", make: func(t *testing.T) chatfly.Storage { return openRedis(t, redistest.MiniredisAddr(t)) }, emulated: true},
+	{name: "redis-server", make: func(t *testing.T) chatfly.Storage { return openRedis(t, redistest.RedisServerAddr(t)) }},
+}
+
+func openRedis(t *testing.T, addr string) chatfly.Storage {
+	t.Helper()
+	s, err := redisstore.New(redistest.NewClient(t, addr), &redisstore.Options{Prefix: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func openDynamo(t *testing.T, client *dynamodb.Client) chatfly.Storage {

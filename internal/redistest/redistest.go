@@ -270,9 +270,17 @@ func (s *Server) waitReady(d time.Duration) error {
 // Main is a TestMain for packages that use these backends: it runs the
 // tests, stops the shared redis-server, and then, if all passed, fails on
 // leaked goroutines (with opts, such as goleak.IgnoreAnyFunction).
-func Main(m *testing.M, opts ...goleak.Option) {
+func Main(m *testing.M, opts ...goleak.Option) { MainStopping(m, nil, opts...) }
+
+// MainStopping is [Main] for a package whose tests also start servers of
+// another kind: it calls stop (such as dynamotest.Stop), if not nil, after
+// the tests, before the leak check.
+func MainStopping(m *testing.M, stop func(), opts ...goleak.Option) {
 	code := m.Run()
 	Stop()
+	if stop != nil {
+		stop()
+	}
 	if code == 0 {
 		if err := goleak.Find(opts...); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
