@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/storage/memstore"
 )
 
 const jsRouletteState = `document.querySelector(".roulette")?.dataset.state`
@@ -79,10 +81,13 @@ func TestBrowserRoulette(t *testing.T) {
 }
 
 // TestBrowserRouletteTimers drives the roulette screen against a scripted
-// client, for what two real people rarely show: the place in the queue is
-// refreshed every 20 seconds while waiting, the refresh stops once matched,
-// and a roulette.waiting reply that arrives after roulette.matched (the
-// match happened while the request was on its way) is ignored.
+// client, for what two real people rarely show: while waiting, the screen
+// (through chatfly-roulette.js) asks again when roulette.waiting's retry
+// says, with the interests the server echoed, and a pair its own ask finds
+// is shown; asking stops once matched; a roulette.waiting reply that
+// arrives after roulette.matched (the match happened while the request
+// was on its way) is ignored, and its ask then finds the same pair, which
+// is not announced twice.
 func TestBrowserRouletteTimers(t *testing.T) {
 	browser := newBrowser(t)
 	srv := startServer(t, "127.0.0.1:0", secret)
@@ -90,19 +95,22 @@ func TestBrowserRouletteTimers(t *testing.T) {
 	tb.Do("open the app", chromedp.Navigate(srv.url()+"/"))
 	tb.WaitJS("the app", `document.querySelector("#name")`)
 	type result struct {
-		Interval   int      `json:"interval"`
+		Delays     []int    `json:"delays"`
 		Sent       []string `json:"sent"`
-		AfterLate  string   `json:"afterLate"`
 		Status     string   `json:"status"`
-		Timers     int      `json:"timers"`
+		AfterLate  string   `json:"afterLate"`
+		Matched    int      `json:"matched"`
+		Pending    int      `json:"pending"`
 		AfterEnded string   `json:"afterEnded"`
 	}
 	got := eval[result](tb, `(async () => {
 		const { default: view } = await import("/views/roulette.js");
-		const intervals = new Map();
+		const realTimeout = window.setTimeout;
+		const timers = new Map();
 		let next = 1;
-		window.setInterval = (fn, ms) => (intervals.set(next, { fn, ms }), next++);
-		window.clearInterval = (id) => intervals.delete(id);
+		window.setTimeout = (fn, ms) => ms ? (timers.set(next, { fn, ms }), next++) : realTimeout(fn, 0);
+		window.clearTimeout = (id) => timers.delete(id);
+		const fire = () => { const [id, t] = [...timers][0]; timers.delete(id); t.fn(); };
 		const sent = [];
 		const pending = [];
 		const client = new EventTarget();
@@ -116,44 +124,90 @@ func TestBrowserRouletteTimers(t *testing.T) {
 			sent.push(action + (f?.interests?.length ? " " + f.interests.join("+") : ""));
 			return new Promise((res) => pending.push(res));
 		};
+		let matched = 0;
+		client.on("roulette.matched", () => matched++);
 		const emit = (type, detail) => client.dispatchEvent(new CustomEvent(type, { detail }));
-		const tick = () => new Promise((res) => setTimeout(res, 0));
+		const tick = () => new Promise((res) => realTimeout(res, 0));
+		const lin = { type: "roulette.matched", room: "rp-1", partner: { id: "lin", name: "Lin" } };
 		const v = view.render({ client });
 		document.body.append(v.el);
 		v.el.querySelector("#interests").value = " Go , MUSIC";
-		[...v.el.querySelectorAll("button")].find((b) => b.textContent === "Start").click();
-		pending.shift()({ type: "roulette.waiting", interests: ["go", "music"] });
+		const start = () => [...v.el.querySelectorAll("button")].find((b) => b.textContent === "Start").click();
+		start();
+		pending.shift()({ type: "roulette.waiting", interests: ["go", "music"], retry: 7000 });
 		await tick();
-		const r = { sent };
-		const timer = [...intervals.values()][0];
-		r.interval = timer ? timer.ms : -1;
-		timer.fn(); // 20 seconds later: refresh
-		// The match arrives as an event before the refresh's waiting reply.
-		emit("roulette.matched", { type: "roulette.matched", room: "rp-1", partner: { id: "lin", name: "Lin" } });
-		pending.shift()({ type: "roulette.waiting", interests: ["go", "music"] });
+		const r = { sent, delays: [...timers.values()].map((t) => t.ms) };
+		fire(); // 7 seconds later: the screen asks again by itself
+		pending.shift()({ type: "roulette.waiting", interests: ["go", "music"] }); // no retry: 20 s
+		await tick();
+		r.delays.push(...[...timers.values()].map((t) => t.ms));
+		fire();
+		pending.shift()(lin); // the ask finds Lin
+		await tick();
+		r.status = v.el.querySelector(".rl-status").textContent;
+		emit("roulette.ended", { type: "roulette.ended", room: "rp-1", reason: "next" });
+		// Start again; the match arrives as an event before the waiting reply.
+		start();
+		const lin2 = { ...lin, room: "rp-2" };
+		emit("roulette.matched", lin2);
+		pending.shift()({ type: "roulette.waiting", interests: ["go", "music"], retry: 5 });
 		await tick();
 		r.afterLate = v.el.dataset.state;
-		r.status = v.el.querySelector(".rl-status").textContent;
-		r.timers = intervals.size;
-		emit("roulette.ended", { type: "roulette.ended", room: "rp-1", reason: "disconnected" });
+		fire(); // the ask of the late waiting answers the same pair
+		pending.shift()(lin2);
+		await tick();
+		r.matched = matched;
+		r.pending = timers.size + pending.length;
+		emit("roulette.ended", { type: "roulette.ended", room: "rp-2", reason: "disconnected" });
 		r.afterEnded = v.el.querySelector(".rl-status").textContent;
 		v.destroy();
 		v.el.remove();
+		window.setTimeout = realTimeout;
 		return r;
 	})()`)
 	want := result{
-		Interval:   20000,
-		Sent:       []string{"roulette.join go+music", "roulette.join go+music"},
-		AfterLate:  "matched",
+		Delays:     []int{7000, 20000},
+		Sent:       []string{"roulette.join go+music", "roulette.join go+music", "roulette.join go+music", "roulette.join go+music", "roulette.join go+music"},
 		Status:     "Talking with Lin",
-		Timers:     0,
+		AfterLate:  "matched",
+		Matched:    2, // Lin from the screen's own ask, then Lin's event of rp-2; not the repeat
+		Pending:    0,
 		AfterEnded: "The chat ended: Lin disconnected. Press Start to meet someone new.",
 	}
-	if got.Interval != want.Interval || len(got.Sent) != len(want.Sent) || got.Sent[0] != want.Sent[0] || got.Sent[1] != want.Sent[1] ||
-		got.AfterLate != want.AfterLate || got.Status != want.Status || got.Timers != want.Timers || got.AfterEnded != want.AfterEnded {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("roulette screen:\n got  %+v\n want %+v", got, want)
 	}
 	tb.Check()
+}
+
+// TestBrowserRouletteAsksAgain: two people in real browser tabs of the
+// app each press Start once, Cy without interests, then Ada with one,
+// whose join cannot pair her before her fallback (300 ms here); they are
+// paired without touching anything, because the page asks again when the
+// server says.
+func TestBrowserRouletteAsksAgain(t *testing.T) {
+	browser := newBrowser(t)
+	srv := startServer(t, "127.0.0.1:0", secret, func(o *chatfly.Options) {
+		o.Matcher = chatfly.NewMatcher(memstore.New(nil), &chatfly.MatcherOptions{FallbackAfter: 300 * time.Millisecond})
+	})
+	ada, cy := newTab(t, browser, "Ada"), newTab(t, browser, "Cy")
+	for _, x := range []struct {
+		tb        *tab
+		name, tag string
+	}{{cy, "Cy", ""}, {ada, "Ada", "go"}} {
+		enter(x.tb, srv.url(), x.name)
+		x.tb.Do("open Roulette", chromedp.Click(chromedp.CSS(`a[href="#/roulette"]`)))
+		x.tb.WaitJS("the roulette screen", `location.hash === "#/roulette" && `+jsRouletteStatus("Press Start"))
+		if x.tag != "" {
+			x.tb.Do("interests", chromedp.SendKeys(chromedp.ID("interests"), x.tag))
+		}
+		x.tb.ClickJS("Start", jsButton("rl-controls", "Start"))
+		x.tb.WaitJS("started", jsRouletteState+` !== "idle"`)
+	}
+	ada.WaitJS("Ada is paired with Cy", jsRouletteStatus("Talking with Cy"))
+	cy.WaitJS("Cy is paired with Ada", jsRouletteStatus("Talking with Ada"))
+	ada.Check()
+	cy.Check()
 }
 
 // jsGame is the newest game card on the page.

@@ -1,22 +1,23 @@
 // Chat roulette (PROTOCOL.md, "Chat roulette"): meet someone at random for
 // a one-on-one chat. Start queues you, with optional interest tags; once the
 // server pairs you, you chat in a private pair room; Next ends the chat and
-// looks for someone else; Stop leaves. While waiting, the place in the queue
-// is refreshed every 20 seconds (the server forgets a waiter after a minute
-// without one). A roulette.waiting that arrives after roulette.matched (the
-// match happened while the request was on its way) is ignored.
+// looks for someone else; Stop leaves. While waiting, chatfly-roulette.js
+// asks the server again by itself when the server says (a fallback that
+// comes due, and every 20 seconds to keep the place in the queue), so a
+// pair found then arrives as a roulette.matched event. A roulette.waiting that arrives
+// after roulette.matched (the match happened while the request was on its
+// way) is ignored.
+import { Roulette } from "../chatfly-roulette.js";
 import { h, time } from "../lib/dom.js";
 import { css } from "./ui.js";
-
-const REFRESH_MS = 20000;
 
 export default {
   render(app) {
     const c = app.client;
+    const rl = new Roulette(c);
     const me = () => c.welcome?.session;
     let state = "idle"; // idle, waiting, matched, ended
     let pair = null; // {room, partner, shared} while matched
-    let refresh = 0;
     let typer = 0;
     let seqs = new Set();
     let gone = false;
@@ -32,8 +33,8 @@ export default {
       placeholder: "music, go, films",
       "aria-describedby": "interests-help",
     });
-    const startBtn = h("button", { type: "button", onclick: () => go("roulette.join") }, "Start");
-    const nextBtn = h("button", { type: "button", class: "secondary", onclick: () => go("roulette.next") }, "Next");
+    const startBtn = h("button", { type: "button", onclick: () => go("join") }, "Start");
+    const nextBtn = h("button", { type: "button", class: "secondary", onclick: () => go("next") }, "Next");
     const stopBtn = h("button", { type: "button", class: "secondary", onclick: stop }, "Stop");
     const status = h("p", { class: "rl-status", role: "status" });
     const msgs = h("ol", { class: "msgs" });
@@ -67,8 +68,7 @@ export default {
       form,
     );
 
-    // set shows a state: the status line, which buttons work, and the
-    // queue refresh while waiting.
+    // set shows a state: the status line and which buttons work.
     function set(s, text) {
       state = s;
       status.textContent = text;
@@ -78,8 +78,6 @@ export default {
       stopBtn.disabled = s === "idle";
       tags.disabled = s === "waiting";
       input.disabled = sendBtn.disabled = s !== "matched";
-      clearInterval(refresh);
-      if (s === "waiting") refresh = setInterval(() => request("roulette.join"), REFRESH_MS);
       // Keyboard users keep a working control: the one for what comes next.
       const a = document.activeElement;
       if (a === document.body || a?.disabled || [startBtn, nextBtn, stopBtn].includes(a)) {
@@ -103,7 +101,7 @@ export default {
 
     async function request(action) {
       try {
-        handle(await c.request(action, { interests: interests() }));
+        handle(await rl[action](interests()));
       } catch (err) {
         if (gone || state !== "waiting" || err.code === "disconnected" || err.code === "timeout") return; // back online, the welcome handler asks again
         set("idle", "Could not start: " + err.message);
@@ -139,7 +137,7 @@ export default {
       pair = null;
       set("idle", was ? "You left the chat with " + was.partner.name + "." : "Stopped.");
       try {
-        await c.request("roulette.leave");
+        await rl.leave();
       } catch {
         // gone anyway: the queue entry expires
       }
@@ -206,7 +204,7 @@ export default {
         if (state !== "waiting" && state !== "matched") return;
         const had = pair;
         try {
-          const f = await c.request("roulette.join", { interests: interests() });
+          const f = await rl.join(interests());
           if (f.type === "roulette.waiting" && had && pair === had) {
             ended("the connection was lost");
             set("waiting", "Looking for someone new…");
@@ -225,9 +223,9 @@ export default {
       destroy() {
         gone = true;
         offs.forEach((off) => off());
-        clearInterval(refresh);
         clearTimeout(typer);
-        if (state === "waiting" || state === "matched") c.request("roulette.leave").catch(() => {});
+        if (state === "waiting" || state === "matched") rl.leave().catch(() => {});
+        rl.close();
       },
     };
   },
