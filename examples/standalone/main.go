@@ -122,6 +122,7 @@ func run(ctx context.Context, ln net.Listener, cfg *config) error {
 		}
 	}
 	hub := chatfly.New(cfg.storage(), ws, hubOpts)
+	defer startSweep(ctx, hub, cfg.log)()
 	if exp != nil {
 		exp.Watch(hub)
 	}
