@@ -44,9 +44,10 @@
 // The app is plain modern JavaScript (ES modules) in static/: app.js holds a
 // small router over location.hash and the shared state, views/*.js one screen
 // each (name, rooms, chat, roulette), lib/dom.js the helpers that build
-// elements, chatfly-roulette.js the roulette part of the client (loaded by
-// the roulette screen only). User text only ever reaches the page as text
-// nodes, never as HTML.
+// elements. views/roulette.js also exports Roulette, the roulette part of
+// the client (a pair found when it asks again is a roulette.matched event),
+// for other pages too. User text only ever reaches the page as text nodes,
+// never as HTML.
 //
 // What the first visit does not need loads on demand, with a dynamic
 // import(): the roulette screen, the "New room" dialog (views/create.js), and

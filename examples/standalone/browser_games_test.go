@@ -82,7 +82,7 @@ func TestBrowserRoulette(t *testing.T) {
 
 // TestBrowserRouletteTimers drives the roulette screen against a scripted
 // client, for what two real people rarely show: while waiting, the screen
-// (through chatfly-roulette.js) asks again when roulette.waiting's retry
+// (through its Roulette) asks again when roulette.waiting's retry
 // says, with the interests the server echoed, and a pair its own ask finds
 // is shown; asking stops once matched; a roulette.waiting reply that
 // arrives after roulette.matched (the match happened while the request

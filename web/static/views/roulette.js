@@ -1,15 +1,90 @@
 // Chat roulette (PROTOCOL.md, "Chat roulette"): meet someone at random for
 // a one-on-one chat. Start queues you, with optional interest tags; once the
 // server pairs you, you chat in a private pair room; Next ends the chat and
-// looks for someone else; Stop leaves. While waiting, chatfly-roulette.js
-// asks the server again by itself when the server says (a fallback that
-// comes due, and every 20 seconds to keep the place in the queue), so a
-// pair found then arrives as a roulette.matched event. A roulette.waiting that arrives
+// looks for someone else; Stop leaves. While waiting, Roulette (below) asks
+// the server again by itself when the server says (a fallback that comes
+// due, and every 20 seconds to keep the place in the queue), so a pair
+// found then arrives as a roulette.matched event. A roulette.waiting that arrives
 // after roulette.matched (the match happened while the request was on its
 // way) is ignored.
-import { Roulette } from "../chatfly-roulette.js";
 import { h, time } from "../lib/dom.js";
 import { css } from "./ui.js";
+
+// Roulette is the chat roulette for any chatfly.js Client, the screen's and
+// an integrator's page alike (it is here, loaded on demand, so that the
+// first page stays under 50 KB):
+//
+//   import { Roulette } from "/views/roulette.js";
+//   const roulette = new Roulette(chat);             // chat: a chatfly.js Client
+//   chat.on("roulette.matched", (p) => show(p.partner, p.room));
+//   await roulette.join(["music"]);                  // roulette.waiting or roulette.matched
+//
+// While waiting, it asks the server again by itself when roulette.waiting's
+// retry says (when a fallback comes due, and every 20 seconds to keep the
+// place in the queue), until a pair is found or leave is called. A pair
+// found by its own ask is dispatched on the client as a "roulette.matched"
+// event, like one the server pushes, and only once.
+export class Roulette {
+  constructor(client) {
+    this.client = client;
+    this.room = null; // the pair announced last
+    this.timer = 0;
+    this.off = client.on("roulette.matched", (f) => this._stop(f.room));
+  }
+
+  // join queues the session with optional interests (or answers its
+  // current pair) and resolves with the reply.
+  join(interests = []) {
+    return this._ask("roulette.join", interests);
+  }
+
+  // next ends the current pair and queues the session again.
+  next(interests = []) {
+    return this._ask("roulette.next", interests);
+  }
+
+  // leave ends the current pair and leaves the queue.
+  leave() {
+    this._stop(null);
+    return this.client.request("roulette.leave");
+  }
+
+  // close stops asking and listening (it does not leave the queue).
+  close() {
+    this._stop(this.room);
+    this.off();
+  }
+
+  async _ask(action, interests) {
+    clearTimeout(this.timer);
+    const f = await this.client.request(action, { interests });
+    if (f.type === "roulette.matched") this._stop(f.room);
+    else if (f.type === "roulette.waiting") {
+      this.timer = setTimeout(() => this._again(f.interests || interests), f.retry > 0 ? f.retry : 20000);
+    }
+    return f;
+  }
+
+  async _again(interests) {
+    const known = this.room;
+    try {
+      const f = await this._ask("roulette.join", interests);
+      if (f.type === "roulette.matched" && f.room !== known) this._dispatch("roulette.matched", f);
+    } catch (err) {
+      // A dropped connection: the app asks again once it is back.
+      if (err.code !== "disconnected" && err.code !== "closed") this._dispatch("error", err);
+    }
+  }
+
+  _stop(room) {
+    clearTimeout(this.timer);
+    this.room = room;
+  }
+
+  _dispatch(type, detail) {
+    this.client.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
 
 export default {
   render(app) {
