@@ -73,6 +73,15 @@ type Options struct {
 	// its presence alive in the server's storage. Default
 	// DefaultPingInterval; negative disables it.
 	PingInterval time.Duration
+	// NoGapFill turns off gap filling. By default, in every room joined
+	// with [Client.Join], a message whose seq is more than the last seen
+	// plus one (one that a cluster's relay lost came before it) makes the
+	// client fetch the missing messages with history, and deliver them and
+	// the room's messages that came meanwhile on Events in seq order (a
+	// fill waits at most 10 seconds for history; a gap of more than 1,000
+	// messages is filled with its latest 1,000). Load tools that count lost
+	// messages turn it off.
+	NoGapFill bool
 }
 
 func (o *Options) withDefaults() Options {
@@ -151,6 +160,7 @@ type Client struct {
 
 	ping keepalive
 	rl   asker
+	gaps *gapFiller // nil with Options.NoGapFill
 }
 
 // reply is what the read loop hands to a waiting call.
@@ -191,6 +201,10 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		writing: make(chan struct{}, 1),
 	}
 	c.wguard.init(o.WriteTimeout, func() { conn.CloseNow() })
+	if !o.NoGapFill {
+		c.gaps = new(gapFiller)
+		c.gaps.init()
+	}
 	go c.readLoop()
 	w, err := c.hello(ctx, &o)
 	if err != nil {
@@ -303,6 +317,9 @@ func (c *Client) Close() error {
 		close(c.closing)
 		err := c.conn.Close(websocket.StatusNormalClosure, "")
 		<-c.done
+		if c.gaps != nil {
+			c.gaps.fills.Wait()
+		}
 		c.ping.stop()
 		c.rl.stop()
 		c.wguard.stop()
@@ -525,6 +542,9 @@ func (c *Client) dispatch(frame []byte, in *interner) error {
 				c.mu.Unlock()
 			}
 		}
+		if c.gaps != nil && !c.trackSeq(&m, ev) {
+			continue
+		}
 		if m.id != nil {
 			if c.deliver(&m, ev) {
 				continue
@@ -538,6 +558,20 @@ func (c *Client) dispatch(frame []byte, in *interner) error {
 		}
 	}
 	return nil
+}
+
+// trackSeq feeds the gap filler: joined and left replies start and end the
+// tracking of a room, and a message reports whether to deliver it now.
+func (c *Client) trackSeq(m *lineMeta, ev Event) bool {
+	switch ev.Type {
+	case "joined":
+		c.gaps.joined(ev.Raw)
+	case "left":
+		c.gaps.left(ev.Room)
+	case "message":
+		return m.id != nil || ev.Seq <= 0 || c.gaps.admit(c, ev)
+	}
+	return true
 }
 
 func isBlank(b []byte) bool {
@@ -610,6 +644,9 @@ func (c *Client) end(err error) {
 	c.mu.Unlock()
 	c.ping.halt()
 	c.rl.halt()
+	if c.gaps != nil {
+		c.gaps.end()
+	}
 	close(c.events)
 	close(c.done)
 }
