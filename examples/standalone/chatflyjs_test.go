@@ -10,6 +10,7 @@ import (
 // clientScenarios drives chatfly.js against a scripted fake WebSocket, for
 // the paths a real server rarely takes: several events in one frame,
 // duplicates and reordering, catching up after a drop (with a gap to fetch),
+// a live message lost on the way (fetched with history, delivered in order),
 // a server that lost its history, hello_required, an expired token, error
 // frames without id, new event types, timeouts, typing throttling, and the
 // close codes after which it must not reconnect.
@@ -74,11 +75,14 @@ const clientScenarios = `(async () => {
   await c.join("lobby");
 
   // Several events in one frame, duplicates, out of order.
+  // 4 before 3 is a gap: 3 is fetched, and 4 waits for it.
+  let mark = sent.length;
   sockets[0].push(m(4), m(3), m(4), { type: "presence", room: "lobby", event: "join", member: { id: "s3", name: "Kim" }, members: 3 }, m(3));
-  r.frame = seen.join();
+  await until("the gap before 4", () => seen.length === 4);
+  r.frame = seen.join() + " | " + actions(mark);
 
   // A network drop: reconnect with the token, rejoin after 4, fetch the gap up to 7.
-  let mark = sent.length;
+  mark = sent.length;
   top = 7;
   handlers.join = (f) => ({ type: "joined", room: room(7), members: [], history: f.after === 4 ? [m(5)] : [] });
   sockets[0].drop(1006);
@@ -168,6 +172,29 @@ const clientScenarios = `(async () => {
   r.badName += " " + (sockets.length - n);
   r.states = states.join(", ");
   c.close();
+
+  // A message dropped on the way (a cluster's relay lost it): 4 never
+  // comes live; the client fetches it with history and delivers 3 to 7 in
+  // order, holding 5 and 6 (and 7, which comes during the fetch) meanwhile.
+  {
+    const n = sockets.length;
+    top = 7;
+    handlers.join = () => ({ type: "joined", room: room(2), members: [], history: [m(1), m(2)] });
+    const history = handlers.history;
+    handlers.history = (f, ws) => { ws.push(m(7)); return history(f, ws); };
+    const g = new Client({ url, name: "G", storage: null, minDelay: 10 });
+    const gs = [];
+    g.on("message", (x) => gs.push(x.seq));
+    await g.ready;
+    await g.join("lobby");
+    const mark = sent.length;
+    sockets[n].push(m(3));
+    sockets[n].push(m(5), m(6));
+    await until("the lost message", () => gs.length >= 7);
+    await sleep(20);
+    r.gap = gs.join() + " | " + actions(mark);
+    g.close();
+  }
   return r;
 })()`
 
@@ -178,8 +205,8 @@ func TestBrowserClientScenarios(t *testing.T) {
 	tb.Do("open a page of the site", chromedp.Navigate(chat.URL+"/"))
 	got := eval[map[string]string](tb, clientScenarios)
 	want := map[string]string{
-		"frame":          "1,2,4,3",
-		"drop":           "1,2,4,3,5,6,7 | hello(token tok1) join(after 4) history(before 8)",
+		"frame":          "1,2,3,4 | history(before 4)",
+		"drop":           "1,2,3,4,5,6,7 | hello(token tok1) join(after 4) history(before 8)",
 		"reset":          "1,2 | hello(token tok2) join(after 7) history(before 3) | join,rejoin,rejoin reset",
 		"helloRequired":  "3 | send hello(token tok3) join(after 2) send",
 		"events":         "rate_limited | r1",
@@ -190,6 +217,7 @@ func TestBrowserClientScenarios(t *testing.T) {
 		"final":          "4001 closed 1, 1008 closed 1, 1000 closed 1",
 		"back":           "1011 open, 4000 open",
 		"badName":        "invalid_name closed 1",
+		"gap":            "1,2,3,4,5,6,7 | history(before 5)",
 		"connectTimeout": "3 connecting, reconnecting 1011, connecting, reconnecting 1011, connecting, open 1000 1000",
 		"states":         "connecting, open, reconnecting 1006, reconnecting, open, reconnecting 1001, reconnecting, open, open",
 	}

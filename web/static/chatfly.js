@@ -10,7 +10,10 @@
 // The client reconnects by itself (server restart, network drop, too slow)
 // with its resume token, joins its rooms again with `after` set to the last
 // seq it saw, and delivers each message once, whether it came live or from a
-// join's history. Requests made while it reconnects wait until it is back.
+// join's history. A live message whose seq skips some (lost by a cluster's
+// relay, which delivers at most once) makes it fetch the missing ones with
+// history first, so they arrive late, in order, rather than never.
+// Requests made while it reconnects wait until it is back.
 
 export const PROTOCOL = 1;
 
@@ -89,7 +92,7 @@ export class Client extends EventTarget {
     this.state = "idle";
     this.welcome = null;
     this._ws = null;
-    this._rooms = new Map(); // joined rooms: id -> {seq, seen}
+    this._rooms = new Map(); // joined rooms: id -> {seq, seen, held}
     this._pending = new Map(); // request id -> {resolve, reject, timer}
     this._waiters = new Set(); // requests waiting for "open"
     this._typed = new Map(); // room -> last typing time
@@ -293,7 +296,7 @@ export class Client extends EventTarget {
         const d = this._joined(room, j, true);
         // A join with after returns at most one page: fetch the rest of a long absence.
         const top = d.reset ? 0 : this.lastSeq(room);
-        if (j.room && j.room.seq > top) await this._fill(room, top, j.room.seq, ws);
+        if (j.room && j.room.seq > top) await this._fillHolding(room, top, j.room.seq, ws);
       } catch (err) {
         if (err.code === "disconnected") throw err;
         this._rooms.delete(room);
@@ -308,16 +311,52 @@ export class Client extends EventTarget {
     this._ready.res(this);
   }
 
-  // _fill delivers the messages of room with from < seq <= to that the
-  // client has not seen, paging back from to; from 0 means "the latest page".
+  // _fill delivers, in seq order, the messages of room with from < seq <= to
+  // that the client has not seen, paging back from to; from 0 means "the
+  // latest page". What it fetched before a failure is still delivered.
   async _fill(room, from, to, ws) {
-    let before = to + 1;
-    while (before - 1 > from) {
-      const res = await this._call("history", { room, before, limit: from ? 100 : 50 }, ws);
-      const ms = res.messages || [];
-      for (const m of ms) if (m.seq > from && this._accept({ ...m, room })) this._emit("message", { room, ...m });
-      if (!from || !ms.length || !res.more) break;
-      before = ms[0].seq;
+    const got = [];
+    try {
+      for (let before = to + 1; before - 1 > from; ) {
+        const res = await this._call("history", { room, before, limit: from ? Math.min(100, before - 1 - from) : 50 }, ws);
+        const ms = res.messages || [];
+        got.unshift(...ms.filter((m) => m.seq > from));
+        if (!from || !ms.length || !res.more) break;
+        before = ms[0].seq;
+      }
+    } finally {
+      for (const m of got) if (this._accept({ ...m, room })) this._emit("message", { room, ...m });
+    }
+  }
+
+  // _fillHolding is _fill while the room's live messages wait (in r.held),
+  // so that they come after the fetched ones; then it delivers them in seq
+  // order.
+  async _fillHolding(room, from, to, ws) {
+    const r = this._rooms.get(room);
+    if (!r || r.held) return this._fill(room, from, to, ws);
+    r.held = [];
+    try {
+      await this._fill(room, from, to, ws);
+    } finally {
+      const held = r.held.sort((a, b) => a.seq - b.seq);
+      r.held = null;
+      for (const m of held) this._live(m);
+    }
+  }
+
+  // _live delivers a live message. One whose seq is more than the last
+  // seen plus one means others were lost (a cluster's relay delivers at
+  // most once): they are fetched from history first, and this one waits.
+  _live(f) {
+    const r = this._rooms.get(f.room);
+    if (r && r.held) {
+      r.held.push(f);
+    } else if (r && typeof f.seq === "number" && f.seq > r.seq + 1 && this._ws) {
+      this._fillHolding(f.room, r.seq, f.seq - 1, this._ws).catch(() => {}); // a failed fill delivers what it has
+      r.held.push(f);
+    } else if (this._accept(f)) {
+      this._emit("message", f);
     }
   }
 
@@ -457,7 +496,7 @@ export class Client extends EventTarget {
       return;
     }
     if (f.type === "message") {
-      if (this._accept(f)) this._emit("message", f);
+      this._live(f);
     } else if (f.type === "error") {
       this._emit("error", new ChatflyError(f.code, f.message, f));
     } else if (typeof f.type === "string" && f.type) {
