@@ -14,11 +14,12 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/logging"
+	"github.com/stretchr/testify/require"
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/client"
+	"github.com/chatfly/chatfly/internal/redistest"
 	"github.com/chatfly/chatfly/internal/storageflags"
-	"github.com/chatfly/chatfly/storage/dynamostore"
 	"github.com/chatfly/chatfly/storage/dynamostore/dynamotest"
 	"github.com/chatfly/chatfly/storage/memstore"
 )
@@ -31,7 +32,11 @@ func openStorageFlags(t *testing.T, args ...string) (chatfly.Storage, error) {
 	// minidyn answers with an X-Amz-Crc32 header of 0, which the SDK logs
 	// a warning about for every response.
 	f.AWSOptions = append(f.AWSOptions, awsconfig.WithLogger(logging.Nop{}))
-	return f.Open(t.Context())
+	store, err := f.Open(t.Context())
+	if c, ok := store.(io.Closer); ok {
+		t.Cleanup(func() { _ = c.Close() })
+	}
+	return store, err
 }
 
 // parseStorageFlags parses args as the command line's storage flags, with
@@ -83,7 +88,35 @@ func TestDynamoDBStorageFlags(t *testing.T) {
 	}
 	t.Logf("missing table: %v", err)
 
-	args := []string{"-dynamodb-endpoint", endpoint, "-table", table, "-create-table", "-secret", string(secret)}
+	chatAcrossServers(t, "hello from DynamoDB", "-dynamodb-endpoint", endpoint, "-table", table, "-create-table", "-secret", string(secret))
+}
+
+// TestRedisStorageFlags runs the server on Redis, as -redis chooses, on
+// miniredis (in process): two people chat on one server, and a third one,
+// on a second server over the same Redis, finds them in the room with its
+// history. A Redis that does not answer, or a bad URL, fails at start, and
+// -redis needs a secret.
+func TestRedisStorageFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-redis", "http://127.0.0.1:6379"},
+		{"-redis", "redis://127.0.0.1:1"},
+	} {
+		_, err := openStorageFlags(t, args...)
+		require.Error(t, err, "flags %q", args)
+		t.Logf("flags %q: %v", args, err)
+	}
+	_, err := parseStorageFlags(t, "-redis", "redis://127.0.0.1:1").HubSecret(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.ErrorContains(t, err, "-redis needs -secret")
+
+	url := "redis://" + redistest.MiniredisAddr(t) + "/0"
+	chatAcrossServers(t, "hello from Redis", "-redis", url, "-secret", string(secret))
+}
+
+// chatAcrossServers runs servers over the shared storage that args choose:
+// two people chat on one, and a third one, on a second server, finds them
+// in the room with text in its history.
+func chatAcrossServers(t *testing.T, text string, args ...string) {
+	t.Helper()
 	serve := func() string { url, _ := serveFlags(t, args...); return url }
 	dial := func(url, name string) *client.Client { return dialAs(t, url, &client.Options{Name: name}) }
 	join := func(c *client.Client) *client.Joined {
@@ -99,7 +132,7 @@ func TestDynamoDBStorageFlags(t *testing.T) {
 	ada, lin := dial(first, "Ada"), dial(first, "Lin")
 	join(ada)
 	join(lin)
-	if _, err := ada.Send(t.Context(), "lobby", "hello from DynamoDB"); err != nil {
+	if _, err := ada.Send(t.Context(), "lobby", text); err != nil {
 		t.Fatal(err)
 	}
 	for timeout := time.After(10 * time.Second); ; {
@@ -111,7 +144,7 @@ func TestDynamoDBStorageFlags(t *testing.T) {
 			if ev.Type != "message" {
 				continue
 			}
-			if ev.Text != "hello from DynamoDB" || ev.From.Name != "Ada" {
+			if ev.Text != text || ev.From.Name != "Ada" {
 				t.Fatalf("Lin got %+v", ev)
 			}
 		case <-timeout:
@@ -122,7 +155,7 @@ func TestDynamoDBStorageFlags(t *testing.T) {
 
 	cy := dial(serve(), "Cy")
 	j := join(cy)
-	if len(j.History) != 1 || j.History[0].Text != "hello from DynamoDB" || len(j.Members) != 3 {
+	if len(j.History) != 1 || j.History[0].Text != text || len(j.Members) != 3 {
 		t.Fatalf("Cy on the second server joined %+v, want Ada's message and three members", j)
 	}
 }
@@ -154,8 +187,8 @@ func serveFlags(t *testing.T, args ...string) (url string, stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := store.(*dynamostore.Store); !ok {
-		t.Fatalf("storage %T, want a *dynamostore.Store", store)
+	if _, ok := store.(*memstore.Store); ok {
+		t.Fatal("memory storage, want shared storage")
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	secret, err := parseStorageFlags(t, args...).HubSecret(log)

@@ -1,8 +1,9 @@
 // Package storageflags is the command-line choice of a chatfly Storage
 // shared by the example programs: memory by default, a DynamoDB table (on
-// AWS, or a local DynamoDB-compatible server) with -table; and of the
-// secret that goes with it (-secret or $CHATFLY_SECRET), which shared
-// storage requires.
+// AWS, or a local DynamoDB-compatible server) with -table, Redis with
+// -redis (when there is no -table: with both, the table is the storage and
+// Redis is left to the relay); and of the secret that goes with it (-secret
+// or $CHATFLY_SECRET), which shared storage requires.
 package storageflags
 
 import (
@@ -18,13 +19,16 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/storage/dynamostore"
 	"github.com/chatfly/chatfly/storage/memstore"
+	"github.com/chatfly/chatfly/storage/redisstore"
 )
 
-// Flags are the storage flags: -table, -dynamodb-endpoint, -create-table.
+// Flags are the storage flags: -table, -dynamodb-endpoint, -create-table,
+// -redis.
 // They are read by Open, once, after the flag set is parsed.
 type Flags struct {
 	// Table is the DynamoDB table; empty means memory storage.
@@ -33,6 +37,9 @@ type Flags struct {
 	Endpoint string
 	// CreateTable creates the table if it does not exist.
 	CreateTable bool
+	// Redis is the URL of a Redis server (redis://, rediss:// or unix://,
+	// as go-redis's ParseURL reads it); without a Table, the storage.
+	Redis string
 	// LocalCredentials makes a local Endpoint be called with placeholder
 	// credentials instead of the environment's (local servers accept any).
 	LocalCredentials bool
@@ -58,17 +65,22 @@ func Add(fs *flag.FlagSet, scope string) *Flags {
 	fs.StringVar(&f.Table, "table", "", scope+"DynamoDB table to keep all state in, shared by any number of servers (default: memory storage); AWS region and credentials come from the standard AWS environment and files")
 	fs.StringVar(&f.Endpoint, "dynamodb-endpoint", "", scope+"URL of a DynamoDB-compatible server, such as dynalite or DynamoDB Local, instead of AWS's (region default: us-east-1)")
 	fs.StringVar(&f.Secret, "secret", "", scope+"the secret (at least 32 bytes, e.g. from openssl rand -base64 32) that signs resume tokens, the same for every server on the -table and across restarts; prefer $"+EnvSecret+", which is read when this flag is not given (default with memory storage: a random secret per process)")
+	fs.StringVar(&f.Redis, "redis", "", scope+"URL of a Redis server (redis://[user:password@]host:port[/db], rediss:// for TLS) to keep all state in when there is no -table, shared by any number of servers; keys start with chatfly:")
 	fs.BoolVar(&f.CreateTable, "create-table", false, scope+"create the -table if it does not exist (for local development; production tables belong in infrastructure code, see storage/dynamostore/table.yaml)")
 	return f
 }
 
-// Open returns the storage the flags choose. With a table it reads one
-// missing item, so that a missing table, region or credentials, or an
-// endpoint that does not answer, fail now rather than at the first chat.
+// Open returns the storage the flags choose. With a table or Redis it
+// reads one missing item, so that a missing table, region or credentials,
+// or an endpoint or Redis that does not answer, fail now rather than at
+// the first chat.
 func (f *Flags) Open(ctx context.Context) (chatfly.Storage, error) {
 	if f == nil || f.Table == "" {
 		if f != nil && (f.Endpoint != "" || f.CreateTable) {
 			return nil, errors.New("-dynamodb-endpoint and -create-table need -table")
+		}
+		if f != nil && f.Redis != "" {
+			return f.openRedis(ctx)
 		}
 		return memstore.New(nil), nil
 	}
@@ -101,8 +113,53 @@ func (f *Flags) Open(ctx context.Context) (chatfly.Storage, error) {
 	if err != nil {
 		return nil, err
 	}
+	return checked(ctx, store, "table "+f.Table)
+}
+
+// RedisOptions returns the options of a go-redis client of the -redis URL,
+// with ContextTimeoutEnabled (so that the Hub's StorageTimeout bounds every
+// call); the relay's client is made of them too.
+func (f *Flags) RedisOptions() (*redis.Options, error) {
+	opts, err := redis.ParseURL(f.Redis)
+	if err != nil {
+		return nil, fmt.Errorf("-redis %q: %w", f.Redis, err)
+	}
+	opts.ContextTimeoutEnabled = true
+	return opts, nil
+}
+
+// openRedis returns a [RedisStorage] over a new client of the -redis URL.
+func (f *Flags) openRedis(ctx context.Context) (chatfly.Storage, error) {
+	opts, err := f.RedisOptions()
+	if err != nil {
+		return nil, err
+	}
+	client := redis.NewClient(opts)
+	store, err := redisstore.New(client, nil)
+	if err == nil {
+		_, err = checked(ctx, store, "redis "+opts.Addr)
+	}
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	return &RedisStorage{Store: store, client: client}, nil
+}
+
+// RedisStorage is the storage of -redis: a redisstore.Store with the
+// client it made, which Close closes.
+type RedisStorage struct {
+	*redisstore.Store
+	client *redis.Client
+}
+
+// Close closes the client.
+func (s *RedisStorage) Close() error { return s.client.Close() }
+
+// checked returns store once it has answered a read of a missing item.
+func checked(ctx context.Context, store chatfly.Storage, what string) (chatfly.Storage, error) {
 	if _, err := store.Get(ctx, chatfly.Key{Partition: "chatfly#startup-check", Sort: "-"}); err != nil && !errors.Is(err, chatfly.ErrNotFound) {
-		return nil, fmt.Errorf("table %s: %w", f.Table, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return store, nil
 }
@@ -112,7 +169,8 @@ func (f *Flags) Open(ctx context.Context) (chatfly.Storage, error) {
 // refuses shared storage (-table): every server on the table, before and
 // after a restart, must sign and check resume tokens with the same secret,
 // or people lose their identity, owners their rooms, and a person's own
-// stale membership holds their name. With memory storage, which a restart
+// stale membership holds their name (the same goes for -redis). With
+// memory storage, which a restart
 // empties anyway, it returns nil (the Hub draws a random secret) and logs a
 // warning.
 func (f *Flags) HubSecret(log *slog.Logger) ([]byte, error) {
@@ -124,12 +182,17 @@ func (f *Flags) HubSecret(log *slog.Logger) ([]byte, error) {
 	if secret == "" {
 		secret = getenv(EnvSecret)
 	}
-	if secret == "" && f.Table == "" {
+	shared := f.Table != "" || f.Redis != ""
+	if secret == "" && !shared {
 		log.Warn("no -secret or " + EnvSecret + ": using a random secret; resume tokens will not survive a restart of this process")
 		return nil, nil
 	}
 	if secret == "" {
-		return nil, errors.New("-table needs -secret or " + EnvSecret + ": every server sharing the table, and every restart, must use the same secret, or resume tokens stop working (people lose their identity and the rooms they own)")
+		name := "-table"
+		if f.Table == "" {
+			name = "-redis"
+		}
+		return nil, errors.New(name + " needs -secret or " + EnvSecret + ": every server sharing the storage, and every restart, must use the same secret, or resume tokens stop working (people lose their identity and the rooms they own)")
 	}
 	if err := chatfly.CheckSecret([]byte(secret)); err != nil {
 		return nil, fmt.Errorf("-secret or %s: %w", EnvSecret, err)
