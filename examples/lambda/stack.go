@@ -135,7 +135,9 @@ type stackConfig struct {
 func newStack(cfg stackConfig) *stack {
 	routes := make(map[string]apigwlocal.Handler)
 	for _, fn := range functions {
-		h := newFunction(fn, cfg.hubConfig)
+		// Each concurrent invocation in an environment of its own, with
+		// its own Hub, as on Lambda.
+		h := apigwlocal.NewPool(func() apigwlocal.Handler { return newFunction(fn, cfg.hubConfig) })
 		for _, rk := range fn.routes {
 			routes[rk] = h
 		}

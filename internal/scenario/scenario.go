@@ -40,7 +40,8 @@ type Deployment struct {
 	// {"type":"close","code":...} frame before closing instead; and a
 	// client frame over the Hub's MaxFrameBytes is answered with too_large
 	// (API Gateway limits frames itself) where the standalone server closes
-	// the connection with 1009.
+	// the connection with 1009; and a refused upgrade gets its HTTP status
+	// only, without the {"code":...} body.
 	Gateway bool
 	// Hub is a Hub over the deployment's storage and transport, configured
 	// like the host's, for the application's server-side calls (the admin

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -191,13 +192,6 @@ func TestEvents(t *testing.T) {
 			t.Fatalf("message %s: %+v", body, ev)
 		}
 	}
-	if err := c.Write(ctx(t), websocket.MessageBinary, []byte{0, 1, 2}); err != nil {
-		t.Fatal(err)
-	}
-	if ev := r.next("MESSAGE"); !ev.IsBase64Encoded || ev.Body != base64.StdEncoding.EncodeToString([]byte{0, 1, 2}) || ev.RequestContext.RouteKey != "$default" {
-		t.Fatalf("binary message %+v", ev)
-	}
-
 	if err := c.Close(websocket.StatusNormalClosure, "bye"); err != nil {
 		t.Fatal(err)
 	}
@@ -210,9 +204,43 @@ func TestEvents(t *testing.T) {
 	}
 }
 
-// A non-2xx $connect refuses the upgrade with its status, headers and body.
+// A binary message closes the connection with 1003, as API Gateway does;
+// with Lenient it is passed base64-encoded.
+func TestBinaryMessage(t *testing.T) {
+	t.Run("strict", func(t *testing.T) {
+		r := newRig(t, rigOptions{})
+		c, _ := r.dial("")
+		if err := c.Write(ctx(t), websocket.MessageBinary, []byte(`{"action":"sendmessage"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Read(ctx(t)); websocket.CloseStatus(err) != websocket.StatusUnsupportedData {
+			t.Fatalf("after a binary message: %v, want 1003", err)
+		}
+		if d := r.next("DISCONNECT"); d.RequestContext.DisconnectStatusCode != 1003 { // and no MESSAGE event
+			t.Fatalf("$disconnect %+v", d.RequestContext)
+		}
+	})
+	t.Run("lenient", func(t *testing.T) {
+		r := newRig(t, rigOptions{opts: apigwlocal.Options{Lenient: true}})
+		c, _ := r.dial("")
+		if err := c.Write(ctx(t), websocket.MessageBinary, []byte{0, 1, 2}); err != nil {
+			t.Fatal(err)
+		}
+		if ev := r.next("MESSAGE"); !ev.IsBase64Encoded || ev.Body != base64.StdEncoding.EncodeToString([]byte{0, 1, 2}) || ev.RequestContext.RouteKey != "$default" {
+			t.Fatalf("binary message %+v", ev)
+		}
+	})
+}
+
+// A non-2xx $connect refuses the upgrade with its status only; with
+// Lenient, with its headers and body too.
 func TestConnectRefused(t *testing.T) {
-	r := newRig(t, rigOptions{connect: func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	t.Run("strict", func(t *testing.T) { testConnectRefused(t, false) })
+	t.Run("lenient", func(t *testing.T) { testConnectRefused(t, true) })
+}
+
+func testConnectRefused(t *testing.T, lenient bool) {
+	r := newRig(t, rigOptions{opts: apigwlocal.Options{Lenient: lenient}, connect: func(ev events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		switch ev.QueryStringParameters["who"] {
 		case "banned":
 			return events.APIGatewayProxyResponse{StatusCode: 403, Headers: map[string]string{"Content-Type": "application/json"}, Body: `{"code":"rejected","message":"no"}`}, nil
@@ -229,8 +257,9 @@ func TestConnectRefused(t *testing.T) {
 			t.Fatalf("%s: %v %v, want %d", who, resp, err, want)
 		}
 		body, _ := io.ReadAll(resp.Body)
-		if who == "banned" && (string(body) != `{"code":"rejected","message":"no"}` || resp.Header.Get("Content-Type") != "application/json") {
-			t.Fatalf("refusal body %q, headers %v", body, resp.Header)
+		passed := string(body) == `{"code":"rejected","message":"no"}` && resp.Header.Get("Content-Type") == "application/json"
+		if who == "banned" && passed != lenient {
+			t.Fatalf("lenient=%v: refusal body %q, headers %v", lenient, body, resp.Header)
 		}
 		r.next("CONNECT")
 	}
@@ -457,6 +486,51 @@ func TestTimeouts(t *testing.T) {
 	})
 }
 
+// A client frame over 32 KB closes the connection with 1009, even in a
+// message within 128 KB; a 100 KB message in frames of 25 KB passes. With
+// Lenient, frames up to 128 KB pass.
+func TestFrameTooBig(t *testing.T) {
+	// write sends msg as one message in frames of frame bytes.
+	write := func(c *websocket.Conn, msg []byte, frame int) {
+		t.Helper()
+		w, err := c.Writer(ctx(t), websocket.MessageText)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for chunk := range slices.Chunk(msg, frame) {
+			if _, err := w.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := []byte(`{"action":"sendmessage","text":"` + strings.Repeat("x", 100<<10) + `"}`)
+	frame33 := []byte(`{"text":"` + strings.Repeat("x", 33<<10) + `"}`)
+
+	r := newRig(t, rigOptions{})
+	c, _ := r.dial("")
+	write(c, big, 25<<10)
+	if ev := r.next("MESSAGE"); ev.Body != string(big) {
+		t.Fatalf("a 100 KB message in 25 KB frames: got %d bytes", len(ev.Body))
+	}
+	write(c, frame33, len(frame33))
+	if _, _, err := c.Read(ctx(t)); websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+		t.Fatalf("a 33 KB frame: %v, want 1009", err)
+	}
+	if d := r.next("DISCONNECT"); d.RequestContext.DisconnectStatusCode != 1009 { // and no MESSAGE event
+		t.Fatalf("$disconnect %+v", d.RequestContext)
+	}
+
+	r = newRig(t, rigOptions{opts: apigwlocal.Options{Lenient: true}})
+	c, _ = r.dial("")
+	write(c, frame33, len(frame33))
+	if ev := r.next("MESSAGE"); ev.Body != string(frame33) {
+		t.Fatalf("lenient: a 33 KB frame: got %d bytes", len(ev.Body))
+	}
+}
+
 // A client message over 128 KB closes the connection with 1009.
 func TestMessageTooBig(t *testing.T) {
 	r := newRig(t, rigOptions{})
@@ -471,13 +545,39 @@ func TestMessageTooBig(t *testing.T) {
 	}
 }
 
+// $disconnect does not wait for the connection's messages in flight, as
+// API Gateway gives no order between them; with Lenient it comes after.
+func TestDisconnectUnordered(t *testing.T) {
+	for _, lenient := range []bool{false, true} {
+		release := make(chan struct{})
+		r := newRig(t, rigOptions{opts: apigwlocal.Options{Lenient: lenient}, message: func(events.APIGatewayWebsocketProxyRequest) error {
+			<-release
+			return nil
+		}})
+		c, _ := r.dial("")
+		if err := c.Write(ctx(t), websocket.MessageText, []byte(`{"action":"sendmessage"}`)); err != nil {
+			t.Fatal(err)
+		}
+		r.next("MESSAGE") // its handler is running, blocked
+		_ = c.Close(websocket.StatusNormalClosure, "")
+		if lenient {
+			r.noEvent() // $disconnect waits for the message
+			close(release)
+			r.next("DISCONNECT")
+			continue
+		}
+		r.next("DISCONNECT") // while the message is still in flight
+		close(release)
+	}
+}
+
 // Messages of one connection are handled concurrently, as API Gateway does,
 // unless Ordered.
 func TestConcurrency(t *testing.T) {
 	for _, ordered := range []bool{false, true} {
 		var mu sync.Mutex
 		running, peak := 0, 0
-		r := newRig(t, rigOptions{opts: apigwlocal.Options{Ordered: ordered}, message: func(events.APIGatewayWebsocketProxyRequest) error {
+		r := newRig(t, rigOptions{opts: apigwlocal.Options{Ordered: ordered, Lenient: true}, message: func(events.APIGatewayWebsocketProxyRequest) error {
 			mu.Lock()
 			running++
 			peak = max(peak, running)
@@ -498,7 +598,7 @@ func TestConcurrency(t *testing.T) {
 			r.next("MESSAGE")
 		}
 		_ = c.Close(websocket.StatusNormalClosure, "")
-		r.next("DISCONNECT") // after the messages in flight
+		r.next("DISCONNECT") // after the messages in flight (Lenient)
 		mu.Lock()
 		if (ordered && peak != 1) || (!ordered && peak < 2) || running != 0 {
 			t.Errorf("ordered=%v: peak %d, running %d at $disconnect", ordered, peak, running)

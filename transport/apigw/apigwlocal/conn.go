@@ -23,6 +23,7 @@ type conn struct {
 	info   Connection
 	domain string
 	ws     *websocket.Conn
+	frames *frameMeter   // the client's frames, as read from the socket
 	queue  chan []byte   // messages to write, from PostToConnection; nil: close
 	done   chan struct{} // closed when the socket has ended
 
@@ -115,12 +116,17 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			refuse(w, resp)
+			if s.opts.Lenient {
+				refuse(w, resp)
+			} else {
+				w.WriteHeader(resp.StatusCode) // the status only, as API Gateway without route responses
+			}
 			return
 		}
 	}
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	c.frames = &frameMeter{}
+	ws, err := websocket.Accept(&frameHijacker{ResponseWriter: w, meter: c.frames}, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		s.opts.Logger.Warn("apigwlocal: upgrade failed", "conn", c.info.ID, "err", err)
 		close(c.done)
@@ -141,17 +147,21 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	s.conns[c.info.ID] = c
 	s.mu.Unlock()
 
-	var loops sync.WaitGroup
+	var loops, inflight sync.WaitGroup
 	loops.Go(func() { s.writeLoop(c) })
 	loops.Go(func() { s.watch(c) })
-	code, reason := s.readLoop(c)
+	code, reason := s.readLoop(c, &inflight)
 	close(c.done)
 	s.take(c.info.ID)
 	c.ws.CloseNow()
 	loops.Wait()
+	if s.opts.Lenient {
+		inflight.Wait() // $disconnect after the messages in flight
+	}
 	if !c.dropped.Load() {
 		s.disconnect(c, code, reason)
 	}
+	inflight.Wait()
 }
 
 // refuse answers the upgrade request with a non-2xx $connect response.
@@ -175,12 +185,20 @@ func refuse(w http.ResponseWriter, resp events.APIGatewayProxyResponse) {
 }
 
 // readLoop reads messages until the socket ends and returns the close code
-// and reason for $disconnect.
-func (s *Server) readLoop(c *conn) (int, string) {
-	var inflight sync.WaitGroup
-	defer inflight.Wait()
+// and reason for $disconnect. The handlers of messages still in flight then
+// are added to inflight.
+func (s *Server) readLoop(c *conn, inflight *sync.WaitGroup) (int, string) {
 	for {
 		typ, data, err := readMessage(c.ws)
+		if err == nil && !s.opts.Lenient {
+			switch {
+			case c.frames.oversize.Load():
+				err = errTooBig
+			case typ == websocket.MessageBinary:
+				s.closeConn(c, websocket.StatusUnsupportedData, "Unsupported data")
+				continue
+			}
+		}
 		if errors.Is(err, errTooBig) {
 			s.closeConn(c, websocket.StatusMessageTooBig, "Message too big")
 			continue // the next read reports the closed connection

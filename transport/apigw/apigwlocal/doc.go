@@ -24,14 +24,18 @@
 //   - The WebSocket endpoint at /{stage}. Every connection gets an id in API
 //     Gateway's style (16 characters of standard base64, like
 //     "L0SM9cOFvHcCIhw="). Before the upgrade it calls the $connect route with
-//     the request's headers, query string and source IP; a non-2xx answer (or
-//     an error) refuses the upgrade with that status and body, as API Gateway
-//     does. Any Origin is accepted, as by API Gateway, unless
+//     the request's headers, query string and source IP; a non-2xx answer
+//     refuses the upgrade with that status only: its headers and body do not
+//     reach the client, as API Gateway without route responses
+//     (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-response.html;
+//     Options.Lenient passes them); an error answers 500. Any Origin is accepted, as by API Gateway, unless
 //     Options.OriginPatterns restricts it (403 before $connect).
 //   - Messages: each text message is routed by the route selection expression
 //     $request.body.action: the route whose key is the body's "action" field,
-//     else $default. A binary message is passed base64-encoded with
-//     IsBase64Encoded. Events carry EventType, RouteKey, ConnectionID,
+//     else $default. A binary message closes the connection with 1003, as API
+//     Gateway does
+//     (https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-develop-binary-media-types.html);
+//     with Options.Lenient it is passed base64-encoded with IsBase64Encoded. Events carry EventType, RouteKey, ConnectionID,
 //     DomainName (the request's Host), Stage, APIID, RequestID, MessageID,
 //     RequestTime(Epoch), ConnectedAt and the source IP and user agent.
 //     Like API Gateway, the emulator calls the integration of each message as
@@ -42,13 +46,23 @@
 //     matches as {"message": "Forbidden", ...}, as API Gateway does; the
 //     handlers' answers to messages are otherwise dropped (no route
 //     responses).
-//   - Limits: a client message over 128 KB closes the connection with 1009;
+//   - Limits: a client message over 128 KB, or a frame over 32 KB even in
+//     a smaller message, closes the connection with 1009 (API Gateway's
+//     quotas: https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html;
+//     Options.Lenient lifts the frame limit);
 //     connections idle (no message either way) for Options.IdleTimeout
 //     (default 10 minutes) or open for Options.MaxDuration (default 2 hours)
 //     are closed with 1001 "Going away".
 //   - $disconnect, called once the socket is closed, whoever closed it, with
-//     the close code and reason; after the connection's messages in flight
-//     have been handled.
+//     the close code and reason, without waiting for the connection's
+//     messages in flight: API Gateway does not order it after them, and
+//     delivers it on a best-effort basis
+//     (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-keys-connect-disconnect.html).
+//     With Options.Lenient it comes after them.
+//   - Environments: Lambda runs each concurrent invocation of a function in
+//     an execution environment of its own. Give a route a [Pool] (one
+//     Handler, with its own Hub, per environment) to have that too; a plain
+//     Handler serves every invocation itself.
 //   - The management API at /{stage}/@connections/{connectionId}: POST sends
 //     the body as one text message (200), GET describes the connection (200,
 //     JSON with connectedAt, lastActiveAt and identity), DELETE closes it

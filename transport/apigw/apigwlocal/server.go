@@ -111,6 +111,13 @@ type Options struct {
 	// Ordered makes the emulator handle one connection's messages one at a
 	// time, in order. Default false: concurrently, as API Gateway does.
 	Ordered bool
+	// Lenient turns off the rules where the emulator is as strict as API
+	// Gateway and a test needs it kinder (see the package doc): binary
+	// messages are passed to the integration base64-encoded, frames may
+	// be up to MaxMessageBytes, a $connect refusal's headers and body
+	// reach the client, and $disconnect waits for the connection's
+	// messages in flight. Default false: strict.
+	Lenient bool
 
 	// OriginPatterns, if set, are the web page origins allowed to connect,
 	// checked on the Origin header before $connect with the rules of
