@@ -24,6 +24,8 @@
 //     import { connect } from "/chatfly.js". Like the other static files it
 //     is served with Access-Control-Allow-Origin: *, so that pages on other
 //     origins can import it (module scripts are fetched with CORS).
+//     It loads /chatfly-gaps.js, next to it, only when a room's messages
+//     have a gap in seq to fetch from history.
 //   - /app.js, /app.css, /lib/*.js, /views/*.js, /views/more.css: the app's
 //     modules and style.
 //   - /r/{id}: a room's shareable link, which redirects (302, to the relative

@@ -44,6 +44,7 @@ func ExampleWriteFiles() {
 	// index.html text/html; charset=utf-8 true
 	// app.css text/css; charset=utf-8 true
 	// app.js text/javascript; charset=utf-8 true
+	// chatfly-gaps.js text/javascript; charset=utf-8 true
 	// chatfly.js text/javascript; charset=utf-8 true
 	// lib/dom.js text/javascript; charset=utf-8 true
 	// views/chat.js text/javascript; charset=utf-8 true

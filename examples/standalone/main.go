@@ -16,6 +16,13 @@
 // With -metrics, Prometheus metrics (package observe/promexporter) are
 // served at /metrics.
 //
+// Several servers behind a load balancer make a cluster: they share the
+// storage and a relay over Redis (-redis; with -table too, Redis is the
+// relay only), each with its own -node-id (cluster.go, README: Running a
+// cluster):
+//
+//	go run ./examples/standalone -addr :8081 -redis redis://127.0.0.1:6379 -node-id n1
+//
 // Open http://localhost:8080 in two browser windows, pick names and talk.
 package main
 
@@ -52,6 +59,7 @@ func main() {
 	flag.Var(&proxies.trusted, "trusted-proxies", "comma-separated networks (CIDR) of the reverse proxies in front of the server, e.g. 10.0.0.0/8,::1/128; only they may name the client in -client-ip-header")
 	flag.StringVar(&proxies.header, "client-ip-header", "", `header in which the trusted proxies name the client, e.g. "X-Forwarded-For" or "X-Real-IP" (ignored without -trusted-proxies)`)
 	limits := limitFlags(flag.CommandLine) // -max-conns, -max-conns-per-addr (server.go)
+	nodeID := flag.String("node-id", "", "this server's name in a cluster (letters, digits, - and _, at most 32; default: random at each start); give each server its own, stable across restarts")
 	metrics := flag.Bool("metrics", false, "serve Prometheus metrics at /metrics (on the public address: hide it at the reverse proxy; see metrics.go)")
 	flag.Parse()
 
@@ -67,11 +75,21 @@ func main() {
 		log.Error("secret", "err", err)
 		os.Exit(2)
 	}
+	if err := checkNodeID(*nodeID); err != nil {
+		log.Error("flags", "err", err)
+		os.Exit(2)
+	}
 	store, err := storage.Open(ctx)
 	if err != nil {
 		log.Error("storage", "err", err)
 		os.Exit(1)
 	}
+	relay, closeRelay, err := openRelay(ctx, storage, log) // -redis
+	if err != nil {
+		log.Error("relay", "err", err)
+		os.Exit(1)
+	}
+	defer closeRelay()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Error("listen", "err", err)
@@ -79,7 +97,7 @@ func main() {
 	}
 	behindProxies(flag.CommandLine, limits, len(proxies.trusted))
 	ln = wstransport.LimitListener(ln, limits)
-	if err := run(ctx, ln, &config{origins: *origins, proxies: proxies, log: log, store: store, hub: &chatfly.Options{Secret: secret}, metrics: *metrics}); err != nil {
+	if err := run(ctx, ln, &config{origins: *origins, proxies: proxies, log: log, store: store, hub: &chatfly.Options{Secret: secret}, metrics: *metrics, nodeID: *nodeID, relay: relay}); err != nil {
 		log.Error("server", "err", err)
 		os.Exit(1)
 	}
@@ -92,12 +110,14 @@ type config struct {
 	hub     *chatfly.Options // nil: defaults
 	store   chatfly.Storage  // nil: memory storage
 	metrics bool             // serve Prometheus metrics at /metrics (metrics.go)
+	nodeID  string           // -node-id; empty: random
+	relay   chatfly.Relay    // nil: a single server (cluster.go)
 }
 
 // run serves until ctx is done, then shuts down gracefully: WebSocket
 // clients are closed with 1001 so they reconnect to the next process.
 func run(ctx context.Context, ln net.Listener, cfg *config) error {
-	wsOpts := &wstransport.Options{Logger: cfg.log, TrustedProxies: cfg.proxies.trusted, ClientIPHeader: cfg.proxies.header}
+	wsOpts := &wstransport.Options{Logger: cfg.log, TrustedProxies: cfg.proxies.trusted, ClientIPHeader: cfg.proxies.header, NodeID: cfg.nodeID, Relay: cfg.relay}
 	if cfg.origins != "" {
 		wsOpts.OriginPatterns = []string{cfg.origins}
 	}

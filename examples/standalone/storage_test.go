@@ -199,10 +199,15 @@ func serveFlags(t *testing.T, args ...string) (url string, stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	relay, closeRelay, err := openRelay(t.Context(), parseStorageFlags(t, args...), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = closeRelay() })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, ln, &config{log: log, store: store, hub: &chatfly.Options{Secret: secret}})
+		done <- run(ctx, ln, &config{log: log, store: store, hub: &chatfly.Options{Secret: secret}, relay: relay})
 	}()
 	var once sync.Once
 	stop = func() {

@@ -10,10 +10,8 @@
 // The client reconnects by itself (server restart, network drop, too slow)
 // with its resume token, joins its rooms again with `after` set to the last
 // seq it saw, and delivers each message once, whether it came live or from a
-// join's history. A live message whose seq skips some (lost by a cluster's
-// relay, which delivers at most once) makes it fetch the missing ones with
-// history first, so they arrive late, in order, rather than never.
-// Requests made while it reconnects wait until it is back.
+// join's history, or fetched to fill a gap in seq. Requests made while it
+// reconnects wait until it is back.
 
 export const PROTOCOL = 1;
 
@@ -92,7 +90,7 @@ export class Client extends EventTarget {
     this.state = "idle";
     this.welcome = null;
     this._ws = null;
-    this._rooms = new Map(); // joined rooms: id -> {seq, seen, held}
+    this._rooms = new Map(); // joined rooms: id -> {seq, seen}
     this._pending = new Map(); // request id -> {resolve, reject, timer}
     this._waiters = new Set(); // requests waiting for "open"
     this._typed = new Map(); // room -> last typing time
@@ -125,10 +123,9 @@ export class Client extends EventTarget {
     return () => this.removeEventListener(type, h);
   }
 
-  // request sends any action with its fields and resolves with the reply
-  // frame, or rejects with a ChatflyError. It waits while the client
-  // reconnects; a request in flight when the connection drops rejects with
-  // code "disconnected" (it may or may not have been done).
+  // request sends an action and resolves with the reply frame, or rejects
+  // with a ChatflyError; it waits while reconnecting. One in flight when the
+  // connection drops rejects with "disconnected" (done or not).
   async request(action, fields = {}) {
     await this._whenOpen();
     try {
@@ -141,9 +138,8 @@ export class Client extends EventTarget {
     }
   }
 
-  // rooms resolves with one page of the public rooms, {rooms, next},
-  // busiest first: pass next back as cursor for the following page; next
-  // is absent on the last one. limit defaults to the server's page (20).
+  // rooms resolves with a page of public rooms, busiest first, {rooms, next}:
+  // next (absent on the last page) is the cursor of the next one; limit defaults to 20.
   async rooms({ cursor, limit } = {}) {
     const f = {};
     if (cursor) f.cursor = cursor;
@@ -152,16 +148,15 @@ export class Client extends EventTarget {
     return { rooms: r.rooms, next: r.next };
   }
 
-  // roomInfo resolves with the description of the room with that id,
-  // listed or not ({id, name, topic, public, members, seq, active, custom});
-  // an unknown id rejects with code "not_found".
+  // roomInfo resolves with the room with that id, listed or not ({id, name,
+  // topic, public, members, seq, active, custom}); unknown: "not_found".
   async roomInfo(room) {
     return (await this.request("room.info", { room })).room;
   }
 
   // join enters room and resolves with the joined frame (members, history,
-  // and reset). Its history messages are also emitted as "message" events.
-  // The client joins it again after every reconnection until leave.
+  // reset), emitting its history as "message" events; it is joined again
+  // after every reconnection until leave.
   async join(room, opts = {}) {
     const f = { room };
     if (opts.after > 0) f.after = opts.after;
@@ -230,8 +225,6 @@ export class Client extends EventTarget {
     this._setState("closed", { code: 1000 });
   }
 
-  // ---- internals ----
-
   _emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
@@ -296,7 +289,7 @@ export class Client extends EventTarget {
         const d = this._joined(room, j, true);
         // A join with after returns at most one page: fetch the rest of a long absence.
         const top = d.reset ? 0 : this.lastSeq(room);
-        if (j.room && j.room.seq > top) await this._fillHolding(room, top, j.room.seq, ws);
+        if (j.room && j.room.seq > top) await this._fill(room, top, j.room.seq, ws);
       } catch (err) {
         if (err.code === "disconnected") throw err;
         this._rooms.delete(room);
@@ -311,53 +304,22 @@ export class Client extends EventTarget {
     this._ready.res(this);
   }
 
-  // _fill delivers, in seq order, the messages of room with from < seq <= to
-  // that the client has not seen, paging back from to; from 0 means "the
-  // latest page". What it fetched before a failure is still delivered.
-  async _fill(room, from, to, ws) {
-    const got = [];
-    try {
-      for (let before = to + 1; before - 1 > from; ) {
-        const res = await this._call("history", { room, before, limit: from ? Math.min(100, before - 1 - from) : 50 }, ws);
-        const ms = res.messages || [];
-        got.unshift(...ms.filter((m) => m.seq > from));
-        if (!from || !ms.length || !res.more) break;
-        before = ms[0].seq;
-      }
-    } finally {
-      for (const m of got) if (this._accept({ ...m, room })) this._emit("message", { room, ...m });
-    }
-  }
-
-  // _fillHolding is _fill while the room's live messages wait (in r.held),
-  // so that they come after the fetched ones; then it delivers them in seq
-  // order.
-  async _fillHolding(room, from, to, ws) {
+  // _fill: chatfly-gaps.js fetches unseen from < seq <= to; live ones wait.
+  _fill(room, from, to, ws, held = []) {
     const r = this._rooms.get(room);
-    if (!r || r.held) return this._fill(room, from, to, ws);
-    r.held = [];
-    try {
-      await this._fill(room, from, to, ws);
-    } finally {
-      const held = r.held.sort((a, b) => a.seq - b.seq);
+    r.held = held;
+    return import("./chatfly-gaps.js").then((g) => g.fill(this, room, from, to, ws)).finally(() => {
       r.held = null;
-      for (const m of held) this._live(m);
-    }
+      for (const m of held.sort((a, b) => a.seq - b.seq)) this._live(m);
+    });
   }
 
-  // _live delivers a live message. One whose seq is more than the last
-  // seen plus one means others were lost (a cluster's relay delivers at
-  // most once): they are fetched from history first, and this one waits.
+  // _live: a message that skips seqs (a cluster's relay lost some) waits for them.
   _live(f) {
     const r = this._rooms.get(f.room);
-    if (r && r.held) {
-      r.held.push(f);
-    } else if (r && typeof f.seq === "number" && f.seq > r.seq + 1 && this._ws) {
-      this._fillHolding(f.room, r.seq, f.seq - 1, this._ws).catch(() => {}); // a failed fill delivers what it has
-      r.held.push(f);
-    } else if (this._accept(f)) {
-      this._emit("message", f);
-    }
+    if (r?.held) r.held.push(f);
+    else if (r && f.seq > r.seq + 1 && this._ws) this._fill(f.room, r.seq, f.seq - 1, this._ws, [f]).catch(() => {});
+    else if (this._accept(f)) this._emit("message", f);
   }
 
   _handshakeFailed(ws, err) {
@@ -534,9 +496,9 @@ export class Client extends EventTarget {
   }
 }
 
-// connect opens a Client and resolves with it once the server welcomed it,
-// or rejects with the ChatflyError of a refused hello (invalid_name, …).
-// While the server cannot be reached it keeps trying (see the "state" event).
+// connect opens a Client and resolves with it once welcomed, or rejects with
+// the ChatflyError of a refused hello (invalid_name, …); it keeps trying
+// while the server cannot be reached (see "state" events).
 export async function connect(opts) {
   const c = new Client(opts);
   try {
