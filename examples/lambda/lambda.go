@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/storage/dynamostore"
+	"github.com/chatfly/chatfly/transport/apigw"
 	"github.com/chatfly/chatfly/transport/apigw/apigwlocal"
 )
 
@@ -84,8 +85,10 @@ func newLambdaFunction(ctx context.Context, getenv func(string) string) (apigwlo
 		return nil, err
 	}
 	return newFunction(fn, hubConfig{
-		store:   store,
-		mgmt:    apigatewaymanagementapi.NewFromConfig(cfg),
+		store: store,
+		mgmt: apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
+			o.HTTPClient = apigw.NewHTTPClient(0) // idle connections for a whole fan-out
+		}),
 		secret:  []byte(secret),
 		origins: originList(getenv(envOrigins)),
 		log:     slog.Default(),

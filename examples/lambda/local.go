@@ -17,6 +17,7 @@ import (
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/internal/listenurl"
 	"github.com/chatfly/chatfly/internal/storageflags"
+	"github.com/chatfly/chatfly/transport/apigw"
 )
 
 // localConfig configures runLocal.
@@ -29,7 +30,11 @@ type localConfig struct {
 // localManagementClient returns the management API client of the local
 // stack: real SigV4-signed HTTP calls, with placeholder credentials, to the
 // emulator (the Transport derives its loopback endpoint from each event).
+// A nil httpClient is apigw.NewHTTPClient's, as on Lambda.
 func localManagementClient(httpClient aws.HTTPClient) *apigatewaymanagementapi.Client {
+	if httpClient == nil {
+		httpClient = apigw.NewHTTPClient(0)
+	}
 	return apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),

@@ -3,9 +3,12 @@ package apigw_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
@@ -415,5 +419,115 @@ func TestContextCancelled(t *testing.T) {
 	cancel()
 	if err := tr.Send(cctx, id, []byte("x")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Send with a cancelled context: %v", err)
+	}
+}
+
+// A connection that keeps answering 429 does not delay the others: every
+// connection gets its first post before the throttled one is retried, and
+// the fan-out ends within RetryBudget. The throttled one is reported gone
+// and closed in the background: once its buffer drains it gets the close
+// frame with 4000, then the socket closes.
+func TestSlowConsumer(t *testing.T) {
+	g := newGateway(t)
+	tr := apigw.New(g.client, &apigw.Options{Endpoint: g.endpoint(), BaseBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		RetryBudget: 200 * time.Millisecond, MaxAttempts: 100, Parallelism: 1, Logger: quiet})
+	slow, slowID := g.dial()
+	var readers []*websocket.Conn
+	targets := []string{slowID}
+	for range 3 {
+		c, id := g.dial()
+		readers = append(readers, c)
+		targets = append(targets, id)
+	}
+	var (
+		mu      sync.Mutex
+		calls   []string
+		stalled = true
+	)
+	g.setFault(func(op apigwlocal.Op, id string) *apigwlocal.Fault {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, id)
+		if id == slowID && stalled {
+			return &apigwlocal.Fault{Status: 429, ErrorType: "LimitExceededException"}
+		}
+		return nil
+	})
+	gone, err := tr.SendMany(ctx(t), targets, []byte("hi"))
+	if err != nil || len(gone) != 1 || gone[0] != slowID {
+		t.Fatalf("SendMany: gone %v, err %v; want the slow one gone", gone, err)
+	}
+	mu.Lock()
+	first := calls[:len(targets)]
+	retries := calls[len(targets):]
+	stalled = false // the client reads again
+	mu.Unlock()
+	if !slices.Equal(first, targets) {
+		t.Fatalf("first posts %v, want one to each of %v in order (Parallelism 1)", first, targets)
+	}
+	if len(retries) == 0 || slices.ContainsFunc(retries, func(id string) bool { return id != slowID }) {
+		t.Fatalf("retries %v, want the slow one's only", retries)
+	}
+	for _, c := range readers {
+		if got := read(t, c); got != "hi" {
+			t.Fatalf("reader got %q", got)
+		}
+	}
+	if got := read(t, slow); got != `{"type":"close","code":4000,"reason":"too slow"}` {
+		t.Fatalf("slow consumer got %q", got)
+	}
+	if _, _, err := slow.Read(ctx(t)); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("slow consumer after the close frame: %v", err)
+	}
+	tr.Wait()
+}
+
+// With NewHTTPClient, a fan-out at full parallelism reuses the connections
+// of the previous one: no new connection to the management API (the SDK's
+// default client keeps 10 idle connections and opens new ones for the
+// rest every time).
+func TestHTTPClientKeepsParallelismIdle(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		client *awshttp.BuildableClient
+		fresh  func(n int64) bool
+	}{
+		{"NewHTTPClient", apigw.NewHTTPClient(0), func(n int64) bool { return n == 0 }},
+		{"SDK default", awshttp.NewBuildableClient(), func(n int64) bool { return n > 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGateway(t)
+			var dials atomic.Int64
+			hc := tc.client.WithTransportOptions(func(tr *http.Transport) {
+				dial := tr.DialContext
+				tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+					dials.Add(1)
+					return dial(ctx, network, addr)
+				}
+			})
+			client := apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
+				Region:      "eu-west-1",
+				Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+				HTTPClient:  hc,
+			})
+			// Each post takes a while, so that all 16 calls are in flight at once.
+			g.setFault(func(apigwlocal.Op, string) *apigwlocal.Fault { time.Sleep(20 * time.Millisecond); return nil })
+			tr := apigw.New(client, &apigw.Options{Endpoint: g.endpoint(), Logger: quiet})
+			targets := make([]string, apigw.DefaultParallelism)
+			for i := range targets {
+				targets[i] = fmt.Sprintf("gone-%d", i)
+			}
+			if _, err := tr.SendMany(ctx(t), targets, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			warm := dials.Load()
+			if _, err := tr.SendMany(ctx(t), targets, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			if n := dials.Load() - warm; !tc.fresh(n) {
+				t.Fatalf("the second fan-out of %d opened %d new connections (first: %d)", len(targets), n, warm)
+			}
+			t.Logf("new connections: first fan-out %d, second %d", warm, dials.Load()-warm)
+		})
 	}
 }

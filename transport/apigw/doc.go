@@ -57,13 +57,21 @@
 // # Sending
 //
 // Send is one PostToConnection; SendMany makes them in parallel, at most
-// Options.Parallelism at a time. A connection that no longer exists (410: a
+// Options.Parallelism at a time (give the SDK client [NewHTTPClient], so
+// that it keeps as many idle connections). A connection that no longer exists (410: a
 // GoneException, or any 410 answer) gives an error wrapping chatfly.ErrGone,
 // and the Hub then removes that stale connection from its rooms and from the
 // roulette queue. Throttling (LimitExceededException, or a bare 429) and 5xx
 // answers are retried with exponential backoff and full jitter
 // (Options.MaxAttempts, BaseBackoff, MaxBackoff); what is left after the
-// retries wraps chatfly.ErrUnavailable. A frame over API Gateway's 128 KB
+// retries wraps chatfly.ErrUnavailable. In SendMany every connection gets
+// its first attempt before any is retried, and retries stop after
+// Options.RetryBudget, so one connection that does not read never delays the
+// others nor holds a fan-out near the Lambda timeout; a connection still
+// answering 429 then is a slow consumer: reported gone (the Hub removes it
+// from its rooms) and closed in the background with a "close" frame of code
+// 4000, which it gets once its buffer drains (Options.SlowCloseGrace), as
+// the standalone server closes a client whose send queue overflows. A frame over API Gateway's 128 KB
 // message limit is refused before it is sent, with an error wrapping
 // chatfly.ErrTooLarge.
 //

@@ -36,6 +36,11 @@ const (
 	DefaultBaseBackoff = 50 * time.Millisecond
 	// DefaultMaxBackoff caps the delay bound of later retries.
 	DefaultMaxBackoff = 2 * time.Second
+	// DefaultRetryBudget bounds how long one SendMany retries.
+	DefaultRetryBudget = time.Second
+	// DefaultSlowCloseGrace bounds how long the close frame of a slow
+	// consumer is retried in the background.
+	DefaultSlowCloseGrace = 10 * time.Second
 )
 
 // Options configures a [Transport]. A nil *Options, and every zero field,
@@ -64,6 +69,22 @@ type Options struct {
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
 
+	// RetryBudget bounds how long one SendMany goes on retrying the
+	// connections whose post was throttled or failed with a 5xx answer
+	// (at most MaxAttempts each). Retries start once every connection had
+	// its first attempt, so a throttled connection never delays delivery
+	// to the others, and a fan-out ends within about this long (keep it
+	// well under the Lambda timeout). Default DefaultRetryBudget.
+	RetryBudget time.Duration
+	// SlowCloseGrace: a connection that is still throttled (429: API
+	// Gateway's client side buffer is full) when SendMany gives up on it
+	// is a slow consumer. SendMany reports it gone (the Hub removes it
+	// from its rooms) and closes it in the background: it posts the
+	// "close" frame with code 4000 (chatfly.CloseSlowConsumer), retried
+	// with backoff for up to SlowCloseGrace while the client's buffer
+	// drains, then deletes the connection. Default DefaultSlowCloseGrace.
+	SlowCloseGrace time.Duration
+
 	// Logger receives the Transport's logs. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -77,6 +98,7 @@ type Transport struct {
 	opts    Options
 	region  string
 	retryer aws.Retryer
+	bg      sync.WaitGroup // background closes of slow consumers
 }
 
 var (
@@ -103,6 +125,12 @@ func New(client *apigatewaymanagementapi.Client, opts *Options) *Transport {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = DefaultMaxBackoff
+	}
+	if o.RetryBudget <= 0 {
+		o.RetryBudget = DefaultRetryBudget
+	}
+	if o.SlowCloseGrace <= 0 {
+		o.SlowCloseGrace = DefaultSlowCloseGrace
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -146,60 +174,16 @@ func (t *Transport) Send(ctx context.Context, connID string, frame []byte) error
 	if err != nil {
 		return err
 	}
-	_, err = t.client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
-		ConnectionId: aws.String(connID),
-		Data:         frame,
-	}, t.callOptions(ep))
-	return t.mapError(ctx, "PostToConnection", connID, err)
+	return t.post(ctx, ep, connID, frame, t.retryer)
 }
 
-// SendMany posts frame to every connection, at most Options.Parallelism
-// calls at once, and returns the connections that are gone. The other
-// failures are joined in err.
-func (t *Transport) SendMany(ctx context.Context, connIDs []string, frame []byte) (gone []string, err error) {
-	if len(connIDs) == 0 {
-		return nil, nil
-	}
-	if len(frame) > MaxPayloadBytes {
-		return nil, fmt.Errorf("apigw: a frame of %d bytes is over API Gateway's %d-byte message limit: %w", len(frame), MaxPayloadBytes, chatfly.ErrTooLarge)
-	}
-	if len(connIDs) == 1 {
-		if err := t.Send(ctx, connIDs[0], frame); errors.Is(err, chatfly.ErrGone) {
-			return connIDs, nil
-		} else if err != nil {
-			return nil, err
-		}
-		return nil, nil
-	}
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-		next = make(chan string)
-	)
-	for range min(t.opts.Parallelism, len(connIDs)) {
-		wg.Go(func() {
-			for id := range next {
-				err := t.Send(ctx, id, frame)
-				if err == nil {
-					continue
-				}
-				mu.Lock()
-				if errors.Is(err, chatfly.ErrGone) {
-					gone = append(gone, id)
-				} else {
-					errs = append(errs, err)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for _, id := range connIDs {
-		next <- id
-	}
-	close(next)
-	wg.Wait()
-	return gone, errors.Join(errs...)
+// post makes one PostToConnection call, with retries as retryer says.
+func (t *Transport) post(ctx context.Context, ep, connID string, frame []byte, retryer aws.Retryer) error {
+	_, err := t.client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{
+		ConnectionId: aws.String(connID),
+		Data:         frame,
+	}, t.callOptions(ep, retryer))
+	return t.mapError(ctx, "PostToConnection", connID, err)
 }
 
 // closeFrame tells a client which close code the server meant, since
@@ -222,25 +206,30 @@ func (t *Transport) Close(ctx context.Context, connID string, code chatfly.Close
 		return err
 	}
 	notice, _ := json.Marshal(closeFrame{Type: "close", Code: code, Reason: reason})
-	if err := t.Send(ctx, connID, notice); errors.Is(err, chatfly.ErrGone) {
+	if err := t.post(ctx, ep, connID, notice, t.retryer); errors.Is(err, chatfly.ErrGone) {
 		return nil
 	} else if err != nil {
 		t.opts.Logger.WarnContext(ctx, "apigw: close notice", "conn", connID, "err", err)
 	}
-	_, err = t.client.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{
+	return t.deleteConn(ctx, ep, connID)
+}
+
+// deleteConn deletes a connection; one already gone is not an error.
+func (t *Transport) deleteConn(ctx context.Context, ep, connID string) error {
+	_, err := t.client.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{
 		ConnectionId: aws.String(connID),
-	}, t.callOptions(ep))
+	}, t.callOptions(ep, t.retryer))
 	if err = t.mapError(ctx, "DeleteConnection", connID, err); errors.Is(err, chatfly.ErrGone) {
 		return nil
 	}
 	return err
 }
 
-// callOptions points one call at endpoint, with the Transport's retryer.
-func (t *Transport) callOptions(endpoint string) func(*apigatewaymanagementapi.Options) {
+// callOptions points one call at endpoint, with retryer.
+func (t *Transport) callOptions(endpoint string, retryer aws.Retryer) func(*apigatewaymanagementapi.Options) {
 	return func(o *apigatewaymanagementapi.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
-		o.Retryer = t.retryer
+		o.Retryer = retryer
 	}
 }
 
