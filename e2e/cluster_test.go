@@ -18,8 +18,11 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/client"
+	"github.com/chatfly/chatfly/internal/redistest"
 	"github.com/chatfly/chatfly/internal/scenario"
 	"github.com/chatfly/chatfly/relay/memrelay"
+	"github.com/chatfly/chatfly/relay/redisrelay"
+	"github.com/chatfly/chatfly/storage/dynamostore/dynamotest"
 	"github.com/chatfly/chatfly/storage/memstore"
 	"github.com/chatfly/chatfly/transport/wstransport"
 )
@@ -65,11 +68,31 @@ type clusterBackend struct {
 	emulated bool
 }
 
-// clusterBackends are the backends of the cluster tests.
+// clusterBackends are the backends of the cluster tests: memory; Redis for
+// both (storage/redisstore and relay/redisrelay) on miniredis, always, and
+// on redis-server when installed (see internal/redistest); and DynamoDB
+// (minidyn) with the Redis relay.
 var clusterBackends = []clusterBackend{
 	{name: "memstore+memrelay", open: func(*testing.T) (chatfly.Storage, chatfly.Relay) {
 		return memstore.New(nil), memrelay.New(nil)
 	}},
+	{name: "redisstore+redisrelay/miniredis", open: func(t *testing.T) (chatfly.Storage, chatfly.Relay) {
+		addr := redistest.MiniredisAddr(t)
+		return openRedis(t, addr), openRedisRelay(t, addr)
+	}, emulated: true},
+	{name: "redisstore+redisrelay/redis-server", open: func(t *testing.T) (chatfly.Storage, chatfly.Relay) {
+		addr := redistest.RedisServerAddr(t)
+		return openRedis(t, addr), openRedisRelay(t, addr)
+	}},
+	{name: "minidyn+redisrelay", open: func(t *testing.T) (chatfly.Storage, chatfly.Relay) {
+		return openDynamo(t, dynamotest.Minidyn(t)), openRedisRelay(t, redistest.MiniredisAddr(t))
+	}, emulated: true},
+}
+
+// openRedisRelay returns a redisrelay on the Redis at addr, under a prefix
+// of t's own (the node ids of the tests repeat, the redis-server is shared).
+func openRedisRelay(t *testing.T, addr string) chatfly.Relay {
+	return redisrelay.New(redistest.NewClient(t, addr), &redisrelay.Options{Prefix: redistest.Prefix(t) + "relay:"})
 }
 
 // forEachCluster runs f as a subtest of t per cluster backend.
