@@ -165,7 +165,7 @@ func (r *roomHandle) Publish(ctx context.Context, typ string, payload any) error
 	mu := r.h.roomLock(r.id)
 	mu.Lock()
 	ms, err := r.h.members(ctx, r.id)
-	var gone []string
+	var gone []memberRec
 	if err == nil {
 		gone = r.h.fanout(ctx, ms, "", frame)
 	}

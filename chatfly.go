@@ -339,27 +339,37 @@ func (h *Hub) Disconnect(ctx context.Context, connID string) error {
 	ctx, cancel := context.WithTimeout(ctx, h.opts.StorageTimeout)
 	defer cancel()
 	ctx, fo := h.observeStart(ctx, ActionDisconnect, connID)
-	err := timedOut(ctx, h.disconnect(ctx, connID))
+	_, err := h.disconnect(ctx, connID)
+	err = timedOut(ctx, err)
 	h.observeEnd(ctx, fo, errCode(err))
 	return err
 }
 
 // dropConn removes the state of a connection that the transport reported
-// gone; its host adapter calls Disconnect later.
-func (h *Hub) dropConn(ctx context.Context, connID string) error {
+// gone; its host adapter calls Disconnect later. It reports whether the
+// connection's record was still there.
+func (h *Hub) dropConn(ctx context.Context, connID string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.opts.StorageTimeout)
 	defer cancel()
-	return timedOut(ctx, h.disconnect(ctx, connID))
+	found, err := h.disconnect(ctx, connID)
+	return found, timedOut(ctx, err)
 }
 
-func (h *Hub) disconnect(ctx context.Context, connID string) error {
+// disconnect removes the state of a connection and reports whether its
+// record was there.
+func (h *Hub) disconnect(ctx context.Context, connID string) (bool, error) {
 	item, err := h.store.Get(ctx, connKey(connID))
 	if errors.Is(err, ErrNotFound) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
+	return true, h.disconnectRecord(ctx, connID, item)
+}
+
+// disconnectRecord does disconnect's work once the record item is read.
+func (h *Hub) disconnectRecord(ctx context.Context, connID string, item Item) error {
 	var rec connRecord
 	if err := json.Unmarshal(item.Value, &rec); err != nil {
 		return err

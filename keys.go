@@ -116,6 +116,7 @@ func EvictablePrefix(partition string) (string, bool) {
 // gave for this membership ("" if none).
 type memberRec struct {
 	sid, conn, name, addr, role string
+	room                        string // the room whose member it is
 }
 
 // memberValue encodes a member item's value; addr is the AddrKey of the

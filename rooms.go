@@ -21,7 +21,7 @@ func (h *Hub) members(ctx context.Context, rid string) ([]memberRec, error) {
 				ms = make([]memberRec, 0, left)
 			}
 			m := parseMember(it.Value)
-			m.sid = it.Sort[len("mem#"):]
+			m.sid, m.room = it.Sort[len("mem#"):], rid
 			ms = append(ms, m)
 			return true
 		})
@@ -34,7 +34,7 @@ func (h *Hub) members(ctx context.Context, rid string) ([]memberRec, error) {
 	ms := make([]memberRec, len(items))
 	for i, it := range items {
 		ms[i] = parseMember(it.Value)
-		ms[i].sid = it.Sort[len("mem#"):]
+		ms[i].sid, ms[i].room = it.Sort[len("mem#"):], rid
 	}
 	return ms, nil
 }
@@ -51,8 +51,8 @@ func (h *Hub) roomInfo(ctx context.Context, m *roomMeta, members int) (RoomInfo,
 }
 
 // fanout sends one frame to every member except the session skip and
-// returns the connections the transport reported gone.
-func (h *Hub) fanout(ctx context.Context, ms []memberRec, skip string, frame []byte) []string {
+// returns the members whose connections the transport reported gone.
+func (h *Hub) fanout(ctx context.Context, ms []memberRec, skip string, frame []byte) []memberRec {
 	conns := make([]string, 0, len(ms))
 	for _, m := range ms {
 		if m.sid != skip {
@@ -67,7 +67,7 @@ func (h *Hub) fanout(ctx context.Context, ms []memberRec, skip string, frame []b
 		if err != nil {
 			h.log.WarnContext(ctx, "chatfly: fan-out", "err", err)
 		}
-		return gone
+		return membersOf(ms, gone)
 	}
 	var gone []string
 	for _, conn := range conns {
@@ -77,14 +77,37 @@ func (h *Hub) fanout(ctx context.Context, ms []memberRec, skip string, frame []b
 			h.log.WarnContext(ctx, "chatfly: send", "conn", conn, "err", err)
 		}
 	}
-	return gone
+	return membersOf(ms, gone)
 }
 
-// dropGone cleans up after connections the transport reported gone.
-func (h *Hub) dropGone(ctx context.Context, gone []string) {
-	for _, conn := range gone {
-		if err := h.dropConn(ctx, conn); err != nil {
-			h.log.WarnContext(ctx, "chatfly: removing gone connection", "conn", conn, "err", err)
+// membersOf returns the members of ms whose connections are in conns.
+func membersOf(ms []memberRec, conns []string) []memberRec {
+	if len(conns) == 0 {
+		return nil
+	}
+	out := make([]memberRec, 0, len(conns))
+	for _, m := range ms {
+		if slices.Contains(conns, m.conn) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// dropGone cleans up after members whose connections the transport
+// reported gone: the connection's state, and, if the connection's record
+// was gone already, the membership the fan-out found (a join that raced
+// the connection's $disconnect wrote it after the disconnect cleaned up).
+func (h *Hub) dropGone(ctx context.Context, gone []memberRec) {
+	for _, m := range gone {
+		found, err := h.dropConn(ctx, m.conn)
+		if err == nil && !found && m.room != "" && m.sid != "" {
+			if err = h.leaveRoom(ctx, m.room, m.sid, m.conn); errors.Is(err, ErrNotMember) {
+				err = nil
+			}
+		}
+		if err != nil {
+			h.log.WarnContext(ctx, "chatfly: removing gone connection", "conn", m.conn, "err", err)
 		}
 	}
 }
@@ -123,7 +146,7 @@ func (h *Hub) handleJoin(c *call) error {
 // the presence event to the others, and the reply with the history, so that
 // no message falls between the history and the live events. role is the
 // role OnJoin gave. It returns the number of members after the join.
-func (h *Hub) join(c *call, m *roomMeta, role string) (gone []string, members int, err error) {
+func (h *Hub) join(c *call, m *roomMeta, role string) (gone []memberRec, members int, err error) {
 	rid, sid := m.ID, c.conn.Session
 	exp := c.now.Add(h.opts.PresenceTTL)
 	ms, err := h.members(c.ctx, rid)
@@ -149,7 +172,7 @@ func (h *Hub) join(c *call, m *roomMeta, role string) (gone []string, members in
 		if err := h.addMember(c, rid, role, exp); err != nil {
 			return gone, 0, err
 		}
-		me := memberRec{sid: sid, conn: c.connID, name: c.conn.Name, addr: c.addrKey(), role: role}
+		me := memberRec{sid: sid, conn: c.connID, name: c.conn.Name, addr: c.addrKey(), role: role, room: rid}
 		ms = append(ms, me)
 		who := c.member()
 		who.Role = m.memberRole(me)
@@ -270,7 +293,7 @@ func (h *Hub) leaveRoom(ctx context.Context, rid, sid, conn string) error {
 
 // leave does the work of leaveRoom under the room's lock. It returns the
 // number of members left, or -1 if the session did not leave.
-func (h *Hub) leave(ctx context.Context, rid, sid, conn string) (gone []string, members int, err error) {
+func (h *Hub) leave(ctx context.Context, rid, sid, conn string) (gone []memberRec, members int, err error) {
 	idx := Key{Partition: sessPart(sid), Sort: roomSort(rid)}
 	it, err := h.store.Get(ctx, memKey(rid, sid))
 	if errors.Is(err, ErrNotFound) {

@@ -145,7 +145,7 @@ func matchedFrame(rid string, partner Waiter, shared []string, id json.RawMessag
 func (h *Hub) tellMatched(ctx context.Context, rid string, w, partner Waiter, shared []string, id json.RawMessage) bool {
 	err := h.tr.Send(ctx, w.Conn, matchedFrame(rid, partner, shared, id))
 	if errors.Is(err, ErrGone) {
-		h.dropGone(ctx, []string{w.Conn})
+		h.dropGone(ctx, []memberRec{{conn: w.Conn}})
 		return false
 	}
 	if err != nil {
