@@ -24,6 +24,7 @@ import (
 //	rooms            <room>           dirEntry JSON: the summary with the room
 //	                                  a page shows; ≤ MaxListedRooms custom rooms
 //	rate#<subject>   <window>         counter N                  two windows
+//	typing#<sess>    <room>#<window>  counter N: typing notices  two TypingIntervals
 //	rcreate#<sess>   <hour>           counter N                  two hours
 //	room#<room>      game#<id>        gameRecord JSON (ids sort  open: OpenGameTTL from opening;
 //	                                  by creation time)          playing: 24 h, over: 1 h from change

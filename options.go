@@ -112,6 +112,18 @@ type Options struct {
 	// little early (see roomslots.go). Default 10000; negative: no cap.
 	MaxCustomRooms int
 
+	// TypingMaxMembers: in a room of more members than this, typing
+	// notices are not sent (the typing frame is still accepted): each
+	// notice costs one write per member, a PostToConnection each on API
+	// Gateway, and "someone is typing" says little in a crowd. Default
+	// 50; negative: no limit.
+	TypingMaxMembers int
+	// TypingInterval: a session's typing notices in one room are sent at
+	// most once per interval (a fixed window, counted in Storage like the
+	// rate limit, so across Hubs); the others are dropped. Default 5
+	// seconds, about as long as clients show a notice.
+	TypingInterval time.Duration
+
 	// RateLimit limits how many frames a session (before hello: a
 	// connection) may send. The default is 50 frames per 10 seconds, and a
 	// connection that goes on to send twice that in one window is closed.
@@ -391,6 +403,8 @@ func (o *Options) withDefaults() Options {
 	def(&d.AddressLimits.RoomShare, 8)
 	defDur(&d.RateLimit.Window, 10*time.Second)
 	def(&d.RateLimit.CloseAfter, d.RateLimit.Count)
+	def(&d.TypingMaxMembers, 50)
+	defDur(&d.TypingInterval, 5*time.Second)
 	defDur(&d.HelloTimeout, 10*time.Second)
 	defDur(&d.StorageTimeout, 5*time.Second)
 	defDur(&d.PresenceTTL, 30*time.Minute)

@@ -471,12 +471,21 @@ func (h *Hub) handleTyping(c *call) error {
 	if err := h.checkMuted(c); err != nil {
 		return err
 	}
-	ms, err := h.members(c.ctx, c.f.Room)
+	w := c.now.UnixNano() / int64(h.opts.TypingInterval)
+	n, err := h.store.Add(c.ctx, Key{Partition: "typing#" + c.conn.Session, Sort: c.f.Room + "#" + itoa(w)}, 1, time.Unix(0, (w+2)*int64(h.opts.TypingInterval)))
 	if err != nil {
 		return err
 	}
-	frame := mustJSON(typingEvent{Type: "typing", Room: c.f.Room, Member: c.member()})
-	h.dropGone(c.ctx, h.fanout(c.ctx, ms, c.conn.Session, frame))
+	if n == 1 { // the first of its window
+		ms, err := h.members(c.ctx, c.f.Room)
+		if err != nil {
+			return err
+		}
+		if limit := h.opts.TypingMaxMembers; limit < 0 || len(ms) <= limit {
+			frame := mustJSON(typingEvent{Type: "typing", Room: c.f.Room, Member: c.member()})
+			h.dropGone(c.ctx, h.fanout(c.ctx, ms, c.conn.Session, frame))
+		}
+	}
 	if c.f.ID != nil {
 		h.reply(c, mustJSON(roomReplyFrame{Type: "ok", ID: c.f.ID}))
 	}
