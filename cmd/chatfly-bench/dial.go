@@ -40,6 +40,15 @@ func checkLoopbackAddr(addr string) error {
 	return nil
 }
 
+// checkLoopbackRedis checks that the -redis URL names a loopback host.
+func checkLoopbackRedis(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !isLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("-redis %q is not a loopback redis:// URL; pass -allow-remote to use it anyway", raw)
+	}
+	return nil
+}
+
 func isLoopbackHost(host string) bool {
 	if host == "localhost" {
 		return true

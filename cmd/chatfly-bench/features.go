@@ -62,13 +62,13 @@ type window struct {
 	cpu      time.Duration // -1: unknown
 }
 
-func measureWindow(ctx context.Context, pid int, warmup, duration time.Duration) *window {
+func measureWindow(ctx context.Context, pids procs, warmup, duration time.Duration) *window {
 	w := &window{from: time.Now().Add(warmup)}
 	w.to = w.from.Add(duration)
 	sleepUntil(ctx, w.from)
-	c0 := procCPU(pid)
+	c0 := pids.cpu()
 	sleepUntil(ctx, w.to)
-	c1 := procCPU(pid)
+	c1 := pids.cpu()
 	w.cpu = -1
 	if c0 >= 0 && c1 >= 0 {
 		w.cpu = c1 - c0
@@ -178,7 +178,7 @@ func runRoulette(ctx context.Context, cfg *config, t *target) sample {
 			}
 		})
 	}
-	w := measureWindow(ctx, t.pid, cfg.warmup, cfg.featureDuration)
+	w := measureWindow(ctx, t.pids, cfg.warmup, cfg.featureDuration)
 	close(stop)
 	wg.Wait()
 	secs := cfg.featureDuration.Seconds()
@@ -319,7 +319,7 @@ func runGame(ctx context.Context, cfg *config, t *target) sample {
 			}
 		})
 	}
-	w := measureWindow(ctx, t.pid, cfg.warmup, cfg.featureDuration)
+	w := measureWindow(ctx, t.pids, cfg.warmup, cfg.featureDuration)
 	close(stop)
 	wg.Wait()
 	secs := cfg.featureDuration.Seconds()

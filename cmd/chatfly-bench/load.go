@@ -20,7 +20,7 @@ import (
 // events and accounts deliveries, and (unless idle) a sender goroutine that
 // sends a message whenever the phase's scheduler hands it a token.
 type fleet struct {
-	url     string
+	urls    []string // members dial them in turn (the nodes of a cluster)
 	prefix  string
 	dialers *dialers
 	idle    bool // no senders (S4)
@@ -68,8 +68,8 @@ type phase struct {
 
 var phaseIDs atomic.Int64
 
-func newFleet(url, prefix string, d *dialers, idle bool) *fleet {
-	return &fleet{url: url, prefix: prefix, dialers: d, idle: idle}
+func newFleet(urls []string, prefix string, d *dialers, idle bool) *fleet {
+	return &fleet{urls: urls, prefix: prefix, dialers: d, idle: idle}
 }
 
 // add connects perRoom more clients to each of rooms rooms (room ids
@@ -139,13 +139,14 @@ func (f *fleet) dial(ctx context.Context, idx int, room string) (*member, error)
 		HTTPClient:   f.dialers.client(),
 		PingInterval: -1,
 		EventBuffer:  256,
+		NoGapFill:    true, // a lost message is counted lost, not fetched
 	}
 	if f.idle {
 		opts.EventBuffer = 16
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	c, err := client.Dial(dctx, f.url, opts)
+	c, err := client.Dial(dctx, f.urls[idx%len(f.urls)], opts)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
@@ -320,9 +321,9 @@ type phaseResult struct {
 	hist histogram
 }
 
-// run runs one phase of traffic on the fleet; pid is the server's process
-// for CPU readings (0: none).
-func (f *fleet) run(ctx context.Context, ld load, pid int) *phaseResult {
+// run runs one phase of traffic on the fleet; pids are the server's
+// processes for CPU readings (none: not measured).
+func (f *fleet) run(ctx context.Context, ld load, pids procs) *phaseResult {
 	f.mu.Lock()
 	members, rooms := f.members, f.rooms
 	f.mu.Unlock()
@@ -354,10 +355,10 @@ func (f *fleet) run(ctx context.Context, ld load, pid int) *phaseResult {
 	}()
 
 	sleepUntil(ctx, time.Unix(0, p.measureFrom))
-	cpu0, self0 := procCPU(pid), procCPU(selfPID)
+	cpu0, self0 := pids.cpu(), procCPU(selfPID)
 	sleepUntil(ctx, end)
-	cpu1, self1 := procCPU(pid), procCPU(selfPID)
-	rss := procRSS(pid)
+	cpu1, self1 := pids.cpu(), procCPU(selfPID)
+	rss := pids.rss()
 	<-schedDone
 
 	// Wait for the sends to be answered, then for the deliveries.

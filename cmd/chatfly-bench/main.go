@@ -32,6 +32,12 @@
 // their CPU and memory are measured apart from the load generator's, and
 // every chatfly figure is also given as a ratio to the floor's.
 //
+// Cluster mode (-targets single,cluster; see cluster.go): chatfly on Redis
+// (storage/redisstore, relay/redisrelay), one node against -cluster nodes
+// (default 3) in the same run, the clients spread over the nodes; the Redis
+// is the one of -redis, or a redis-server the tool starts. Their server CPU
+// is the nodes' and that redis-server's together.
+//
 // Usage:
 //
 //	chatfly-bench [run] [flags]           run scenarios (see -h)
@@ -84,7 +90,9 @@ func runMain(args []string) error {
 	cfg := defaultConfig()
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	names := fs.String("scenarios", "s1,s2,s3,s4,roulette,game", "scenarios to run, comma-separated")
-	targets := fs.String("targets", "chatfly,floor", "servers to measure: chatfly, floor (started by the tool); with -url, the external server is \"external\"")
+	targets := fs.String("targets", "chatfly,floor", "servers to measure: chatfly, floor (started by the tool); single and cluster (chatfly on Redis: one node, and -cluster nodes behind no balancer, clients spread over them); with -url, the external server is \"external\"")
+	clusterNodes := fs.Int("cluster", 3, "nodes of the cluster target")
+	redisURL := fs.String("redis", "", "Redis of the single and cluster targets (loopback only; default: the tool starts redis-server on a free port)")
 	url := fs.String("url", "", "WebSocket URL of an external server to measure instead of starting chatfly (loopback only)")
 	pid := fs.Int("pid", 0, "process id of the external server, for CPU and RSS readings")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback -url")
@@ -135,6 +143,11 @@ func runMain(args []string) error {
 			return err
 		}
 	}
+	if *redisURL != "" && !*allowRemote {
+		if err := checkLoopbackRedis(*redisURL); err != nil {
+			return err
+		}
+	}
 	var tnames []string
 	for _, t := range strings.Split(*targets, ",") {
 		t = strings.TrimSpace(t)
@@ -170,21 +183,44 @@ func runMain(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 
+	var stopAtEnd []func()
+	defer func() {
+		for _, s := range stopAtEnd {
+			s()
+		}
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	rooms := max(cfg.s1Rooms, cfg.s4Rooms, 1)
+	redisPID := 0
+	onRedis := func(name string, nodes int) (*target, error) {
+		if *redisURL == "" {
+			u, pid, stopRedis, err := startRedis()
+			if err != nil {
+				return nil, err
+			}
+			*redisURL, redisPID = u, pid
+			stopAtEnd = append(stopAtEnd, stopRedis)
+		}
+		return startClusterTarget(name, nodes, rooms, cfg.prefix, *redisURL, redisPID)
+	}
 	start := func(name string) (*target, error) {
 		switch {
+		case name == "single":
+			return onRedis(name, 1)
+		case name == "cluster":
+			return onRedis(name, *clusterNodes)
 		case name == "external":
-			return &target{name: name, url: *url, pid: *pid, stop: func() {}}, nil
+			return &target{name: name, url: *url, pids: pidsOf(*pid), stop: func() {}}, nil
 		case *inProcess:
-			return startInProcess(name, max(cfg.s1Rooms, cfg.s4Rooms, 1), cfg.prefix)
+			return startInProcess(name, rooms, cfg.prefix, redisFlags{})
 		case name == "chatfly" && *serverPprof != "":
-			return startChild(name, max(cfg.s1Rooms, cfg.s4Rooms, 1), cfg.prefix, "-pprof", *serverPprof)
+			return startChild(name, rooms, cfg.prefix, "-pprof", *serverPprof)
 		default:
-			return startChild(name, max(cfg.s1Rooms, cfg.s4Rooms, 1), cfg.prefix)
+			return startChild(name, rooms, cfg.prefix)
 		}
 	}
 	rep := &report{

@@ -110,3 +110,48 @@ func raiseNoFile(want uint64) uint64 {
 	}
 	return rl.Cur
 }
+
+// procs are the processes of a server under test (several for a cluster,
+// with its Redis), whose CPU and memory are summed.
+type procs []int
+
+// pidsOf returns the procs of one process, or none for pid <= 0.
+func pidsOf(pid int) procs {
+	if pid <= 0 {
+		return nil
+	}
+	return procs{pid}
+}
+
+// cpu returns the CPU time the processes have used, or -1 if there are
+// none or one cannot be read.
+func (p procs) cpu() time.Duration {
+	var sum time.Duration
+	for _, pid := range p {
+		c := procCPU(pid)
+		if c < 0 {
+			return -1
+		}
+		sum += c
+	}
+	if len(p) == 0 {
+		return -1
+	}
+	return sum
+}
+
+// rss returns the processes' resident set size in bytes, or -1.
+func (p procs) rss() int64 {
+	var sum int64
+	for _, pid := range p {
+		r := procRSS(pid)
+		if r < 0 {
+			return -1
+		}
+		sum += r
+	}
+	if len(p) == 0 {
+		return -1
+	}
+	return sum
+}

@@ -132,22 +132,22 @@ func phaseSample(r *phaseResult) sample {
 func failed(err error) sample { return sample{Error: err.Error()} }
 
 func runS1(ctx context.Context, cfg *config, t *target) sample {
-	f := newFleet(t.url, cfg.prefix, newDialers(t.url, cfg.sources), false)
+	f := newFleet(t.endpoints(), cfg.prefix, newDialers(t.url, cfg.sources), false)
 	defer f.close()
 	if err := f.add(ctx, cfg.s1Rooms, cfg.s1PerRoom, 32); err != nil {
 		return failed(err)
 	}
-	r := f.run(ctx, load{perClient: cfg.s1Rate, warmup: cfg.warmup, duration: cfg.s1Duration, drain: cfg.drain}, t.pid)
+	r := f.run(ctx, load{perClient: cfg.s1Rate, warmup: cfg.warmup, duration: cfg.s1Duration, drain: cfg.drain}, t.pids)
 	return phaseSample(r)
 }
 
 func runS2(ctx context.Context, cfg *config, t *target) sample {
-	f := newFleet(t.url, cfg.prefix, newDialers(t.url, cfg.sources), false)
+	f := newFleet(t.endpoints(), cfg.prefix, newDialers(t.url, cfg.sources), false)
 	defer f.close()
 	if err := f.add(ctx, 1, cfg.s2Clients, 32); err != nil {
 		return failed(err)
 	}
-	r := f.run(ctx, load{total: cfg.s2Total, warmup: cfg.warmup, duration: cfg.s2Duration, drain: cfg.drain}, t.pid)
+	r := f.run(ctx, load{total: cfg.s2Total, warmup: cfg.warmup, duration: cfg.s2Duration, drain: cfg.drain}, t.pids)
 	return phaseSample(r)
 }
 
@@ -159,7 +159,7 @@ type rampStep struct {
 }
 
 func runS3(ctx context.Context, cfg *config, t *target) sample {
-	f := newFleet(t.url, cfg.prefix, newDialers(t.url, cfg.sources), false)
+	f := newFleet(t.endpoints(), cfg.prefix, newDialers(t.url, cfg.sources), false)
 	defer f.close()
 	if err := f.add(ctx, cfg.s1Rooms, cfg.s1PerRoom, 32); err != nil {
 		return failed(err)
@@ -169,13 +169,13 @@ func runS3(ctx context.Context, cfg *config, t *target) sample {
 	var best *phaseResult
 	for _, rate := range cfg.s3Rates {
 		ld := load{perClient: rate, warmup: cfg.s3Warmup, duration: cfg.s3Duration, drain: cfg.drain}
-		r := f.run(ctx, ld, t.pid)
+		r := f.run(ctx, ld, t.pids)
 		why := rampFailure(r, cfg.s3MaxP99)
 		if why != "" && r.P99ms > ms(cfg.s3MaxP99) && rampFailure(r, time.Hour) == "" && ctx.Err() == nil {
 			// Only the latency failed: on a shared machine one burst of
 			// someone else's work does that. Retry the step once.
 			steps = append(steps, rampStep{Why: why + " (retried)", Result: r})
-			r = f.run(ctx, ld, t.pid)
+			r = f.run(ctx, ld, t.pids)
 			why = rampFailure(r, cfg.s3MaxP99)
 		}
 		steps = append(steps, rampStep{Pass: why == "", Why: why, Result: r})
@@ -236,13 +236,13 @@ type idlePoint struct {
 }
 
 func runS4(ctx context.Context, cfg *config, t *target) sample {
-	if t.pid <= 0 {
+	if len(t.pids) == 0 {
 		return sample{Note: "no server process to read /proc from (pass -pid for an external server)"}
 	}
-	f := newFleet(t.url, cfg.prefix, newDialers(t.url, cfg.sources), true)
+	f := newFleet(t.endpoints(), cfg.prefix, newDialers(t.url, cfg.sources), true)
 	defer f.close()
 	sleepUntil(ctx, time.Now().Add(time.Second))
-	rss0 := procRSS(t.pid)
+	rss0 := t.pids.rss()
 	m := map[string]float64{"rss_mib_0": float64(rss0) / (1 << 20)}
 	var points []idlePoint
 	have := 0
@@ -255,7 +255,7 @@ func runS4(ctx context.Context, cfg *config, t *target) sample {
 		dial := time.Since(t0)
 		have += perRoom * cfg.s4Rooms
 		sleepUntil(ctx, time.Now().Add(cfg.s4Settle))
-		rss := procRSS(t.pid)
+		rss := t.pids.rss()
 		p := idlePoint{Conns: have, RSSMiB: float64(rss) / (1 << 20),
 			KiBPerConn: float64(rss-rss0) / 1024 / float64(have), DialSec: dial.Seconds()}
 		points = append(points, p)

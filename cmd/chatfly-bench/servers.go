@@ -40,14 +40,25 @@ type server struct {
 // scenarios send faster than a person, and the per-address limits off,
 // since every simulated client comes from loopback; tic-tac-toe for the game
 // scenario, and rooms rooms named prefix+i.
-func newServer(kind string, rooms int, prefix string) (*server, error) {
+func newServer(kind string, rooms int, prefix string, rf redisFlags) (*server, error) {
 	switch kind {
 	case "floor":
 		return &server{handler: newFloor(), shutdown: func(context.Context) error { return nil }}, nil
 	case "chatfly":
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		ws := wstransport.New(&wstransport.Options{Logger: log})
-		hub := chatfly.New(memstore.New(nil), ws, &chatfly.Options{
+		var store chatfly.Storage = memstore.New(nil)
+		wsOpts := &wstransport.Options{Logger: log}
+		closeRedis := func() {}
+		if rf.url != "" { // a node of a cluster (cluster.go)
+			var err error
+			if store, wsOpts.Relay, closeRedis, err = rf.open(context.Background()); err != nil {
+				return nil, err
+			}
+			wsOpts.NodeID = rf.nodeID
+		}
+		ws := wstransport.New(wsOpts)
+		hub := chatfly.New(store, ws, &chatfly.Options{
+			Secret:    []byte("chatfly-bench-secret-32-bytes-ok"),
 			Logger:    log,
 			RateLimit: chatfly.RateLimit{Count: -1},
 			AddressLimits: chatfly.AddressLimits{
@@ -62,7 +73,11 @@ func newServer(kind string, rooms int, prefix string) (*server, error) {
 				return nil, err
 			}
 		}
-		return &server{handler: ws.Handler(hub), shutdown: ws.Shutdown}, nil
+		shutdown := func(ctx context.Context) error {
+			defer closeRedis()
+			return ws.Shutdown(ctx)
+		}
+		return &server{handler: ws.Handler(hub), shutdown: shutdown}, nil
 	}
 	return nil, fmt.Errorf("unknown server kind %q (want chatfly or floor)", kind)
 }
@@ -77,6 +92,10 @@ func serveMain(kind string, args []string) error {
 	rooms := fs.Int("rooms", 1000, "benchmark rooms to create (chatfly)")
 	prefix := fs.String("room-prefix", "bench-", "id prefix of the benchmark rooms")
 	watchStdin := fs.Bool("stdin", false, "exit when standard input ends")
+	var rf redisFlags
+	fs.StringVar(&rf.url, "redis", "", "chatfly: keep the state in this Redis and relay to the other nodes over it (a cluster node)")
+	fs.StringVar(&rf.prefix, "redis-prefix", "bench:", "chatfly with -redis: prefix of every key and channel")
+	fs.StringVar(&rf.nodeID, "node-id", "", "chatfly with -redis: this node's id (default: random)")
 	allowRemote := fs.Bool("allow-remote", false, "allow listening on a non-loopback address")
 	_ = fs.Parse(args)
 	raiseNoFile(1 << 16)
@@ -86,7 +105,7 @@ func serveMain(kind string, args []string) error {
 			return err
 		}
 	}
-	srv, err := newServer(kind, *rooms, *prefix)
+	srv, err := newServer(kind, *rooms, *prefix, rf)
 	if err != nil {
 		return err
 	}
@@ -141,7 +160,8 @@ func serveMain(kind string, args []string) error {
 type target struct {
 	name string
 	url  string
-	pid  int // for /proc readings; 0: none
+	urls []string // all its nodes' URLs, url first (a cluster); nil: url only
+	pids procs    // for /proc readings; none: not measured
 	stop func()
 }
 
@@ -200,7 +220,7 @@ func startChild(kind string, rooms int, prefix string, extra ...string) (*target
 			stop()
 			return nil, fmt.Errorf("serve-%s said %q", kind, line)
 		}
-		return &target{name: kind, url: url, pid: cmd.Process.Pid, stop: stop}, nil
+		return &target{name: kind, url: url, pids: procs{cmd.Process.Pid}, stop: stop}, nil
 	case <-exited:
 		return nil, fmt.Errorf("serve-%s exited before listening", kind)
 	case <-time.After(30 * time.Second):
@@ -210,9 +230,9 @@ func startChild(kind string, rooms int, prefix string, extra ...string) (*target
 }
 
 // startInProcess serves a server of the given kind from this process on
-// 127.0.0.1 (tests). Its CPU and memory are not measured (pid 0).
-func startInProcess(kind string, rooms int, prefix string) (*target, error) {
-	srv, err := newServer(kind, rooms, prefix)
+// 127.0.0.1 (tests). Its CPU and memory are not measured (no pids).
+func startInProcess(kind string, rooms int, prefix string, rf redisFlags) (*target, error) {
+	srv, err := newServer(kind, rooms, prefix, rf)
 	if err != nil {
 		return nil, err
 	}
@@ -233,5 +253,13 @@ func startInProcess(kind string, rooms int, prefix string) (*target, error) {
 		_ = hs.Shutdown(ctx)
 		<-done
 	}
-	return &target{name: kind, url: "ws://" + ln.Addr().String() + "/", pid: 0, stop: stop}, nil
+	return &target{name: kind, url: "ws://" + ln.Addr().String() + "/", stop: stop}, nil
+}
+
+// endpoints returns the URLs of the target's nodes, url first.
+func (t *target) endpoints() []string {
+	if len(t.urls) == 0 {
+		return []string{t.url}
+	}
+	return t.urls
 }

@@ -23,7 +23,7 @@ func TestSmoke(t *testing.T) {
 	ctx := context.Background()
 	for _, kind := range []string{"chatfly", "floor"} {
 		t.Run(kind, func(t *testing.T) {
-			tg, err := startInProcess(kind, cfg.s1Rooms, cfg.prefix)
+			tg, err := startInProcess(kind, cfg.s1Rooms, cfg.prefix, redisFlags{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +65,7 @@ func TestFeatures(t *testing.T) {
 	cfg.warmup, cfg.featureDuration = 200*time.Millisecond, time.Second
 	ctx := context.Background()
 	for _, kind := range []string{"chatfly", "floor"} {
-		tg, err := startInProcess(kind, 4, cfg.prefix)
+		tg, err := startInProcess(kind, 4, cfg.prefix, redisFlags{})
 		if err != nil {
 			t.Fatal(err)
 		}
