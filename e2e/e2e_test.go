@@ -122,7 +122,11 @@ func startServer(t *testing.T, cfg serverConfig) *server {
 }
 
 func (s *server) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Shutdown returns once every connection's Disconnect has run; the
+	// bound is generous because the storage's own cleanup runs next, and a
+	// Disconnect still talking to an emulator being torn down (minidyn under
+	// -race takes seconds for ten of them) fails or races inside it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_ = s.ws.Shutdown(ctx)
 	s.srv.Close()
