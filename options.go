@@ -20,6 +20,11 @@ const (
 	DefaultHistoryLength = 50
 	// DefaultMaxEventBytes is the largest payload of a custom event.
 	DefaultMaxEventBytes = 8 << 10
+	// DefaultTypingMaxMembers is the largest room that gets typing notices.
+	DefaultTypingMaxMembers = 50
+	// DefaultTypingInterval is how often a session's typing in a room is
+	// passed on at most.
+	DefaultTypingInterval = 5 * time.Second
 )
 
 // MinSecretBytes is the shortest [Options.Secret] accepted: 256 bits, the
@@ -403,8 +408,8 @@ func (o *Options) withDefaults() Options {
 	def(&d.AddressLimits.RoomShare, 8)
 	defDur(&d.RateLimit.Window, 10*time.Second)
 	def(&d.RateLimit.CloseAfter, d.RateLimit.Count)
-	def(&d.TypingMaxMembers, 50)
-	defDur(&d.TypingInterval, 5*time.Second)
+	def(&d.TypingMaxMembers, DefaultTypingMaxMembers)
+	defDur(&d.TypingInterval, DefaultTypingInterval)
 	defDur(&d.HelloTimeout, 10*time.Second)
 	defDur(&d.StorageTimeout, 5*time.Second)
 	defDur(&d.PresenceTTL, 30*time.Minute)
