@@ -19,7 +19,9 @@
 //
 // # Delivery
 //
-// At most once, in order per publisher. Publish is one PUBLISH; when Redis
+// At most once, in order per publisher. Publish is one PUBLISH (SPUBLISH
+// with [Options.Sharded], which Redis Cluster needs for exact receiver
+// counts, and which New turns on for a *redis.ClusterClient); when Redis
 // counted no receiver it makes one EXISTS on the liveness key and reports
 // [chatfly.ErrGone] if the node is gone (stopped, or crashed more than
 // AliveTTL ago), or [ErrLost] if the node is alive but its subscription is

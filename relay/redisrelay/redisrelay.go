@@ -61,6 +61,12 @@ type Options struct {
 	// Logger receives the relay's logs (malformed messages, failed
 	// liveness refreshes). Default: slog.Default().
 	Logger *slog.Logger
+	// Sharded uses sharded pub/sub (SPUBLISH and SSUBSCRIBE, Redis 7 or
+	// later): a node's channel lives on the server of its hash slot, so
+	// Redis Cluster counts its receivers exactly (plain PUBLISH counts only
+	// those on the server that took it). New turns it on for a
+	// *redis.ClusterClient.
+	Sharded bool
 }
 
 // Relay is a [chatfly.Relay] over Redis pub/sub. It is safe for concurrent
@@ -72,6 +78,7 @@ type Relay struct {
 	aliveTTL time.Duration
 	buffer   int
 	log      *slog.Logger
+	sharded  bool
 }
 
 var _ chatfly.Relay = (*Relay)(nil)
@@ -94,7 +101,10 @@ func New(client redis.UniversalClient, o *Options) *Relay {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Relay{client: client, prefix: opts.Prefix, aliveTTL: opts.AliveTTL, buffer: opts.Buffer, log: opts.Logger}
+	if _, ok := client.(*redis.ClusterClient); ok {
+		opts.Sharded = true
+	}
+	return &Relay{client: client, prefix: opts.Prefix, aliveTTL: opts.AliveTTL, buffer: opts.Buffer, log: opts.Logger, sharded: opts.Sharded}
 }
 
 // The braces are a Redis Cluster hash tag: a node's channel and key hash to
@@ -102,14 +112,16 @@ func New(client redis.UniversalClient, o *Options) *Relay {
 func (r *Relay) channel(node string) string  { return r.prefix + "{" + node + "}" }
 func (r *Relay) aliveKey(node string) string { return r.prefix + "{" + node + "}:alive" }
 
-// Publish sends m to node's subscriber with one PUBLISH. If Redis counted
-// no receiver, one EXISTS of the node's liveness key tells a node that is
-// gone (an error wrapping [chatfly.ErrGone]) from one that is reconnecting
-// ([ErrLost]). On Redis Cluster, PUBLISH counts only the receivers on the
-// server that took it, so that EXISTS is made whenever the node's
-// subscriber is on another server.
+// Publish sends m to node's subscriber with one PUBLISH (SPUBLISH if
+// Sharded). If Redis counted no receiver, one EXISTS of the node's liveness
+// key tells a node that is gone (an error wrapping [chatfly.ErrGone]) from
+// one that is reconnecting ([ErrLost]).
 func (r *Relay) Publish(ctx context.Context, node string, m chatfly.RelayMessage) error {
-	n, err := r.client.Publish(ctx, r.channel(node), encode(m)).Result()
+	publish := r.client.Publish
+	if r.sharded {
+		publish = r.client.SPublish
+	}
+	n, err := publish(ctx, r.channel(node), encode(m)).Result()
 	if err != nil {
 		return fmt.Errorf("redisrelay: publish to node %q: %w", node, err)
 	}
@@ -146,7 +158,11 @@ func (r *Relay) Subscribe(ctx context.Context, node string, f func(chatfly.Relay
 	if err := r.client.Set(ctx, r.aliveKey(node), token, r.aliveTTL).Err(); err != nil {
 		return nil, fmt.Errorf("redisrelay: mark node %q alive: %w", node, err)
 	}
-	ps := r.client.Subscribe(ctx, r.channel(node))
+	subscribe := r.client.Subscribe
+	if r.sharded {
+		subscribe = r.client.SSubscribe
+	}
+	ps := subscribe(ctx, r.channel(node))
 	if _, err := ps.Receive(ctx); err != nil {
 		_ = ps.Close()
 		r.forget(node, token)
@@ -195,7 +211,7 @@ func (s *subscription) deliver(ch <-chan any, f func(chatfly.RelayMessage)) {
 	for msg := range ch {
 		switch msg := msg.(type) {
 		case *redis.Subscription:
-			if msg.Kind == "unsubscribe" && s.stopping() && !unsubscribed {
+			if (msg.Kind == "unsubscribe" || msg.Kind == "sunsubscribe") && s.stopping() && !unsubscribed {
 				unsubscribed = true
 				close(s.unsubscribed)
 			}
@@ -246,7 +262,11 @@ func (s *subscription) stop() error {
 		close(s.quit)
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		if err := s.ps.Unsubscribe(ctx, s.r.channel(s.node)); err == nil {
+		unsubscribe := s.ps.Unsubscribe
+		if s.r.sharded {
+			unsubscribe = s.ps.SUnsubscribe
+		}
+		if err := unsubscribe(ctx, s.r.channel(s.node)); err == nil {
 			select {
 			case <-s.unsubscribed:
 			case <-ctx.Done():

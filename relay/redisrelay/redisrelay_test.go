@@ -81,6 +81,24 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+// Sharded pub/sub (SPUBLISH, SSUBSCRIBE: Redis 7; miniredis has none)
+// passes the suite on redis-server, and on a one-node Redis Cluster.
+func TestSharded(t *testing.T) {
+	addr := redistest.RedisServerAddr(t)
+	prefix := redistest.Prefix(t)
+	t.Run("redis-server", func(t *testing.T) {
+		relaytest.Run(t, relaytest.HarnessFunc(func(_ context.Context, t *testing.T) (chatfly.Relay, error) {
+			return redisrelay.New(redistest.NewClient(t, addr), &redisrelay.Options{Prefix: prefix, Sharded: true}), nil
+		}))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		c := redistest.Cluster(t) // New shards by itself on a ClusterClient
+		relaytest.Run(t, relaytest.HarnessFunc(func(context.Context, *testing.T) (chatfly.Relay, error) {
+			return redisrelay.New(c, nil), nil
+		}))
+	})
+}
+
 // A relay with its own prefix (two clusters on one Redis) passes too, and
 // never sees the other's nodes.
 func TestPrefix(t *testing.T) {
