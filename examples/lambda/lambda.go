@@ -11,9 +11,11 @@ import (
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/storage/dynamostore"
@@ -26,7 +28,12 @@ const (
 	envFunction = "CHATFLY_FUNCTION" // connect, disconnect, message or roulette
 	envTable    = "CHATFLY_TABLE"    // the DynamoDB table
 	envSecret   = "CHATFLY_SECRET"   // signs resume tokens; the same for every function
-	envOrigins  = "CHATFLY_ORIGINS"  // web page origins allowed to connect, comma-separated; empty: any
+	// envSecretID names the Secrets Manager secret (ARN or name) whose
+	// SecretString is the token secret, read once per environment at
+	// init; it takes the place of CHATFLY_SECRET (template.yaml sets it,
+	// so the secret never appears in the function's configuration).
+	envSecretID = "CHATFLY_SECRET_ID"
+	envOrigins  = "CHATFLY_ORIGINS" // web page origins allowed to connect, comma-separated; empty: any
 )
 
 // The function of this Lambda execution environment, created on its first
@@ -72,13 +79,13 @@ func newLambdaFunction(ctx context.Context, getenv func(string) string) (apigwlo
 	if table == "" {
 		return nil, errors.New(envTable + " is not set")
 	}
-	secret := getenv(envSecret)
-	if err := chatfly.CheckSecret([]byte(secret)); err != nil {
-		return nil, fmt.Errorf("%s, the same for every function: %w", envSecret, err)
-	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
+	}
+	secret, err := tokenSecret(ctx, getenv, func() secretReader { return secretsmanager.NewFromConfig(cfg) })
+	if err != nil {
+		return nil, err
 	}
 	store, err := dynamostore.Open(dynamodb.NewFromConfig(cfg), table, nil)
 	if err != nil {
@@ -96,6 +103,31 @@ func newLambdaFunction(ctx context.Context, getenv func(string) string) (apigwlo
 		// metrics by action, code and operation in namespace chatfly.
 		metrics: slog.New(slog.NewJSONHandler(os.Stdout, nil)),
 	}), nil
+}
+
+// secretReader is the part of the Secrets Manager client tokenSecret uses.
+type secretReader interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// tokenSecret returns the secret that signs resume tokens: the
+// SecretString of the Secrets Manager secret CHATFLY_SECRET_ID names, or
+// else CHATFLY_SECRET. Called once per environment (see
+// environmentHandler), so the secret is read at init and kept for the
+// environment's life.
+func tokenSecret(ctx context.Context, getenv func(string) string, client func() secretReader) (string, error) {
+	secret := getenv(envSecret)
+	if id := getenv(envSecretID); id != "" {
+		out, err := client().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+		if err != nil {
+			return "", fmt.Errorf("reading the token secret %s from Secrets Manager: %w", id, err)
+		}
+		secret = aws.ToString(out.SecretString)
+	}
+	if err := chatfly.CheckSecret([]byte(secret)); err != nil {
+		return "", fmt.Errorf("%s (or the secret %s names), the same for every function: %w", envSecret, envSecretID, err)
+	}
+	return secret, nil
 }
 
 // originList splits a comma-separated list of origin patterns.

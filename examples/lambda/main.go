@@ -8,7 +8,9 @@
 //
 //	CHATFLY_FUNCTION  connect, disconnect, message or roulette
 //	CHATFLY_TABLE     the DynamoDB table (storage/dynamostore)
-//	CHATFLY_SECRET    the secret that signs resume tokens, the same for every function
+//	CHATFLY_SECRET_ID the Secrets Manager secret (ARN or name) whose value signs resume
+//	                  tokens, the same for every function; read once per environment
+//	CHATFLY_SECRET    the secret itself, where CHATFLY_SECRET_ID is not set
 //	CHATFLY_ORIGINS   web page origins allowed to connect (comma-separated patterns, as
 //	                  apigw.HandlerOptions.OriginPatterns); empty: any
 //

@@ -138,10 +138,35 @@ func checkFunctions(t *testing.T, tp *template) {
 	if refOf(get(vars, envTable)) != "ChatflyTable" {
 		t.Errorf("%s = %v, want the table", envTable, get(vars, envTable))
 	}
-	if sec := get(vars, envSecret); refOf(sec) != "TokenSecret" || !strings.Contains(str(sec.(tagged).Value), "{{resolve:secretsmanager:") {
-		t.Errorf("%s = %v, want the generated secret", envSecret, sec)
+	// The secret's ARN, never its value: each function reads it at init.
+	if sec := get(vars, envSecretID); refOf(sec) != "TokenSecret" || sec.(tagged).Tag != "!Ref" {
+		t.Errorf("%s = %v, want !Ref TokenSecret", envSecretID, sec)
 	}
-	tp.resource("TokenSecret", "AWS::SecretsManager::Secret")
+	if sec := get(vars, envSecret); sec != nil {
+		t.Errorf("%s = %v: the secret's value is in the functions' configuration", envSecret, sec)
+	}
+	if secret := tp.resource("TokenSecret", "AWS::SecretsManager::Secret"); str(secret["DeletionPolicy"]) != "Delete" || str(secret["UpdateReplacePolicy"]) != "Delete" {
+		t.Errorf("TokenSecret: DeletionPolicy %v, UpdateReplacePolicy %v, want Delete (like the table)", secret["DeletionPolicy"], secret["UpdateReplacePolicy"])
+	}
+	// Reserved concurrency: a parameter, 0 for none.
+	if rc := get(g, "ReservedConcurrentExecutions"); !reflect.DeepEqual(rc, tagged{Tag: "!If", Value: []any{"HasReservedConcurrency", tagged{Tag: "!Ref", Value: "ReservedConcurrency"}, tagged{Tag: "!Ref", Value: "AWS::NoValue"}}}) {
+		t.Errorf("ReservedConcurrentExecutions %v, want the ReservedConcurrency parameter unless 0", rc)
+	}
+	if get(tp.doc, "Parameters", "ReservedConcurrency", "Default") != "0" || get(tp.doc, "Conditions", "HasReservedConcurrency") == nil {
+		t.Error("no ReservedConcurrency parameter (default 0) or HasReservedConcurrency condition")
+	}
+	// Each function logs to a log group of its own, with retention.
+	for name := range tp.resources("AWS::Serverless::Function") {
+		lg := get(tp.doc, "Resources", name, "Properties", "LoggingConfig", "LogGroup")
+		if ref, ok := lg.(tagged); !ok || ref.Tag != "!Ref" {
+			t.Errorf("%s: LoggingConfig.LogGroup %v, want !Ref of its log group", name, lg)
+			continue
+		}
+		logs := tp.resource(refOf(lg), "AWS::Logs::LogGroup")
+		if ret := get(logs, "Properties", "RetentionInDays"); !reflect.DeepEqual(ret, tagged{Tag: "!Ref", Value: "LogRetentionDays"}) {
+			t.Errorf("%s: RetentionInDays %v, want the LogRetentionDays parameter", refOf(lg), ret)
+		}
+	}
 	connect := tp.resource(functionResources(t, tp)["connect"], "AWS::Serverless::Function")
 	if o := get(connect, "Properties", "Environment", "Variables", envOrigins); refOf(o) != "WebDistribution" || str(o.(tagged).Value) != "https://${WebDistribution.DomainName}" {
 		t.Errorf("connect: %s = %v, want the app's CloudFront origin", envOrigins, o)
@@ -286,6 +311,7 @@ func checkIAM(t *testing.T, tp *template) {
 
 	for _, name := range slices.Sorted(maps.Values(functionResources(t, tp))) {
 		var dynamo, manage []string
+		secrets := 0
 		for _, pol := range get(tp.doc, "Resources", name, "Properties", "Policies").([]any) {
 			stmts, ok := get(pol, "Statement").([]any)
 			if !ok {
@@ -306,6 +332,11 @@ func checkIAM(t *testing.T, tp *template) {
 						if refOf(get(st, "Resource")) != "ChatflyTable" || get(st, "Resource").(tagged).Tag != "!GetAtt" {
 							t.Errorf("%s: DynamoDB actions on %v, want the table only", name, get(st, "Resource"))
 						}
+					case as == "secretsmanager:GetSecretValue": // tokenSecret's one call (TestTokenSecret)
+						secrets++
+						if r := get(st, "Resource"); !reflect.DeepEqual(r, tagged{Tag: "!Ref", Value: "TokenSecret"}) {
+							t.Errorf("%s: GetSecretValue on %v, want the token secret only", name, r)
+						}
 					case as == "execute-api:ManageConnections":
 						for _, r := range get(st, "Resource").([]any) {
 							if refOf(r) != "WebSocketApi" || !strings.Contains(str(r.(tagged).Value), "${WebSocketApi}/${StageName}/") {
@@ -318,6 +349,9 @@ func checkIAM(t *testing.T, tp *template) {
 					}
 				}
 			}
+		}
+		if secrets != 1 {
+			t.Errorf("%s: %d grants of GetSecretValue, want 1", name, secrets)
 		}
 		slices.Sort(dynamo)
 		slices.Sort(manage)
