@@ -82,7 +82,9 @@ type Options struct {
 	// from its rooms) and closes it in the background: it posts the
 	// "close" frame with code 4000 (chatfly.CloseSlowConsumer), retried
 	// with backoff for up to SlowCloseGrace while the client's buffer
-	// drains, then deletes the connection. Default DefaultSlowCloseGrace.
+	// drains, then deletes the connection (on Lambda, an environment frozen
+	// between invocations resumes it with the next one). Default
+	// DefaultSlowCloseGrace.
 	SlowCloseGrace time.Duration
 
 	// Logger receives the Transport's logs. Default: slog.Default().
