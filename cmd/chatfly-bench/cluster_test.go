@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/chatfly/chatfly/internal/redistest"
 )
@@ -16,11 +15,7 @@ func TestClusterSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	cfg := defaultConfig()
-	cfg.sources = 2
-	cfg.s1Rooms, cfg.s1PerRoom, cfg.s1Rate = 3, 4, 4
-	cfg.warmup, cfg.s1Duration, cfg.drain = 300*time.Millisecond, time.Second, 10*time.Second
-	cfg.s2Clients, cfg.s2Total, cfg.s2Duration = 8, 20, time.Second
+	cfg := tinyConfig()
 	for _, b := range []struct {
 		name string
 		addr func(t *testing.T) string
@@ -32,19 +27,7 @@ func TestClusterSmoke(t *testing.T) {
 			addr := b.addr(t)
 			for name, run := range map[string]func(context.Context, *config, *target) sample{"s1": runS1, "s2": runS2} {
 				cl := startNodes(t, &cfg, redisFlags{url: "redis://" + addr, prefix: redistest.Prefix(t)})
-				s := run(t.Context(), &cfg, cl)
-				if s.Error != "" {
-					t.Fatalf("%s: %s", name, s.Error)
-				}
-				r := s.Detail.(*phaseResult)
-				t.Logf("%s: %d msgs, %d deliveries, p99 %.2f ms", name, r.Messages, r.Deliveries, r.P99ms)
-				if r.Messages == 0 || r.Deliveries == 0 || r.Expected == 0 {
-					t.Errorf("%s: nothing measured: %+v", name, r)
-				}
-				if r.Lost != 0 || r.Duplicated != 0 || r.Reordered != 0 || r.Disconnects != 0 || r.SendFailed != 0 || !r.Drained {
-					t.Errorf("%s: lost %d, duplicated %d, reordered %d, disconnects %d, failed %d, drained %v",
-						name, r.Lost, r.Duplicated, r.Reordered, r.Disconnects, r.SendFailed, r.Drained)
-				}
+				checkPhase(t, name, run(t.Context(), &cfg, cl))
 			}
 		})
 	}

@@ -15,11 +15,7 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	cfg := defaultConfig()
-	cfg.sources = 2
-	cfg.s1Rooms, cfg.s1PerRoom, cfg.s1Rate = 3, 4, 4
-	cfg.warmup, cfg.s1Duration, cfg.drain = 300*time.Millisecond, time.Second, 10*time.Second
-	cfg.s2Clients, cfg.s2Total, cfg.s2Duration = 8, 20, time.Second
+	cfg := tinyConfig()
 	ctx := context.Background()
 	for _, kind := range []string{"chatfly", "floor"} {
 		t.Run(kind, func(t *testing.T) {
@@ -29,19 +25,7 @@ func TestSmoke(t *testing.T) {
 			}
 			defer tg.stop()
 			for name, run := range map[string]func(context.Context, *config, *target) sample{"s1": runS1, "s2": runS2} {
-				s := run(ctx, &cfg, tg)
-				if s.Error != "" {
-					t.Fatalf("%s: %s", name, s.Error)
-				}
-				r := s.Detail.(*phaseResult)
-				t.Logf("%s %s: %d msgs, %d deliveries, p50 %.2f ms, p99 %.2f ms, max %.2f ms", kind, name, r.Messages, r.Deliveries, r.P50ms, r.P99ms, r.MaxMs)
-				if r.Messages == 0 || r.Deliveries == 0 || r.Expected == 0 {
-					t.Errorf("%s: nothing measured: %+v", name, r)
-				}
-				if r.Lost != 0 || r.Duplicated != 0 || r.Reordered != 0 || r.Disconnects != 0 || r.SendFailed != 0 || !r.Drained {
-					t.Errorf("%s: lost %d, duplicated %d, reordered %d, disconnects %d, failed %d, drained %v",
-						name, r.Lost, r.Duplicated, r.Reordered, r.Disconnects, r.SendFailed, r.Drained)
-				}
+				r := checkPhase(t, kind+" "+name, run(ctx, &cfg, tg))
 				if !(0 < r.P50ms && r.P50ms <= r.P90ms && r.P90ms <= r.P99ms && r.P99ms <= r.MaxMs) || math.IsNaN(r.MeanMs) {
 					t.Errorf("%s: latencies not ordered: %+v", name, r)
 				}
@@ -120,4 +104,34 @@ func TestReport(t *testing.T) {
 	if !strings.HasPrefix(svg, "<svg") || strings.Count(svg, "<polyline") != 2 {
 		t.Errorf("svg:\n%s", svg)
 	}
+}
+
+// tinyConfig is a few seconds of S1 and S2 with a dozen clients.
+func tinyConfig() config {
+	cfg := defaultConfig()
+	cfg.sources = 2
+	cfg.s1Rooms, cfg.s1PerRoom, cfg.s1Rate = 3, 4, 4
+	cfg.warmup, cfg.s1Duration, cfg.drain = 300*time.Millisecond, time.Second, 10*time.Second
+	cfg.s2Clients, cfg.s2Total, cfg.s2Duration = 8, 20, time.Second
+	return cfg
+}
+
+// checkPhase checks that the run measured something and that every
+// message reached every other member of its room once, in order, and
+// returns its result.
+func checkPhase(t *testing.T, name string, s sample) *phaseResult {
+	t.Helper()
+	if s.Error != "" {
+		t.Fatalf("%s: %s", name, s.Error)
+	}
+	r := s.Detail.(*phaseResult)
+	t.Logf("%s: %d msgs, %d deliveries, p50 %.2f ms, p99 %.2f ms, max %.2f ms", name, r.Messages, r.Deliveries, r.P50ms, r.P99ms, r.MaxMs)
+	if r.Messages == 0 || r.Deliveries == 0 || r.Expected == 0 {
+		t.Errorf("%s: nothing measured: %+v", name, r)
+	}
+	if r.Lost != 0 || r.Duplicated != 0 || r.Reordered != 0 || r.Disconnects != 0 || r.SendFailed != 0 || !r.Drained {
+		t.Errorf("%s: lost %d, duplicated %d, reordered %d, disconnects %d, failed %d, drained %v",
+			name, r.Lost, r.Duplicated, r.Reordered, r.Disconnects, r.SendFailed, r.Drained)
+	}
+	return r
 }
