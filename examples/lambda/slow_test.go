@@ -44,6 +44,8 @@ func TestSlowConsumer(t *testing.T) {
 	// each took to reach the reader.
 	const n = 50
 	p99 := func(round string) time.Duration {
+		start := time.Now()
+		defer func() { t.Logf("round %s: the sender's %d sends took %v", round, n, time.Since(start)) }()
 		sent := make([]time.Time, n)
 		lat := make([]time.Duration, 0, n)
 		done := make(chan struct{})
