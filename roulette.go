@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/fnv"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -165,6 +166,9 @@ const (
 	maxClaims = 8
 	// contendedRetry is when to ask again after a search lost every race.
 	contendedRetry = time.Second
+	// spread is among how many of the oldest equal candidates a search
+	// picks one at random.
+	spread = 3
 )
 
 // queueEntry is the value of a waiter's index item.
@@ -223,6 +227,7 @@ type candidate struct {
 	lver    int64
 	w       Waiter
 	idx     *Item // its index item, once read
+	stale   bool  // its listing outlived its wait
 }
 
 func (m *matcher) Match(ctx context.Context, w Waiter) (*Match, time.Time, error) {
@@ -402,7 +407,7 @@ func (s *scan) read(ctx context.Context, parts []string) error {
 // one's listing is deleted at the end.
 func (s *scan) drop(c *candidate) {
 	s.cands = slices.DeleteFunc(s.cands, func(x *candidate) bool { return x == c })
-	if c.idx == nil {
+	if c.stale {
 		s.dead = append(s.dead, Item{Key: c.Listing, Version: c.lver})
 	}
 }
@@ -422,7 +427,7 @@ func (s *scan) cleanup(ctx context.Context) {
 // among equals. unblock is the earliest time a fallback makes a candidate
 // that does not fit yet fit (zero if none).
 func (m *matcher) choose(w Waiter, cands []*candidate, now time.Time) (best *candidate, bestShared []string, unblock time.Time) {
-	bestRank := 99
+	bestRank, ties := 99, 0
 	for _, c := range cands {
 		e := c.w
 		if e.Session == w.Session || (m.opts.Compatible != nil && !m.opts.Compatible(w, e)) {
@@ -448,8 +453,16 @@ func (m *matcher) choose(w Waiter, cands []*candidate, now time.Time) (best *can
 		if e.Session == w.Last || e.Last == w.Session {
 			rank += 2
 		}
-		if rank < bestRank { // candidates are oldest first: the first of a rank wins
-			best, bestShared, bestRank = c, shared, rank
+		// Candidates are oldest first: one of the spread oldest of the
+		// best rank wins, at random, so that searches at the same moment
+		// do not all race for the same waiter.
+		switch {
+		case rank < bestRank:
+			best, bestShared, bestRank, ties = c, shared, rank, 1
+		case rank == bestRank && ties < spread:
+			if ties++; rand.IntN(ties) == 0 {
+				best, bestShared = c, shared
+			}
 		}
 	}
 	return best, bestShared, unblock
@@ -506,6 +519,7 @@ func (m *matcher) claim(ctx context.Context, c, partner *candidate, claim string
 	if c.idx == nil {
 		it, err := m.store.Get(ctx, queueIndex(c.w.Session))
 		if errors.Is(err, ErrNotFound) {
+			c.stale = true
 			return 0, nil
 		}
 		if err != nil {
@@ -514,8 +528,14 @@ func (m *matcher) claim(ctx context.Context, c, partner *candidate, claim string
 		c.idx = &it
 	}
 	var e queueEntry
-	if json.Unmarshal(c.idx.Value, &e) != nil || e.Claim != "" || e.Entry != c.Listing.Sort || !time.UnixMilli(e.Until).After(now) {
-		c.idx = nil // no longer waiting with this listing
+	if json.Unmarshal(c.idx.Value, &e) != nil || e.Entry != c.Listing.Sort || !time.UnixMilli(e.Until).After(now) {
+		c.idx, c.stale = nil, true // gone, or waiting again with another listing
+		return 0, nil
+	}
+	if e.Claim != "" {
+		// Held by another pairing, which deletes the listing if it
+		// succeeds and releases the claim if not.
+		c.idx = nil
 		return 0, nil
 	}
 	e.Claim, e.Partner = claim, partner.w.Session
@@ -536,19 +556,17 @@ func (m *matcher) Remove(ctx context.Context, sid string) error {
 		return err
 	}
 	var e queueEntry
-	if json.Unmarshal(idx.Value, &e) == nil && e.Claim != "" {
-		// Paired a moment ago: the pairing stands, and the claim keeps the
-		// session from being queued again until the Hub has recorded it.
+	if json.Unmarshal(idx.Value, &e) != nil || e.Entry == "" || e.Claim != "" {
+		// Not waiting; or paired a moment ago: the pairing stands, and the
+		// claim keeps the session from being queued again until the Hub
+		// has recorded it.
 		return nil
 	}
-	if err := m.store.Delete(ctx, idx.Key, IfVersion(idx.Version)); err != nil {
+	if err := m.free(ctx, idx); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return m.Remove(ctx, sid) // refreshed or claimed meanwhile: look again
 		}
 		return err
-	}
-	if e.Entry == "" {
-		return nil
 	}
 	keys := m.listingKeys(&e)
 	return parallel(len(keys), func(i int) error { return m.store.Delete(ctx, keys[i], Always) })
@@ -573,11 +591,20 @@ func (m *matcher) Done(ctx context.Context, a, b string) error {
 		if json.Unmarshal(idx.Value, &e) != nil || e.Claim == "" || e.Partner != partner {
 			return nil
 		}
-		if err := m.store.Delete(ctx, idx.Key, IfVersion(idx.Version)); err != nil && !errors.Is(err, ErrConflict) {
+		if err := m.free(ctx, idx); err != nil && !errors.Is(err, ErrConflict) {
 			return err
 		}
 		return nil
 	})
+}
+
+// free marks an index item as not waiting. It is overwritten rather than
+// deleted so that its version keeps counting up: a read-then-write
+// elsewhere (Done, a claim) can never take a later entry, whose version
+// would start again at 1, for the one it read.
+func (m *matcher) free(ctx context.Context, idx Item) error {
+	_, err := m.store.Put(ctx, Item{Key: idx.Key, Value: []byte("{}"), Expires: m.opts.Now().Add(m.opts.QueueTTL)}, IfVersion(idx.Version))
+	return err
 }
 
 // Sweep reads one page of every shard of the anyone partition, where every

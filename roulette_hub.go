@@ -236,16 +236,15 @@ func (h *Hub) endPair(ctx context.Context, sid, reason string) (string, error) {
 	} else if err != nil {
 		return "", err
 	}
-	// The pair is over: both may be queued again.
-	if !won {
-		return p.Partner.ID, h.matcher.Done(ctx, sid, p.Partner.ID)
+	// The pair is over: both may be queued again. Done comes before the
+	// partner's record goes, so that a partner who finds no record finds
+	// itself free to queue.
+	if err := h.matcher.Done(ctx, sid, p.Partner.ID); !won || err != nil {
+		return p.Partner.ID, err
 	}
 	// The partner's record goes only if it is still about this pair: the
 	// partner may have moved on to a new one already.
 	h.deletePair(ctx, p.Partner.ID, p.Room)
-	if err := h.matcher.Done(ctx, sid, p.Partner.ID); err != nil {
-		return "", err
-	}
 	ms, err := h.members(ctx, p.Room)
 	if err != nil {
 		return "", err

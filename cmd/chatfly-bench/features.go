@@ -90,7 +90,8 @@ type rouletteResult struct {
 
 // runRoulette: clients join the roulette, and as soon as they are matched
 // press next, in a closed loop. Each request (join or next) is timed until
-// its client is matched.
+// its client is matched (a waiting client asks again by itself when the
+// server's retry says).
 func runRoulette(ctx context.Context, cfg *config, t *target) sample {
 	if note, err := available(ctx, t, "roulette.leave", nil); err != nil || note != "" {
 		return sample{Note: note, Error: errOr(err, "")}
@@ -136,7 +137,7 @@ func runRoulette(ctx context.Context, cfg *config, t *target) sample {
 	in := func(t time.Time) bool { return !t.Before(windowStart) && t.Before(windowFinish) }
 	for _, r := range clients {
 		wg.Go(func() {
-			action := "roulette.join"
+			join := r.c.RouletteJoin
 			for {
 				select {
 				case <-stop:
@@ -148,8 +149,8 @@ func runRoulette(ctx context.Context, cfg *config, t *target) sample {
 				}
 				t0 := time.Now()
 				cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-				ev, err := r.c.Do(cctx, action, nil)
-				ok := err == nil && ev.Type == "roulette.matched"
+				res, err := join(cctx)
+				ok := err == nil && res.Matched
 				if err == nil && !ok {
 					select {
 					case <-r.matched:
@@ -174,7 +175,7 @@ func runRoulette(ctx context.Context, cfg *config, t *target) sample {
 						}
 					}
 				}
-				action = "roulette.next"
+				join = r.c.RouletteNext
 			}
 		})
 	}
