@@ -85,9 +85,13 @@ func membersOf(ms []memberRec, conns []string) []memberRec {
 	if len(conns) == 0 {
 		return nil
 	}
+	set := make(map[string]bool, len(conns))
+	for _, c := range conns {
+		set[c] = true
+	}
 	out := make([]memberRec, 0, len(conns))
 	for _, m := range ms {
-		if slices.Contains(conns, m.conn) {
+		if set[m.conn] {
 			out = append(out, m)
 		}
 	}

@@ -28,7 +28,9 @@
 //     IP (a chatfly.ConnectRequest). A rejected connection is answered with
 //     403 (429 for too_many: the Hub's per-address connection limit, which
 //     keys on the source IP) and {"code":...,"message":...}, which makes API
-//     Gateway refuse the WebSocket handshake. A query parameter "name" is checked as a display
+//     Gateway refuse the WebSocket handshake; the client gets the status
+//     only (API Gateway does not pass the body on without a route
+//     response). A query parameter "name" is checked as a display
 //     name, so an invalid one is refused before the upgrade too; the
 //     protocol's hello frame still carries the name (or the resume token).
 //     The Hub sends nothing during Connect: API Gateway refuses
