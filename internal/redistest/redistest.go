@@ -28,7 +28,6 @@
 package redistest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -46,6 +45,8 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
+
+	"github.com/chatfly/chatfly/internal/testproc"
 )
 
 // RequireRedisEnv is the environment variable that, set to "1", turns a
@@ -157,9 +158,7 @@ func Prefix(t testing.TB) string {
 type Server struct {
 	Addr string // host:port, on 127.0.0.1
 
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    *bytes.Buffer // written until exited is closed
+	proc *testproc.Proc
 }
 
 // StartServer starts a redis-server of t's own on a free loopback port,
@@ -177,22 +176,13 @@ func StartServer(t testing.TB, args ...string) *Server {
 }
 
 // Stop kills the process and waits until it is gone. It is idempotent.
-func (s *Server) Stop() {
-	_ = s.cmd.Process.Kill()
-	<-s.exited
-}
+func (s *Server) Stop() { s.proc.Stop() }
 
 // skipOrFail skips t if err says that redis-server is not installed, unless
 // CHATFLY_REQUIRE_REDIS=1, and fails t on any other error.
 func skipOrFail(t testing.TB, err error) {
 	t.Helper()
-	if !errors.Is(err, ErrRedisMissing) {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	if os.Getenv(RequireRedisEnv) == "1" {
-		t.Fatalf("%s=1: %v", RequireRedisEnv, err)
-	}
-	t.Skip(err)
+	testproc.SkipOrFail(t, err, ErrRedisMissing, RequireRedisEnv, "redis-server")
 }
 
 // startServer starts redis-server on a free loopback port, with extra
@@ -202,24 +192,14 @@ func startServer(args []string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRedisMissing, err)
 	}
-	// A free port can be taken by someone else before redis-server
-	// listens: try a few.
-	for range 5 {
-		var s *Server
-		if s, err = tryServer(bin, args); err == nil {
-			return s, nil
-		}
-	}
-	return nil, err
+	return testproc.Retry(func() (*Server, error) { return tryServer(bin, args) })
 }
 
 func tryServer(bin string, args []string) (*Server, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	dir, err := os.MkdirTemp("", "chatfly-redis-")
 	if err != nil {
 		return nil, err
@@ -228,43 +208,23 @@ func tryServer(bin string, args []string) (*Server, error) {
 	// way (a crash may write there), and quiet unless something goes wrong.
 	args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning"}, args...)
-	cmd := exec.Command(bin, args...)
-	out := new(bytes.Buffer) // its log: warnings only, shown if it exits
-	cmd.Stdout, cmd.Stderr = out, out
-	setPdeathsig(cmd)
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
+	proc, err := testproc.Start(exec.Command(bin, args...), func() { os.RemoveAll(dir) })
+	if err != nil {
 		return nil, err
 	}
-	s := &Server{cmd: cmd, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), exited: make(chan struct{}), log: out}
-	go func() { _ = cmd.Wait(); os.RemoveAll(dir); close(s.exited) }()
-	if err := s.waitReady(15 * time.Second); err != nil {
-		s.Stop()
-		return nil, err
-	}
-	return s, nil
-}
-
-// waitReady waits until the server answers PING, or exits, or d passes.
-func (s *Server) waitReady(d time.Duration) error {
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), proc: proc}
 	probe := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, PoolSize: 1,
 		DialTimeout: time.Second, ReadTimeout: time.Second})
 	defer probe.Close()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.exited:
-			return fmt.Errorf("redis-server exited: %v: %s", s.cmd.ProcessState, s.log)
-		case <-time.After(20 * time.Millisecond):
-		}
+	err = proc.WaitReady("redis-server", 15*time.Second, 20*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := probe.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return nil
-		}
+		defer cancel()
+		return probe.Ping(ctx).Err()
+	})
+	if err != nil {
+		return nil, err
 	}
-	return fmt.Errorf("redis-server did not answer PING within %v", d)
+	return s, nil
 }
 
 // Main is a TestMain for packages that use these backends: it runs the
@@ -276,18 +236,7 @@ func Main(m *testing.M, opts ...goleak.Option) { MainStopping(m, nil, opts...) }
 // another kind: it calls stop (such as dynamotest.Stop), if not nil, after
 // the tests, before the leak check.
 func MainStopping(m *testing.M, stop func(), opts ...goleak.Option) {
-	code := m.Run()
-	Stop()
-	if stop != nil {
-		stop()
-	}
-	if code == 0 {
-		if err := goleak.Find(opts...); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	testproc.Main(m, []func(){Stop, stop}, opts...)
 }
 
 // Cluster starts a one-node Redis Cluster of t's own (a redis-server with

@@ -33,7 +33,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -51,6 +50,7 @@ import (
 	miniserver "github.com/truora/minidyn/server"
 	"go.uber.org/goleak"
 
+	"github.com/chatfly/chatfly/internal/testproc"
 	"github.com/chatfly/chatfly/storage/dynamostore"
 )
 
@@ -188,8 +188,7 @@ func NewTable(t testing.TB, client *dynamodb.Client) string {
 type Server struct {
 	Endpoint string // base URL, on 127.0.0.1
 
-	cmd    *exec.Cmd
-	exited chan struct{}
+	proc *testproc.Proc
 }
 
 // StartDynalite starts a dynalite process of t's own on a free loopback
@@ -207,22 +206,13 @@ func StartDynalite(t testing.TB, args ...string) *Server {
 }
 
 // Stop kills the process and waits until it is gone. It is idempotent.
-func (s *Server) Stop() {
-	_ = s.cmd.Process.Kill()
-	<-s.exited
-}
+func (s *Server) Stop() { s.proc.Stop() }
 
 // skipOrFail skips t if err says that dynalite is not installed, unless
 // CHATFLY_REQUIRE_DYNALITE=1, and fails t on any other error.
 func skipOrFail(t testing.TB, err error) {
 	t.Helper()
-	if !errors.Is(err, ErrDynaliteMissing) {
-		t.Fatalf("starting dynalite: %v", err)
-	}
-	if os.Getenv(RequireDynaliteEnv) == "1" {
-		t.Fatalf("%s=1: %v", RequireDynaliteEnv, err)
-	}
-	t.Skip(err)
+	testproc.SkipOrFail(t, err, ErrDynaliteMissing, RequireDynaliteEnv, "dynalite")
 }
 
 // findDynalite returns the paths of node and of node_modules/dynalite/cli.js
@@ -261,64 +251,40 @@ func startDynalite(args []string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A free port can be taken by someone else before dynalite listens:
-	// try a few.
-	for range 5 {
-		var s *Server
-		if s, err = tryDynalite(node, cli, args); err == nil {
-			return s, nil
-		}
-	}
-	return nil, err
+	return testproc.Retry(func() (*Server, error) { return tryDynalite(node, cli, args) })
 }
 
 func tryDynalite(node, cli string, args []string) (*Server, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	args = append([]string{cli, "--host", "127.0.0.1", "--port", fmt.Sprint(port),
 		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"}, args...)
 	cmd := exec.Command(node, args...)
 	cmd.Stderr = os.Stderr
-	setPdeathsig(cmd)
-	if err := cmd.Start(); err != nil {
+	proc, err := testproc.Start(cmd, nil)
+	if err != nil {
 		return nil, err
 	}
-	s := &Server{cmd: cmd, Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(s.exited) }()
+	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), proc: proc}
 	// No keep-alive: the probe leaves no idle connection behind.
 	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("dynalite exited: %v", cmd.ProcessState)
-		case <-time.After(50 * time.Millisecond):
-		}
+	err = proc.WaitReady("dynalite", 15*time.Second, 50*time.Millisecond, func() error {
 		// dynalite answers GET / with "healthy".
-		if resp, err := probe.Get(s.Endpoint); err == nil {
+		resp, err := probe.Get(s.Endpoint)
+		if err == nil {
 			resp.Body.Close()
-			return s, nil
 		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	s.Stop()
-	return nil, errors.New("dynalite did not answer within 15s")
+	return s, nil
 }
 
 // Main is a TestMain for packages that use these backends: it runs the
 // tests, stops the shared dynalite process, and then, if all passed, fails
 // on leaked goroutines (with opts, such as goleak.IgnoreAnyFunction).
-func Main(m *testing.M, opts ...goleak.Option) {
-	code := m.Run()
-	Stop()
-	if code == 0 {
-		if err := goleak.Find(opts...); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func Main(m *testing.M, opts ...goleak.Option) { testproc.Main(m, []func(){Stop}, opts...) }
