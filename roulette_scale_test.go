@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,4 +228,46 @@ func TestCustomMatcher(t *testing.T) {
 	assert.Zero(t, n)
 	th.reply(b, `{"action":"roulette.leave","id":2}`)
 	assert.Equal(t, [][2]string{{wb["session"].(string), wa["session"].(string)}}, fm.done)
+}
+
+// hookStore runs after once, just after the first Delete of key.
+type hookStore struct {
+	chatfly.Storage
+	key   chatfly.Key
+	after func()
+	done  atomic.Bool
+}
+
+func (s *hookStore) Delete(ctx context.Context, k chatfly.Key, c chatfly.Cond) error {
+	err := s.Storage.Delete(ctx, k, c)
+	if k == s.key && s.done.CompareAndSwap(false, true) {
+		s.after()
+	}
+	return err
+}
+
+// Both partners press next at once, and the one who loses finds its pair
+// record already gone while the winner is still ending the pair: it is
+// queued all the same, not left out of the queue, invisible, until it asks
+// again.
+func TestRouletteNextRacingPartnersNext(t *testing.T) {
+	th := newTestHub(t, nil)
+	ann, wa := th.hello("Ann")
+	bob, _ := th.hello("Bob")
+	th.reply(ann, `{"action":"roulette.join","id":1}`)
+	require.Equal(t, "roulette.matched", th.reply(bob, `{"action":"roulette.join","id":1}`)["type"])
+	th.tr.take(ann)
+	var annNext map[string]any
+	hs := &hookStore{Storage: th.store, key: chatfly.Key{Partition: "sess#" + wa["session"].(string), Sort: "pair"}}
+	hub := chatfly.New(hs, th.tr, &chatfly.Options{Now: th.clock.Now})
+	hs.after = func() { // Bob's next has just deleted Ann's record: Ann presses next
+		annNext = ofType(th.do(ann, `{"action":"roulette.next","id":2}`), "roulette.waiting")[0]
+	}
+	th.hub = hub
+	r := th.reply(bob, `{"action":"roulette.next","id":2}`)
+	require.NotNil(t, annNext, "Ann's next ran inside Bob's")
+	// Ann waits in the queue: Bob, looking again, finds her (nobody else
+	// waits), and so would anyone.
+	require.Equal(t, "roulette.matched", r["type"], "%v", r)
+	assert.Equal(t, "Ann", partnerOf(r))
 }
