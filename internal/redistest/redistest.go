@@ -38,7 +38,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -110,11 +109,7 @@ func MiniredisAddr(t testing.TB) string {
 	return Miniredis(t).Addr()
 }
 
-var shared struct {
-	once sync.Once
-	srv  *Server
-	err  error // why it could not start; wraps ErrRedisMissing if not installed
-}
+var shared testproc.Shared[*Server] // the server of RedisServerAddr
 
 // RedisServerAddr returns the host:port of the redis-server shared by the
 // tests of the binary, starting it on first use; [Stop] stops it. It skips
@@ -122,21 +117,17 @@ var shared struct {
 // fails it if redis-server does not start.
 func RedisServerAddr(t testing.TB) string {
 	t.Helper()
-	shared.once.Do(func() { shared.srv, shared.err = startServer(nil) })
-	if shared.err != nil {
-		skipOrFail(t, shared.err)
+	srv, err := shared.Get(func() (*Server, error) { return startServer(nil) })
+	if err != nil {
+		skipOrFail(t, err)
 	}
-	return shared.srv.Addr
+	return srv.Addr
 }
 
 // Stop stops the shared redis-server, if it was started, and waits until it
 // is gone. Call it from TestMain after m.Run, when no test uses it any more:
 // it is not started again.
-func Stop() {
-	if shared.srv != nil {
-		shared.srv.Stop()
-	}
-}
+func Stop() { shared.Stop() }
 
 // NewClient returns a client of the server at addr (host:port) with
 // ContextTimeoutEnabled, closed when t ends.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,4 +145,32 @@ func Main(m *testing.M, stops []func(), opts ...goleak.Option) {
 		}
 	}
 	os.Exit(code)
+}
+
+// Shared is a server that all the tests of a binary share: started by the
+// first test that asks for it, stopped by TestMain. Its methods are safe for
+// concurrent use.
+type Shared[S interface{ Stop() }] struct {
+	once    sync.Once
+	srv     S
+	err     error // why it could not start
+	started bool
+}
+
+// Get returns the server, starting it with start on the first call; a
+// failed start is not retried, every call then returns its error.
+func (s *Shared[S]) Get(start func() (S, error)) (S, error) {
+	s.once.Do(func() {
+		s.srv, s.err = start()
+		s.started = s.err == nil
+	})
+	return s.srv, s.err
+}
+
+// Stop stops the server if it was started. Call it when no test uses it
+// any more: it is not started again.
+func (s *Shared[S]) Stop() {
+	if s.started {
+		s.srv.Stop()
+	}
 }

@@ -38,7 +38,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -117,11 +116,7 @@ func MinidynEndpoint(t testing.TB) string {
 	return srv.URL
 }
 
-var shared struct {
-	once sync.Once
-	srv  *Server
-	err  error // why it could not start; wraps ErrDynaliteMissing if not installed
-}
+var shared testproc.Shared[*Server] // the server of DynaliteEndpoint
 
 // DynaliteEndpoint returns the URL of the dynalite server shared by the
 // tests of the binary, starting it on first use; [Stop] stops it. It skips
@@ -129,21 +124,17 @@ var shared struct {
 // it if dynalite does not start.
 func DynaliteEndpoint(t testing.TB) string {
 	t.Helper()
-	shared.once.Do(func() { shared.srv, shared.err = startDynalite(nil) })
-	if shared.err != nil {
-		skipOrFail(t, shared.err)
+	srv, err := shared.Get(func() (*Server, error) { return startDynalite(nil) })
+	if err != nil {
+		skipOrFail(t, err)
 	}
-	return shared.srv.Endpoint
+	return srv.Endpoint
 }
 
 // Stop stops the shared dynalite server, if it was started, and waits until
 // it is gone. Call it from TestMain after m.Run, when no test uses it any
 // more: it is not started again.
-func Stop() {
-	if shared.srv != nil {
-		shared.srv.Stop()
-	}
-}
+func Stop() { shared.Stop() }
 
 // NewClient returns a client of the server at endpoint, with placeholder
 // credentials and the region us-east-1; apiOptions are added to every call
