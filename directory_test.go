@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,55 +54,6 @@ func TestRoomInfo(t *testing.T) {
 	// A deleted room is gone for room.info too.
 	th.reply(a, `{"action":"room.delete","id":1,"room":"`+priv+`"}`)
 	assert.Equal(t, never, th.reply(b, `{"action":"room.info","id":1,"room":"`+priv+`"}`))
-}
-
-// countStore counts the calls made to a Storage and the items its Queries
-// returned.
-type countStore struct {
-	chatfly.Storage
-	mu           sync.Mutex
-	calls, items int
-}
-
-func (s *countStore) count(items int) {
-	s.mu.Lock()
-	s.calls++
-	s.items += items
-	s.mu.Unlock()
-}
-
-func (s *countStore) Get(ctx context.Context, key chatfly.Key) (chatfly.Item, error) {
-	s.count(0)
-	return s.Storage.Get(ctx, key)
-}
-
-func (s *countStore) Put(ctx context.Context, it chatfly.Item, cond chatfly.Cond) (int64, error) {
-	s.count(0)
-	return s.Storage.Put(ctx, it, cond)
-}
-
-func (s *countStore) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) error {
-	s.count(0)
-	return s.Storage.Delete(ctx, key, cond)
-}
-
-func (s *countStore) Query(ctx context.Context, q chatfly.Query) ([]chatfly.Item, error) {
-	items, err := s.Storage.Query(ctx, q)
-	s.count(len(items))
-	return items, err
-}
-
-func (s *countStore) Add(ctx context.Context, key chatfly.Key, d int64, exp time.Time) (int64, error) {
-	s.count(0)
-	return s.Storage.Add(ctx, key, d, exp)
-}
-
-func (s *countStore) take() (calls, items int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	calls, items = s.calls, s.items
-	s.calls, s.items = 0, 0
-	return calls, items
 }
 
 // page asks for one page of rooms and returns their ids and the next cursor.
@@ -256,11 +206,11 @@ func TestRoomsPageCost(t *testing.T) {
 		for i := range n {
 			th.createRoom(a, "room "+strconv.Itoa(i), "public")
 		}
-		cs := &countStore{Storage: th.store}
+		cs := newCountingStore(th.store)
 		th.hub = chatfly.New(cs, th.tr, opts)
 		cs.take()
 		r := th.do(a, `{"action":"rooms","id":1}`)
-		calls, items = cs.take()
+		calls, items = cs.totals()
 		require.Len(t, r, 1)
 		require.Len(t, r[0]["rooms"], min(20, n+3))
 		th.tr.mu.Lock()

@@ -233,7 +233,25 @@ func (s *countingStore) count(op string, n int) {
 	s.mu.Unlock()
 }
 
-// take returns the counts so far and starts again.
+func newCountingStore(st chatfly.Storage) *countingStore {
+	return &countingStore{Storage: st, calls: map[string]int{}}
+}
+
+// totals returns the number of calls and of items queries returned so
+// far, and starts again.
+func (s *countingStore) totals() (calls, items int) {
+	for op, n := range s.take() {
+		if op == "items" {
+			items = n
+		} else {
+			calls += n
+		}
+	}
+	return calls, items
+}
+
+// take returns the counts so far, by operation ("items": the items queries
+// returned), and starts again.
 func (s *countingStore) take() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -277,7 +295,7 @@ func (s *countingStore) Add(ctx context.Context, k chatfly.Key, d int64, exp tim
 func TestGameLimitsStorageCalls(t *testing.T) {
 	opts := &chatfly.Options{MaxGameList: 4}
 	th := nimHub(t, opts, "Ada", "Bob")
-	cs := &countingStore{Storage: th.store, calls: map[string]int{}}
+	cs := newCountingStore(th.store)
 	th.hub = chatfly.New(cs, th.tr, opts)
 	room := th.createRoom(th.conns["Ada"], "club", "private")
 	th.join(th.conns["Ada"], room)

@@ -44,10 +44,10 @@ func (o *recObserver) take() ([]chatfly.FrameStats, []chatfly.Failure) {
 
 // observedHub is a test Hub with a recording Observer over a storage that
 // counts calls on its own.
-func observedHub(t *testing.T, opts *chatfly.Options) (*testHub, *recObserver, *countStore) {
+func observedHub(t *testing.T, opts *chatfly.Options) (*testHub, *recObserver, *countingStore) {
 	th := newTestHub(t, nil)
 	obs := &recObserver{}
-	cs := &countStore{Storage: th.store}
+	cs := newCountingStore(th.store)
 	if opts == nil {
 		opts = &chatfly.Options{}
 	}
@@ -82,7 +82,7 @@ func TestObserverFrames(t *testing.T) {
 		frames, failures := obs.take()
 		require.Len(t, frames, 1, tc.frame)
 		f := frames[0]
-		calls, _ := cs.take()
+		calls, _ := cs.totals()
 		assert.Equal(t, [3]string{tc.action, tc.room, tc.code}, [3]string{f.Action, f.Room, f.Code}, tc.frame)
 		assert.Equal(t, conn, f.ConnID, tc.frame)
 		assert.Equal(t, calls, f.StorageCalls, tc.frame)
@@ -92,7 +92,7 @@ func TestObserverFrames(t *testing.T) {
 
 	require.NoError(t, th.hub.Disconnect(context.Background(), conn))
 	frames, _ = obs.take()
-	calls, _ := cs.take()
+	calls, _ := cs.totals()
 	require.Len(t, frames, 1)
 	assert.Equal(t, chatfly.ActionDisconnect, frames[0].Action)
 	assert.Equal(t, calls, frames[0].StorageCalls)

@@ -110,7 +110,7 @@ func queueListings(t *testing.T, s chatfly.Storage) int {
 // not by the queue) with 1,000 waiters ahead as with none.
 func TestRouletteQueuePoisoning(t *testing.T) {
 	th := newTestHub(t, nil)
-	cs := &countingStore{Storage: th.store, calls: map[string]int{}}
+	cs := newCountingStore(th.store)
 	off := chatfly.AddressLimits{Connections: -1, SessionsPerHour: -1, RouletteWaiting: -1}
 	th.hub = chatfly.New(cs, th.tr, &chatfly.Options{Now: th.clock.Now, AddressLimits: off})
 
