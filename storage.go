@@ -2,6 +2,7 @@ package chatfly
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -47,9 +48,9 @@ type Storage interface {
 	// Get returns the item at key, or ErrNotFound.
 	Get(ctx context.Context, key Key) (Item, error)
 
-	// Put writes item if cond holds and returns the item's new version: 1
-	// when the item was absent (or expired), the previous version plus one
-	// otherwise. Put replaces Value and Expires and resets the counter N to 0.
+	// Put writes item if cond holds and returns the item's new version: a
+	// fresh one when the item was absent (or expired), the previous version
+	// plus one otherwise (see [Item.Version]). Put replaces Value and Expires and resets the counter N to 0.
 	// If cond does not hold it returns ErrConflict and changes nothing.
 	Put(ctx context.Context, item Item, cond Cond) (version int64, err error)
 
@@ -68,7 +69,7 @@ type Storage interface {
 
 	// Add atomically adds delta to the counter N of the item at key and
 	// returns the new value. A missing or expired item counts from zero (and
-	// is created with version 1). Add sets the item's Expires to expires
+	// is created with a fresh version). Add sets the item's Expires to expires
 	// (zero: never expires) and leaves its Value alone. Concurrent Adds never
 	// lose an update, so Add(key, 1, ...) hands out gapless unique numbers.
 	Add(ctx context.Context, key Key, delta int64, expires time.Time) (int64, error)
@@ -104,8 +105,15 @@ type Item struct {
 	Value []byte
 	// N is the counter maintained by Add (zero for items written by Put).
 	N int64
-	// Version is set by the storage: 1 when the item is created, incremented
-	// by every Put and Add. It is ignored on Put.
+	// Version is set by the storage and identifies one state of the item.
+	// A new lifetime of a key (a write when it is absent, deleted or
+	// expired) starts at a version that key never had before, in any
+	// earlier lifetime, so an IfVersion condition read from an item that was
+	// since deleted and recreated fails instead of matching the newcomer
+	// (no ABA). Within a lifetime every Put and Add increments Version by
+	// exactly one, so Version-N of an item that only Add writes is constant
+	// for its lifetime and differs between lifetimes (a stream epoch). It is
+	// ignored on Put.
 	Version int64
 	// Expires is when the item stops existing; the zero time means never.
 	// Storages may round it down to whole seconds.
@@ -133,6 +141,7 @@ type Query struct {
 type Cond struct {
 	kind    condKind
 	version int64
+	value   string // IfValue, IfPrefix
 }
 
 type condKind uint8
@@ -142,6 +151,8 @@ const (
 	condAbsent
 	condExists
 	condVersion
+	condValue
+	condPrefix
 )
 
 // Always is the Cond that always holds.
@@ -162,9 +173,20 @@ func IfVersion(v int64) Cond {
 	return Cond{kind: condVersion, version: v}
 }
 
+// IfValue holds when the item exists, has not expired and its Value equals
+// v. Only a Storage that implements [ValueConditioner] evaluates it; the Hub
+// never passes it to another.
+func IfValue(v []byte) Cond { return Cond{kind: condValue, value: string(v)} }
+
+// IfPrefix holds when the item exists, has not expired and its Value starts
+// with p. Only a Storage that implements [ValueConditioner] evaluates it.
+func IfPrefix(p []byte) Cond { return Cond{kind: condPrefix, value: string(p)} }
+
 // Check reports whether the condition holds for an item in the given state:
 // exists tells whether an unexpired item is present and version is its
 // version. Storage implementations use it to evaluate conditions in memory.
+// It reports false for the value conditions ([IfValue], [IfPrefix]), which
+// need the value: see [Cond.Holds].
 func (c Cond) Check(exists bool, version int64) bool {
 	switch c.kind {
 	case condAbsent:
@@ -173,9 +195,41 @@ func (c Cond) Check(exists bool, version int64) bool {
 		return exists
 	case condVersion:
 		return exists && version == c.version
+	case condValue, condPrefix:
+		return false
 	default:
 		return true
 	}
+}
+
+// Holds reports whether the condition holds for the current item it, or
+// for an absent (or expired) item if it is nil. It evaluates every kind of
+// Cond, the value conditions included.
+func (c Cond) Holds(it *Item) bool {
+	switch c.kind {
+	case condValue:
+		return it != nil && string(it.Value) == c.value
+	case condPrefix:
+		return it != nil && len(it.Value) >= len(c.value) && string(it.Value[:len(c.value)]) == c.value
+	case condAlways:
+		return true
+	}
+	if it == nil {
+		return c.Check(false, 0)
+	}
+	return c.Check(true, it.Version)
+}
+
+// Value returns the value or prefix c requires, and which: "value" for
+// [IfValue], "prefix" for [IfPrefix], "" for the other conditions.
+func (c Cond) Value() (v []byte, kind string) {
+	switch c.kind {
+	case condValue:
+		return []byte(c.value), "value"
+	case condPrefix:
+		return []byte(c.value), "prefix"
+	}
+	return nil, ""
 }
 
 // IsAlways reports whether c is [Always].
@@ -200,6 +254,10 @@ func (c Cond) String() string {
 		return "IfExists"
 	case condVersion:
 		return "IfVersion(" + itoa(c.version) + ")"
+	case condValue:
+		return "IfValue(" + strconv.Quote(c.value) + ")"
+	case condPrefix:
+		return "IfPrefix(" + strconv.Quote(c.value) + ")"
 	default:
 		return "Always"
 	}
@@ -207,3 +265,57 @@ func (c Cond) String() string {
 
 // Expired reports whether an item with expiry exp is expired at now.
 func Expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
+
+// Optional capabilities of a Storage. The Hub discovers each one by type
+// assertion and, without it, does the same work with the five calls of
+// [Storage]: a Storage that implements none of them is complete and
+// correct, and one that implements them saves round trips on the hot path
+// (which, on DynamoDB, is latency a person feels). Every implementation in
+// this module implements all of them, and chatfly/storage/storagetest checks
+// each one a Storage offers.
+
+// Write is one write of a [Batcher.WriteMany] batch.
+type Write struct {
+	// Item is the item to write; only its Key is used with Delete.
+	Item Item
+	// Delete removes the item at Item.Key instead of writing it.
+	Delete bool
+}
+
+// Batcher is an optional interface of a [Storage] that reads or writes
+// many unrelated items in one round trip (DynamoDB's BatchGetItem and
+// BatchWriteItem, a Redis pipeline).
+type Batcher interface {
+	// GetMany returns the items at keys, in the order of keys. A missing or
+	// expired item is returned as an Item with only its Key set (Version
+	// 0). keys must be distinct; they may be in different partitions. An
+	// implementation splits a long list into its backend's batch size
+	// itself.
+	GetMany(ctx context.Context, keys []Key) ([]Item, error)
+
+	// WriteMany applies writes without conditions: a Put as with [Always]
+	// (the item starts a new lifetime: a fresh version, N 0), a Delete as
+	// with Always. It is not atomic: on error any subset of the writes may
+	// have been applied. Keys must be distinct.
+	WriteMany(ctx context.Context, writes []Write) error
+}
+
+// Toucher is an optional interface of a [Storage] that changes the expiry
+// of an item without reading or rewriting it.
+type Toucher interface {
+	// Touch sets the Expires of the item at key (zero: never expires) if the
+	// item exists, has not expired and cond holds; it leaves Value, N and
+	// Version alone, so a reader's IfVersion still holds after it. It
+	// returns ErrConflict, changing nothing, if the item is absent or cond
+	// does not hold.
+	Touch(ctx context.Context, key Key, expires time.Time, cond Cond) error
+}
+
+// ValueConditioner is an optional interface of a [Storage] whose Put,
+// Delete (and Touch, if it is a [Toucher]) evaluate the value conditions
+// [IfValue] and [IfPrefix], saving the read that an IfVersion needs first.
+type ValueConditioner interface {
+	// ValueConditions is a marker: a Storage implements it to say it
+	// evaluates value conditions.
+	ValueConditions()
+}
