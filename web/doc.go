@@ -25,7 +25,9 @@
 //     is served with Access-Control-Allow-Origin: *, so that pages on other
 //     origins can import it (module scripts are fetched with CORS).
 //     It loads /chatfly-gaps.js, next to it, only when a room's messages
-//     have a gap in seq to fetch from history.
+//     have a gap in seq to fetch from history. Both are the files of the npm
+//     package @chatfly/client (clients/js, with its TypeScript types),
+//     embedded from there: one source.
 //   - /app.js, /app.css, /lib/*.js, /views/*.js, /views/more.css: the app's
 //     modules and style.
 //   - /r/{id}: a room's shareable link, which redirects (302, to the relative

@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	chatflyjs "github.com/chatfly/chatfly/clients/js"
 )
 
 //go:embed static/index.html static/*.js static/*.css static/lib/*.js static/views/*.js static/views/*.css
@@ -109,25 +111,39 @@ func contentType(name string) string {
 }
 
 // staticAssets are the embedded files other than index.html, by URL path
-// ("/chatfly.js"), built once.
+// ("/chatfly.js"), built once: static/ and, at the root, the browser client
+// (chatfly.js, chatfly-gaps.js), whose one source is the npm package in
+// clients/js.
 var staticAssets = sync.OnceValue(func() map[string]*asset {
 	m := map[string]*asset{}
-	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || p == "static/index.html" {
-			return err
-		}
-		b, err := static.ReadFile(p)
+	for _, src := range appSources() {
+		err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || p == "index.html" {
+				return err
+			}
+			b, err := fs.ReadFile(src, p)
+			if err != nil {
+				return err
+			}
+			m["/"+p] = newAsset(p, b)
+			return nil
+		})
 		if err != nil {
-			return err
+			panic("chatfly/web: reading embedded files: " + err.Error())
 		}
-		m[strings.TrimPrefix(p, "static")] = newAsset(p, b)
-		return nil
-	})
-	if err != nil {
-		panic("chatfly/web: reading embedded files: " + err.Error())
 	}
 	return m
 })
+
+// appSources are the file trees of the app, each rooted where its files are
+// served: static/ (the app) and the client package.
+func appSources() []fs.FS {
+	app, err := fs.Sub(static, "static")
+	if err != nil {
+		panic("chatfly/web: " + err.Error())
+	}
+	return []fs.FS{app, chatflyjs.Files}
+}
 
 // site is the app for one set of Options: the index page built for them and
 // the shared static assets.
