@@ -114,11 +114,11 @@ func (h *Hub) releaseAddr(ctx context.Context, conn string, rec connRecord) erro
 	if key == "" {
 		return nil
 	}
-	err := h.store.Delete(ctx, addrConnKey(key, conn), Always)
-	if rec.Session != "" && err == nil {
-		err = h.store.Delete(ctx, addrQueueKey(key, rec.Session), Always)
+	ws := []Write{{Item: Item{Key: addrConnKey(key, conn)}, Delete: true}}
+	if rec.Session != "" {
+		ws = append(ws, Write{Item: Item{Key: addrQueueKey(key, rec.Session)}, Delete: true})
 	}
-	return err
+	return h.writeMany(ctx, ws)
 }
 
 // refreshAddr extends a live connection's hold on its address's Connections

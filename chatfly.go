@@ -128,7 +128,6 @@ type connRecord struct {
 	Name    string `json:"n,omitempty"`
 	User    string `json:"u,omitempty"` // verified user id from Identify
 	Addr    string `json:"a,omitempty"`
-	Touched int64  `json:"t"` // Unix seconds of the last presence refresh
 }
 
 // call is the context of one client frame being handled.
@@ -136,7 +135,8 @@ type call struct {
 	ctx    context.Context
 	connID string
 	conn   connRecord
-	ver    int64 // version of the connection item
+	ver    int64     // version of the connection item
+	exp    time.Time // expiry of the connection item
 	f      *inFrame
 	raw    []byte // the frame as received, for peekID before it is decoded
 	now    time.Time
@@ -198,7 +198,6 @@ func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) (err error) {
 		}
 	}
 	now := h.opts.Now()
-	rec.Touched = now.Unix()
 	if err := h.admitConn(ctx, req.ConnID, rec.Addr, now.Add(h.opts.HelloTimeout)); err != nil {
 		return timedOut(ctx, err)
 	}
@@ -238,11 +237,7 @@ func (h *Hub) receive(c *call) error {
 	ctx, connID, frame := c.ctx, c.connID, c.raw
 	item, err := h.store.Get(ctx, connKey(connID))
 	if errors.Is(err, ErrNotFound) {
-		// The connection's state expired (no hello within HelloTimeout,
-		// or presence lost) or was never created: the client must start
-		// over; it resumes its identity with its token.
-		c.code = ErrGone.Code
-		return h.tr.Close(ctx, connID, CloseGoingAway, "session state lost, reconnect")
+		return h.lost(c)
 	}
 	if err != nil {
 		return h.fail(c, err)
@@ -250,7 +245,7 @@ func (h *Hub) receive(c *call) error {
 	if err := json.Unmarshal(item.Value, &c.conn); err != nil {
 		return h.fail(c, err)
 	}
-	c.ver = item.Version
+	c.ver, c.exp = item.Version, item.Expires
 
 	if shed, err := h.overLimit(c); shed || err != nil {
 		if err != nil {
@@ -276,8 +271,10 @@ func (h *Hub) receive(c *call) error {
 	case c.conn.Session == "" && f.Action != "hello":
 		return h.replyError(c, f, ErrHelloRequired)
 	}
-	if c.conn.Session != "" && c.now.Unix()-c.conn.Touched > int64(h.opts.PresenceTTL/time.Second)/3 {
-		h.touch(c)
+	if h.refreshDue(c) {
+		if err := h.touch(c); errors.Is(err, ErrGone) {
+			return h.lost(c)
+		}
 	}
 	before := c.conn.Session
 	if err := handler(c); err != nil {
@@ -290,6 +287,15 @@ func (h *Hub) receive(c *call) error {
 		}
 	}
 	return nil
+}
+
+// lost closes c's connection, whose state in Storage is gone: it expired
+// (no hello within HelloTimeout, or presence lost), was deleted (another
+// Hub found the connection gone) or was never created. The client must
+// start over; it resumes its identity with its token.
+func (h *Hub) lost(c *call) error {
+	c.code = ErrGone.Code
+	return h.tr.Close(c.ctx, c.connID, CloseGoingAway, "session state lost, reconnect")
 }
 
 // overLimit counts the frame against the rate limit of its subject: the
@@ -353,62 +359,6 @@ func (h *Hub) dropConn(ctx context.Context, connID string) (bool, error) {
 	defer cancel()
 	found, err := h.disconnect(ctx, connID)
 	return found, timedOut(ctx, err)
-}
-
-// disconnect removes the state of a connection and reports whether its
-// record was there.
-func (h *Hub) disconnect(ctx context.Context, connID string) (bool, error) {
-	item, err := h.store.Get(ctx, connKey(connID))
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, h.disconnectRecord(ctx, connID, item)
-}
-
-// disconnectRecord does disconnect's work once the record item is read.
-func (h *Hub) disconnectRecord(ctx context.Context, connID string, item Item) error {
-	var rec connRecord
-	if err := json.Unmarshal(item.Value, &rec); err != nil {
-		return err
-	}
-	// IfExists: of two disconnects racing, only the one that deletes the
-	// record counts the session gone; both go on to clean up.
-	switch err := h.store.Delete(ctx, connKey(connID), IfExists); {
-	case err == nil && rec.Session != "":
-		h.sessions.Add(-1)
-	case err != nil && !errors.Is(err, ErrConflict):
-		return err
-	}
-	if err := h.releaseAddr(ctx, connID, rec); err != nil {
-		return err
-	}
-	if rec.Session == "" {
-		return nil
-	}
-	if err := h.leaveRoulette(ctx, rec.Session, connID); err != nil {
-		return err
-	}
-	rooms, err := h.sessionRooms(ctx, rec.Session)
-	if err != nil {
-		return err
-	}
-	for _, rid := range rooms {
-		if err := h.leaveRoom(ctx, rid, rec.Session, connID); err != nil && !errors.Is(err, ErrNotMember) {
-			return err
-		}
-	}
-	// Forget the session's current connection if it is still this one.
-	cur, err := h.store.Get(ctx, sessKey(rec.Session))
-	if err == nil && string(cur.Value) == connID {
-		err = h.store.Delete(ctx, sessKey(rec.Session), IfVersion(cur.Version))
-	}
-	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
-		return err
-	}
-	return nil
 }
 
 // replyError answers a frame with an error. Internal errors are logged and
@@ -475,47 +425,6 @@ func (h *Hub) reply(c *call, frame []byte) {
 	if err := h.tr.Send(ctx, c.connID, frame); err != nil && !errors.Is(err, ErrGone) {
 		h.log.WarnContext(ctx, "chatfly: reply", "conn", c.connID, "err", err)
 	}
-}
-
-// touch extends the expiry of a connection's presence in Storage: its
-// connection item, its session's current-connection item, and its
-// memberships. It runs at most every PresenceTTL/3 per connection. Failures
-// are logged; the next frame tries again.
-func (h *Hub) touch(c *call) {
-	ctx, sid := c.ctx, c.conn.Session
-	exp := c.now.Add(h.opts.PresenceTTL)
-	rec := c.conn
-	rec.Touched = c.now.Unix()
-	if _, err := h.store.Put(ctx, Item{Key: connKey(c.connID), Value: mustJSON(rec), Expires: exp}, IfVersion(c.ver)); err != nil {
-		return // a concurrent frame refreshed it, or the connection is going away
-	}
-	h.extend(ctx, sessKey(sid), exp, func(v []byte) bool { return string(v) == c.connID })
-	h.refreshAddr(ctx, c.connID, c.conn.Addr, exp)
-	rooms, err := h.sessionRooms(ctx, sid)
-	if err != nil {
-		h.log.WarnContext(ctx, "chatfly: refreshing presence", "session", sid, "err", err)
-		return
-	}
-	h.extend(ctx, pairKey(sid), exp, nil)
-	for _, rid := range rooms {
-		if m, err := h.loadRoom(ctx, rid); err == nil {
-			h.keepAlive(ctx, m, c.now) // a room with members never expires
-		}
-		h.extend(ctx, Key{Partition: sessPart(sid), Sort: roomSort(rid)}, exp, nil)
-		h.extend(ctx, memKey(rid, sid), exp, func(v []byte) bool { return parseMember(v).conn == c.connID })
-		h.extend(ctx, nameKeyOf(rid, c.conn.Name), exp, func(v []byte) bool { return string(v) == sid })
-	}
-}
-
-// extend rewrites an item with a later expiry if it exists and own(value)
-// holds (nil: always), guarded by its version.
-func (h *Hub) extend(ctx context.Context, key Key, exp time.Time, own func([]byte) bool) {
-	it, err := h.store.Get(ctx, key)
-	if err != nil || (own != nil && !own(it.Value)) {
-		return
-	}
-	it.Expires = exp
-	_, _ = h.store.Put(ctx, it, IfVersion(it.Version))
 }
 
 // session implements Session.

@@ -42,14 +42,15 @@ func (h *Hub) handleHello(c *call) error {
 
 	exp := c.now.Add(h.opts.PresenceTTL)
 	rec := c.conn
-	rec.Session, rec.Name, rec.Touched = sid, name, c.now.Unix()
-	if _, err := h.store.Put(c.ctx, Item{Key: connKey(c.connID), Value: mustJSON(rec), Expires: exp}, IfVersion(c.ver)); err != nil {
+	rec.Session, rec.Name = sid, name
+	ver, err := h.store.Put(c.ctx, Item{Key: connKey(c.connID), Value: mustJSON(rec), Expires: exp}, IfVersion(c.ver))
+	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			return ErrAlreadyHello // a concurrent hello on the same connection won
 		}
 		return err
 	}
-	c.conn = rec
+	c.conn, c.ver, c.exp = rec, ver, exp
 	h.refreshAddr(c.ctx, c.connID, rec.Addr, exp)
 
 	// One connection per session: a previous one (a half-open socket, a
