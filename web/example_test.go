@@ -47,6 +47,7 @@ func ExampleWriteFiles() {
 	// chatfly-gaps.js text/javascript; charset=utf-8 true
 	// chatfly.js text/javascript; charset=utf-8 true
 	// lib/dom.js text/javascript; charset=utf-8 true
+	// lib/ext.js text/javascript; charset=utf-8 true
 	// views/chat.js text/javascript; charset=utf-8 true
 	// views/create.js text/javascript; charset=utf-8 true
 	// views/games.js text/javascript; charset=utf-8 true

@@ -57,6 +57,83 @@ type Options struct {
 	// frame-ancestors in a <meta> policy): configure static hosting to send
 	// these headers.
 	FrameAncestors []string
+
+	// Title is the page's title, after the current screen's ("Rooms ·
+	// Acme chat"). Default "chatfly".
+	Title string
+	// Brand is the name and logo in the page's header. Default: Title,
+	// without a logo.
+	Brand Brand
+	// Theme sets colours of the light scheme (the default), and DarkTheme
+	// those of the dark scheme (visitors whose system prefers dark), by the
+	// name of the app's CSS custom property without "--":
+	//
+	//	Theme: map[string]string{"accent": "#0a7d55", "accent-fg": "#fff"}
+	//
+	// The names are bg (page background), fg (text), muted (secondary
+	// text), card (panels), line (borders), accent (buttons and links),
+	// accent-fg (text on accent), mine (your messages), ok, warn, error
+	// (status lines) and focus (the focus ring). A value must be a CSS
+	// colour: #rgb, #rgba, #rrggbb, #rrggbbaa, a colour keyword (letters
+	// only: "teal", "transparent") or a colour function (rgb, rgba, hsl,
+	// hsla, hwb, lab, lch, oklab, oklch, color) of numbers, percentages,
+	// spaces, commas and slashes; anything else is an error, so no other
+	// CSS gets in. They reach the page in a <style> element that its
+	// Content-Security-Policy allows by its hash.
+	Theme, DarkTheme map[string]string
+	// Hide hides screens of the app. Default: all are shown.
+	Hide Screens
+	// Home is the screen shown after the name step and at "#/": "rooms"
+	// (the default), "roulette", "room/<id>" for a room, or a screen that
+	// a module registers (see Modules). Required when Hide.Rooms is set.
+	Home string
+	// IdentifiedUsers tells the app that the server's
+	// chatfly.Options.Identify verifies visitors (from their cookies, for
+	// example): the app then connects at once without asking for a name
+	// (the server names a verified user), and shows the name step only if
+	// the server does not identify the visitor. Without it the app asks
+	// everyone for a name, which the server ignores for a verified user.
+	IdentifiedUsers bool
+	// Modules are the URLs of JavaScript modules (ES modules) that the app
+	// loads before its first screen to extend it, each a path on the
+	// page's host ("/ext/chess.js"), a path relative to the page
+	// ("./ext/chess.js", for static hosting under a prefix) or an https://
+	// URL (which must answer with CORS: Access-Control-Allow-Origin). The
+	// page's Content-Security-Policy allows scripts from exactly these
+	// modules' origins. A module's default export is called with the app's
+	// extension API: registerGame(name, renderer) draws a chatfly.Game the
+	// app does not know, registerScreen(name, view, opts) adds a screen
+	// (README: Embedding and theming the web app). A module that fails to
+	// load is reported in the page's status line; the app still starts.
+	Modules []string
+}
+
+// Brand is the name and logo in the header of the app's page.
+type Brand struct {
+	// Name is the text of the header's home link. Default: Options.Title,
+	// or none with a Logo (whose alternative text is then the Title).
+	Name string
+	// Logo is the URL of an image shown before the Name, 28 px high: a
+	// path on the page's host, a path relative to the page, or an https://
+	// URL (the page's Content-Security-Policy then allows images from its
+	// origin).
+	Logo string
+}
+
+// Screens are the parts of the app that Options.Hide can hide. Hiding is
+// the page's choice only: the server still offers what it offers (a Hub
+// without games, say, has no games to show anyway).
+type Screens struct {
+	// Rooms is the list of public rooms (and its links, "All rooms"); then
+	// Options.Home must name the screen to show instead.
+	Rooms bool
+	// CustomRooms is the "New room" button. Links to custom rooms that
+	// exist still open them.
+	CustomRooms bool
+	// Roulette is the roulette screen and its link.
+	Roulette bool
+	// Games is the games panel of rooms.
+	Games bool
 }
 
 // DefaultFrameAncestors is the frame-ancestors source of the app's pages
@@ -197,9 +274,15 @@ func newSite(opts *Options, routes bool) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
-	const marker = "<!--chatfly:head-->"
-	if !bytes.Contains(tmpl, []byte(marker)) {
-		return nil, errors.New("chatfly/web: index.html has no " + marker)
+	const marker, brandMarker, htmlTag = "<!--chatfly:head-->", "<!--chatfly:brand-->", `<html lang="en">`
+	for _, m := range []string{marker, brandMarker, htmlTag} {
+		if !bytes.Contains(tmpl, []byte(m)) {
+			return nil, errors.New("chatfly/web: index.html has no " + m)
+		}
+	}
+	look, err := lookOf(opts)
+	if err != nil {
+		return nil, err
 	}
 
 	paths := make([]string, 0, len(assets))
@@ -222,8 +305,8 @@ func newSite(opts *Options, routes bool) (*site, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(importMap)
-	csp := "default-src 'none'; script-src 'self' 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
-		"style-src 'self'; img-src 'self' data:; connect-src 'self'" + connect + "; base-uri 'none'; form-action 'self'"
+	csp := "default-src 'none'; script-src 'self' 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'" + look.scripts + "; " +
+		"style-src 'self'" + look.styles + "; img-src 'self' data:" + look.images + "; connect-src 'self'" + connect + "; base-uri 'none'; form-action 'self'"
 
 	frames, err := frameAncestors(opts)
 	if err != nil {
@@ -248,8 +331,15 @@ func newSite(opts *Options, routes bool) (*site, error) {
 		links = "r/"
 	}
 	fmt.Fprintf(&head, "<meta name=\"chatfly-links\" content=\"%s\">\n", links)
+	if look.config != nil {
+		fmt.Fprintf(&head, "<meta name=\"chatfly-app\" content=\"%s\">\n", html.EscapeString(string(look.config)))
+	}
+	fmt.Fprintf(&head, "<title>%s</title>\n", html.EscapeString(look.title))
 	head.WriteString("<link rel=\"icon\" href=\"data:,\">\n")
 	fmt.Fprintf(&head, "<link rel=\"stylesheet\" href=\"%s\">\n", vurl("/app.css"))
+	if look.style != "" {
+		fmt.Fprintf(&head, "<style>%s</style>\n", look.style) // after app.css: its colours win
+	}
 	// The import map comes before any module load, then preloads for every
 	// module loaded at start so that the browser fetches them in parallel,
 	// not one import level at a time.
@@ -261,6 +351,10 @@ func newSite(opts *Options, routes bool) (*site, error) {
 	}
 	fmt.Fprintf(&head, "<script type=\"module\" src=\"%s\"></script>", vurl("/app.js"))
 	page := bytes.Replace(tmpl, []byte(marker), []byte(head.String()), 1)
+	page = bytes.Replace(page, []byte(brandMarker), []byte(look.brand), 1)
+	if look.hide != "" {
+		page = bytes.Replace(page, []byte(htmlTag), []byte(`<html lang="en" data-hide="`+look.hide+`">`), 1)
+	}
 	return &site{index: newAsset("index.html", page), assets: assets, headers: headers}, nil
 }
 
@@ -323,7 +417,9 @@ func connectSource(ws string) (string, error) {
 // no-referrer and X-Content-Type-Options: nosniff.
 //
 // Handler panics if opts.WebSocketURL is not a path or a ws(s)/http(s) URL,
-// or if opts.FrameAncestors holds something that is not a CSP source.
+// if opts.FrameAncestors holds something that is not a CSP source, or if
+// an option of the app's look and extensions (Theme, Brand.Logo, Home,
+// Modules) is invalid: Files reports the same as an error.
 // The handler is safe for concurrent use.
 func Handler(opts *Options) http.Handler {
 	s, err := newSite(opts, true)

@@ -141,7 +141,7 @@ func TestIndex(t *testing.T) {
 	}
 	// Modules loaded at start are preloaded; those loaded on demand are
 	// only in the import map.
-	for p, want := range map[string]bool{"/chatfly.js": true, "/views/chat.js": true, "/views/games.js": false, "/views/roulette.js": false} {
+	for p, want := range map[string]bool{"/chatfly.js": true, "/views/rooms.js": true, "/views/chat.js": false, "/views/games.js": false, "/views/roulette.js": false, "/lib/ext.js": false} {
 		tag := `<link rel="modulepreload" href=".` + p + "?v="
 		if got := strings.Contains(page, tag); got != want {
 			t.Errorf("%s preloaded: %v, want %v", p, got, want)

@@ -104,15 +104,22 @@ func TestBrowserInitialWeight(t *testing.T) {
 	entries := eval[[]entry](tb, `[performance.getEntriesByType("navigation")[0], ...performance.getEntriesByType("resource")]
 		.map((e) => ({ name: new URL(e.name).pathname, size: e.decodedBodySize }))`)
 	total := 0.0
+	var names []string
 	for _, e := range entries {
 		total += e.Size
+		names = append(names, e.Name)
 		t.Logf("%-20s %6.0f bytes", e.Name, e.Size)
-		if slices.Contains([]string{"/views/games.js", "/views/tools.js", "/views/roulette.js", "/views/create.js", "/views/ui.js", "/views/more.css"}, e.Name) {
+		if slices.Contains([]string{"/views/chat.js", "/views/games.js", "/views/tools.js", "/views/roulette.js", "/views/create.js", "/views/ui.js", "/views/more.css", "/lib/ext.js"}, e.Name) {
 			t.Errorf("%s loaded at start", e.Name)
 		}
 	}
 	t.Logf("%d files, %.0f bytes", len(entries), total)
-	if total > 50*1024 || len(entries) < 8 {
+	for _, want := range []string{"/", "/app.css", "/app.js", "/chatfly.js", "/views/name.js"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("%s not among the files fetched at start", want)
+		}
+	}
+	if total > 50*1024 {
 		t.Errorf("the first screen fetched %.0f bytes in %d files, want at most %d", total, len(entries), 50*1024)
 	}
 	tb.Check()

@@ -1,20 +1,24 @@
 // The chatfly web app: a router over location.hash showing one view at a
 // time, and the state the views share. Adding a screen: see go doc ./web.
 // Routes with session: true show the name screen in their place (at the
-// same address) until connected.
+// same address) until connected. web.Options reach it in <meta
+// name="chatfly-app"> (home, identified, modules) and <html data-hide>.
 import { Client } from "./chatfly.js";
 import { h } from "./lib/dom.js";
 import nameView from "./views/name.js";
 import roomsView from "./views/rooms.js";
-import chatView from "./views/chat.js";
+
+const cfg = JSON.parse(document.querySelector('meta[name="chatfly-app"]')?.content || "{}");
+const hide = (document.documentElement.dataset.hide || "").split(" ");
+const chat = () => import("./views/chat.js");
 
 export const routes = [
   { path: /^(name)?$/, view: nameView },
-  { path: /^rooms$/, view: roomsView, session: true },
-  { path: /^room\/([A-Za-z0-9_-]{1,64})$/, view: chatView, session: true },
-  { path: /^roulette$/, load: () => import("./views/roulette.js"), session: true },
+  { path: /^rooms$/, view: roomsView, session: true, hide: "rooms" },
+  { path: /^room\/([A-Za-z0-9_-]{1,64})$/, load: chat, session: true },
+  { path: /^roulette$/, load: () => import("./views/roulette.js"), session: true, hide: "roulette" },
   { path: /^r\/([A-Za-z0-9_-]{1,64})$/, load: () => import("./views/invite.js"), session: true }, // a shared room link
-];
+].filter((r) => !hide.includes(r.hide));
 
 const NAME_KEY = "chatfly.name";
 const TOKEN_KEY = "chatfly.token";
@@ -32,6 +36,10 @@ const meEl = document.getElementById("me");
 
 export const app = {
   client: null,
+  title: document.title, // web.Options.Title
+  home: cfg.home || "rooms", // the screen after the name
+  games: hide.includes("games") ? false : undefined, // false: no games panel
+  renderers: new Map(), // game name -> renderer, from modules (lib/ext.js)
   name: (store && store.getItem(NAME_KEY)) || "",
   // The WebSocket endpoint: the page's <meta name="chatfly-ws">, filled in
   // by the server (or by web.WriteFiles for static hosting).
@@ -61,8 +69,11 @@ export const app = {
       this.name = w.name;
       store?.setItem(NAME_KEY, w.name);
       meEl.textContent = w.name;
-      meEl.setAttribute("aria-label", "Change name (now " + w.name + ")");
+      // A verified user's name is the application's.
+      meEl.setAttribute("aria-label", w.user ? "Signed in as " + w.name : "Change name (now " + w.name + ")");
+      meEl.disabled = !!w.user;
       meEl.hidden = false;
+      chat(); // the screen a session is for, ready before it is opened
     });
     c.on("state", (s) => {
       if (this.client !== c) return;
@@ -110,8 +121,7 @@ function render(force = false) {
   const key = path + (app.client ? "" : " (no session)");
   if (key === shown && !force) return;
   let r = routes.find((r) => r.path.test(path));
-  if (!r) return app.navigate(app.client ? "rooms" : "", true);
-  if (path === "" && app.client) return app.navigate("rooms", true);
+  if (!r || (path === "" && app.client) || (r === routes[0] && app.client?.welcome?.user)) return app.navigate(app.client ? app.home : "", true);
   let params = r.path.exec(path).slice(1);
   if (r.session && !app.client) {
     app.next = path; // the name screen, here; then this route
@@ -129,7 +139,7 @@ function render(force = false) {
   shown = key;
   current = r.view.render(app, params);
   main.replaceChildren(current.el);
-  document.title = (current.title ? current.title + " · " : "") + "chatfly";
+  document.title = (current.title ? current.title + " · " : "") + app.title;
   (current.focus || current.el.querySelector("h1"))?.focus();
 }
 
@@ -142,10 +152,16 @@ document.addEventListener("click", (e) => {
   app.navigate(a.getAttribute("href").slice(2));
 });
 window.addEventListener("hashchange", () => render()); // Back, Forward, typed URLs
-if (app.name && store?.getItem(TOKEN_KEY)) {
-  // A reload: be the same person again. If the server refuses, pick a name
-  // at the same address.
-  app.connect(app.name, true).catch(() => render(true));
+// Integrators' modules (web.Options.Modules) register their games and
+// screens before the first screen.
+const started = cfg.modules ? import("./lib/ext.js").then((m) => m.load(app, routes, cfg.modules)) : Promise.resolve();
+if ((app.name && store?.getItem(TOKEN_KEY)) || cfg.identified) {
+  // A reload: be the same person again; or a server that may know who this
+  // is (web.Options.IdentifiedUsers): hello without a name. If the server
+  // refuses, pick a name at the same address.
+  app.connect(store?.getItem(TOKEN_KEY) ? app.name : "", true).catch(() => started.then(() => render(true)));
 }
-render();
-performance.mark("chatfly:ready"); // the first screen is up
+started.finally(() => {
+  render();
+  performance.mark("chatfly:ready"); // the first screen is up
+});

@@ -234,7 +234,7 @@ export default {
         joined = false;
         const what = { delete: " deleted the room ", kick: " removed you from ", ban: " banned you from " }[ev.action];
         app.status((ev.by.id === me() ? "You" : ev.by.name) + what + (info.name || room) + (ev.reason ? ": " + ev.reason : ""), "warn", 15000);
-        app.navigate("rooms", true);
+        app.navigate(app.home, true);
       }),
       c.on("error", (err) => {
         if (err.room === room) note("Left the room: " + err.message);
@@ -253,7 +253,7 @@ export default {
       info = r;
       title.textContent = r.name || room;
       topic.textContent = r.topic || "";
-      document.title = (r.name || room) + " · chatfly";
+      document.title = (r.name || room) + " · " + app.title;
     }
 
     let gone = false;

@@ -208,7 +208,8 @@ export async function mount(ctx) {
     const mine = g.you >= 0;
     const can = g.status === "playing" && mine && g.turn.includes(g.you);
     const play = (move) => act(x, "game.move", { move });
-    const board = g.view ? (boards[g.name] || unknown)(g, play, can) : null;
+    const custom = app.renderers.get(g.name); // registered by a module (lib/ext.js)
+    const board = !g.view ? null : custom ? drawCustom(x, custom, play, can) : (boards[g.name] || unknown)(g, play, can);
     const buttons = [];
     const btn = (label, onclick, cls = "secondary") => buttons.push(h("button", { type: "button", class: cls, onclick }, label));
     if (g.status === "open" && !mine && (!g.invited?.length || g.invited.includes(me()))) btn("Accept", () => act(x, "game.accept"), "");
@@ -240,6 +241,18 @@ export async function mount(ctx) {
     const same = key && x.el.querySelector(`[data-key="${key}"]`);
     if (same && typed !== null) same.value = typed;
     (same && !same.disabled ? same : x.el.querySelector("[data-key]:not(:disabled)") || x.el).focus();
+  }
+
+  // drawCustom has a module's renderer draw the game into the card's board
+  // element, the same element for every state of the game.
+  function drawCustom(x, r, move, can) {
+    x.board ||= h("div", { class: "board" });
+    try {
+      r.render(x.g, x.board, { move, can, h });
+    } catch (err) {
+      fill(x.board, h("p", { class: "error" }, "Could not show " + x.g.title + ": " + err.message));
+    }
+    return x.board;
   }
 
   async function act(x, action, fields = {}) {
@@ -280,7 +293,8 @@ function unknown(g) {
 }
 
 // One renderer per built-in game: (game.state's game, play(move), whether
-// you may move now) -> element. Their views are the games' own (games/*).
+// you may move now) -> element. Modules' renderers (app.renderers) come
+// first. Their views are the games' own (games/*).
 const boards = {
   tictactoe(g, play, can) {
     const v = g.view;

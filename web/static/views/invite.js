@@ -20,7 +20,7 @@ export default {
       (r) => {
         if (gone) return;
         title.textContent = r.name || room;
-        document.title = title.textContent + " · chatfly";
+        document.title = title.textContent + " · " + app.title;
         const join = link("#/room/" + room, "Join room");
         fill(
           body,

@@ -35,7 +35,7 @@ export default {
       error.textContent = "";
       try {
         await app.connect(name);
-        const next = app.next || "rooms";
+        const next = app.next || app.home;
         app.next = "";
         app.navigate(next);
       } catch (err) {

@@ -59,7 +59,7 @@ export default {
     const more = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => (pages++, load()) }, "More rooms");
     // Making a room and roulette: their code loads when used.
     const fail = (err) => app.status("Could not load: " + err.message, "error");
-    const create = h("button", { type: "button", onclick: () => import("./create.js").then((m) => m.open(app), fail) }, "New room");
+    const create = h("button", { type: "button", class: "new-room", onclick: () => import("./create.js").then((m) => m.open(app), fail) }, "New room");
     const tools = h("p", { class: "tools" }, create, h("a", { href: "#/roulette", class: "button secondary" }, "Roulette: meet someone"));
     const timer = setInterval(load, 10000);
     const off = c.on("welcome", load);
