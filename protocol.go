@@ -161,6 +161,42 @@ type welcomeFrame struct {
 	Token    string          `json:"token,omitempty"`
 	User     string          `json:"user,omitempty"`
 	Protocol int             `json:"protocol"`
+	Limits   wireLimits      `json:"limits"`
+}
+
+// wireLimits are the limits the welcome advertises, so that a client can
+// refuse what the server would refuse and pace itself (PROTOCOL.md).
+type wireLimits struct {
+	FrameBytes     int       `json:"frameBytes"`
+	TextRunes      int       `json:"textRunes"`
+	NameRunes      int       `json:"nameRunes"`
+	TopicRunes     int       `json:"topicRunes"`
+	ReasonRunes    int       `json:"reasonRunes"`
+	EventBytes     int       `json:"eventBytes"`
+	HistoryPage    int       `json:"historyPage"`
+	Rooms          int       `json:"rooms"`
+	TypingInterval int64     `json:"typingInterval"`
+	Rate           *wireRate `json:"rate,omitempty"`
+}
+
+// wireRate is Options.RateLimit on the wire; absent when unlimited.
+type wireRate struct {
+	Count  int   `json:"count"`
+	Window int64 `json:"window"`
+}
+
+// wireLimits returns the limits of the welcome frame.
+func (h *Hub) wireLimits() wireLimits {
+	o := &h.opts
+	l := wireLimits{
+		FrameBytes: o.MaxFrameBytes, TextRunes: o.MaxTextRunes, NameRunes: o.MaxNameRunes,
+		TopicRunes: o.MaxTopicRunes, ReasonRunes: o.MaxReasonRunes, EventBytes: o.MaxEventBytes,
+		HistoryPage: o.MaxHistoryPage, Rooms: o.MaxRoomsPerSession, TypingInterval: o.TypingInterval.Milliseconds(),
+	}
+	if o.RateLimit.Count > 0 {
+		l.Rate = &wireRate{Count: o.RateLimit.Count, Window: o.RateLimit.Window.Milliseconds()}
+	}
+	return l
 }
 
 type roomsFrame struct {

@@ -67,6 +67,13 @@ type RoomInfo struct {
 	Members int `json:"members"`
 	// Seq is the sequence number of the room's latest message (0 if none).
 	Seq int64 `json:"seq"`
+	// Epoch identifies the lifetime of the room's message sequence: it
+	// changes when the room's messages were wiped and numbering started
+	// again (a room that expired or was deleted and was made again, a
+	// memory server that restarted), so a client that saw seq N in another
+	// epoch knows that N says nothing now. 0 while the room has no message.
+	// Set by the join and room.info actions.
+	Epoch int64 `json:"epoch,omitempty"`
 	// Active is when the latest message was posted, in Unix
 	// milliseconds (0 if none). Set by the rooms and room.info actions
 	// and by [Room.Info].

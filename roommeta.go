@@ -230,8 +230,16 @@ func (h *Hub) noteActivity(ctx context.Context, m *roomMeta, now time.Time, a ac
 		err = h.saveRoom(ctx, m, now)
 		if err == nil && a.seq == 0 {
 			// The sequence counter lives as long as the room (a message
-			// has just extended it).
-			_, err = h.store.Add(ctx, seqKey(m.ID), 0, h.seqExpiry(m, now))
+			// has just extended it). Touch keeps its version, so the room's
+			// epoch (RoomInfo.Epoch) stays; Add(0) bumps it, and clients
+			// then see a reset (PROTOCOL.md).
+			if t, ok := h.store.(Toucher); ok {
+				if err = t.Touch(ctx, seqKey(m.ID), h.seqExpiry(m, now), Always); errors.Is(err, ErrConflict) {
+					err = nil // no message yet: nothing to keep
+				}
+			} else {
+				_, err = h.store.Add(ctx, seqKey(m.ID), 0, h.seqExpiry(m, now))
+			}
 		}
 	case save:
 		err = h.storeRoom(ctx, m)

@@ -47,6 +47,9 @@ func (h *Hub) roomInfo(ctx context.Context, m *roomMeta, members int) (RoomInfo,
 		return info, err
 	}
 	info.Seq = it.N
+	if err == nil {
+		info.Epoch = it.Version - it.N // constant while the counter lives: Add writes it alone (storage.go)
+	}
 	return info, nil
 }
 

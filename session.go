@@ -64,7 +64,7 @@ func (h *Hub) handleHello(c *call) error {
 	if _, err := h.store.Put(c.ctx, Item{Key: sessKey(sid), Value: []byte(c.connID), Expires: exp}, Always); err != nil {
 		return err
 	}
-	h.reply(c, mustJSON(welcomeFrame{Type: "welcome", ID: c.f.ID, Session: sid, Name: name, Token: token, User: c.conn.User, Protocol: ProtocolVersion}))
+	h.reply(c, mustJSON(welcomeFrame{Type: "welcome", ID: c.f.ID, Session: sid, Name: name, Token: token, User: c.conn.User, Protocol: ProtocolVersion, Limits: h.wireLimits()}))
 	return nil
 }
 
