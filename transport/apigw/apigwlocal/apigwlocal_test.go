@@ -667,3 +667,99 @@ func TestManagementAPIOnLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestPostLatency: with PostLatency, a PostToConnection waits its delay
+// (within the jitter) before its message is queued, a caller that gives up
+// during the delay sends nothing, and the other calls are not delayed.
+func TestPostLatency(t *testing.T) {
+	entered := make(chan time.Duration)
+	release := make(chan struct{})
+	left := make(chan error, 2) // how each blocked delay ended
+	var mu sync.Mutex
+	var delays []time.Duration
+	blocking := true
+	sleep := func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		delays = append(delays, d)
+		block := blocking
+		mu.Unlock()
+		if !block {
+			return nil
+		}
+		entered <- d
+		var err error
+		select {
+		case <-release:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		left <- err
+		return err
+	}
+	r := newRig(t, rigOptions{opts: apigwlocal.Options{PostLatency: 5 * time.Millisecond, PostJitter: 2 * time.Millisecond, Sleep: sleep}})
+	c, conn := r.dial("")
+	id := conn.RequestContext.ConnectionID
+	post := func(ctx context.Context, data string) chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: &id, Data: []byte(data)})
+			done <- err
+		}()
+		return done
+	}
+
+	// A caller that gives up while its call is delayed sends nothing.
+	cctx, cancel := context.WithCancel(ctx(t))
+	given := post(cctx, "given up")
+	<-entered
+	cancel()
+	if err := <-given; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled PostToConnection: %v", err)
+	}
+	if err := <-left; err == nil {
+		t.Fatal("the delay of a cancelled PostToConnection ended without an error")
+	}
+
+	done := post(ctx(t), "first")
+	<-entered
+	select {
+	case err := <-done:
+		t.Fatalf("PostToConnection returned (%v) during its delay", err)
+	default:
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, c); got != "first" {
+		t.Fatalf("client read %q, want first (the cancelled call sent nothing)", got)
+	}
+
+	mu.Lock()
+	blocking = false
+	mu.Unlock()
+	for range 20 {
+		if err := <-post(ctx(t), "more"); err != nil {
+			t.Fatal(err)
+		}
+		read(t, c)
+	}
+	if _, err := r.client.GetConnection(ctx(t), &apigatewaymanagementapi.GetConnectionInput{ConnectionId: &id}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(delays) != 22 {
+		t.Fatalf("%d delays for 22 PostToConnection calls and a GetConnection", len(delays))
+	}
+	distinct := map[time.Duration]bool{}
+	for _, d := range delays {
+		if d < 3*time.Millisecond || d > 7*time.Millisecond {
+			t.Errorf("delay %v outside 5 ms ± 2 ms", d)
+		}
+		distinct[d] = true
+	}
+	if len(distinct) < 2 {
+		t.Errorf("the jitter did not vary the delays: %v", delays)
+	}
+}

@@ -72,6 +72,9 @@
 //     PayloadTooLargeException; a POST to a connection with
 //     Options.QueueSize messages waiting to be written 429
 //     LimitExceededException (API Gateway's "client side buffer is full").
+//     Options.PostLatency (with Options.PostJitter) makes every POST take
+//     as long as a real one (a few milliseconds), so that a benchmark of
+//     the Lambda path pays for each recipient of a fan-out.
 //     Requests must come from a loopback address and be signed (an
 //     Authorization header with AWS Signature Version 4), else 403
 //     ForbiddenException. The signature itself is not checked: the emulator

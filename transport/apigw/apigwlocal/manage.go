@@ -1,9 +1,11 @@
 package apigwlocal
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -41,14 +43,10 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id stri
 			return
 		}
 	}
-	c := s.lookup(id)
-	if c == nil || c.closing.Load() {
-		writeJSON(w, http.StatusGone, "GoneException", map[string]any{"message": nil})
-		return
-	}
-	switch op {
-	case OpPost:
-		body, err := io.ReadAll(io.LimitReader(r.Body, MaxMessageBytes+1))
+	var body []byte
+	if op == OpPost {
+		var err error
+		body, err = io.ReadAll(io.LimitReader(r.Body, MaxMessageBytes+1))
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, "BadRequestException", map[string]string{"message": err.Error()})
 			return
@@ -57,6 +55,19 @@ func (s *Server) serveManagement(w http.ResponseWriter, r *http.Request, id stri
 			writeJSON(w, http.StatusRequestEntityTooLarge, "PayloadTooLargeException", map[string]string{"message": "Message too long"})
 			return
 		}
+		// Once the body is read, the server notices a caller that
+		// hangs up, and ends r.Context().
+		if s.delayPost(r.Context()) != nil {
+			return
+		}
+	}
+	c := s.lookup(id)
+	if c == nil || c.closing.Load() {
+		writeJSON(w, http.StatusGone, "GoneException", map[string]any{"message": nil})
+		return
+	}
+	switch op {
+	case OpPost:
 		switch err := c.enqueue(body); {
 		case errors.Is(err, errQueueFull):
 			writeJSON(w, http.StatusTooManyRequests, "LimitExceededException", map[string]string{"message": "Client side buffer full"})
@@ -88,4 +99,29 @@ func writeJSON(w http.ResponseWriter, status int, errorType string, v any) {
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// delayPost waits the latency of a PostToConnection (Options.PostLatency),
+// or until ctx ends.
+func (s *Server) delayPost(ctx context.Context) error {
+	d := s.opts.PostLatency
+	if j := s.opts.PostJitter; j > 0 {
+		d += time.Duration(rand.Int64N(int64(2*j)+1)) - j
+	}
+	if d <= 0 {
+		return nil
+	}
+	return s.opts.Sleep(ctx, d)
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -130,6 +130,20 @@ type Options struct {
 	// Fault is answered instead of doing the call.
 	Fault func(op Op, connID string) *Fault
 
+	// PostLatency delays every PostToConnection by that long, plus a
+	// uniform jitter in [-PostJitter, +PostJitter], before the emulator
+	// looks the connection up and queues the message: the time a real API
+	// Gateway takes per call (about 5 ms in region), which a Lambda pays
+	// once per recipient of a fan-out. Default 0: no delay.
+	PostLatency time.Duration
+	// PostJitter spreads the delays of PostLatency (a delay below zero is
+	// none). Default 0.
+	PostJitter time.Duration
+	// Sleep, if set, waits the delays of PostLatency instead of a timer
+	// (tests use it to see them without waiting). It must return an error
+	// when ctx, the request's, ends first; the call is then dropped.
+	Sleep func(ctx context.Context, d time.Duration) error
+
 	// NewConnID returns the id of a new connection; ids must be unique.
 	// Default: 11 random bytes in standard base64 (16 characters).
 	NewConnID func() string
@@ -185,6 +199,9 @@ func New(opts *Options) *Server {
 	}
 	if o.MaxConcurrency <= 0 {
 		o.MaxConcurrency = DefaultMaxConcurrency
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
 	}
 	if o.NewConnID == nil {
 		o.NewConnID = newConnID
