@@ -1,6 +1,7 @@
 package wstransport
 
 import (
+	"bytes"
 	"context"
 	"runtime"
 	"sync"
@@ -247,45 +248,54 @@ func (c *conn) writeLoop() {
 }
 
 // flush writes batch as few WebSocket messages as the limits allow: frames
-// joined by '\n' up to MaxFramesPerWrite frames and MaxWriteBytes bytes. A
-// message of one frame is written straight from the frame, without a copy.
-// The messages are collected in lazyConn's batch and reach the socket in one
-// system call.
-func (c *conn) flush(batch [][]byte) (err error) {
+// joined by '\n' up to MaxFramesPerWrite frames and MaxWriteBytes bytes.
+// The messages are framed here, into one pooled buffer, and reach the
+// socket in one system call (lazyConn.writeMessages).
+func (c *conn) flush(batch [][]byte) error {
 	c.writeStart.Store(c.t.now())
 	defer c.writeStart.Store(0)
-	if c.lc != nil {
-		c.lc.beginBatch()
-		defer func() {
-			if berr := c.lc.endBatch(); err == nil {
-				err = berr
-			}
-		}()
+	if c.lc == nil {
+		return c.flushEach(batch)
 	}
+	bp := c.t.getBuf()
+	b := (*bp)[:0]
 	maxFrames, maxBytes := c.t.opts.MaxFramesPerWrite, c.t.opts.MaxWriteBytes
 	for len(batch) > 0 {
-		n, size := 1, len(batch[0])
-		for n < len(batch) && n < maxFrames && size+1+len(batch[n]) <= maxBytes {
-			size += 1 + len(batch[n])
-			n++
-		}
-		var err error
-		if n == 1 {
-			err = c.write(batch[0])
-		} else {
-			bp := c.t.getBuf()
-			b := (*bp)[:0]
-			for i, f := range batch[:n] {
-				if i > 0 {
-					b = append(b, '\n')
-				}
-				b = append(b, f...)
+		n, size := c.message(batch, maxFrames, maxBytes)
+		b = appendFrameHeader(b, size)
+		for i, f := range batch[:n] {
+			if i > 0 {
+				b = append(b, '\n')
 			}
-			err = c.write(b)
-			*bp = b
-			c.t.putBuf(bp)
+			b = append(b, f...)
 		}
-		if err != nil {
+		batch = batch[n:]
+	}
+	err := c.lc.writeMessages(b)
+	*bp = b
+	c.t.putBuf(bp)
+	return err
+}
+
+// message returns how many frames at the head of batch go into the next
+// message, and its size in bytes.
+func (c *conn) message(batch [][]byte, maxFrames, maxBytes int) (n, size int) {
+	n, size = 1, len(batch[0])
+	for n < len(batch) && n < maxFrames && size+1+len(batch[n]) <= maxBytes {
+		size += 1 + len(batch[n])
+		n++
+	}
+	return n, size
+}
+
+// flushEach is flush through the WebSocket library, one message at a
+// time, for a connection without lazyConn.
+func (c *conn) flushEach(batch [][]byte) error {
+	maxFrames, maxBytes := c.t.opts.MaxFramesPerWrite, c.t.opts.MaxWriteBytes
+	for len(batch) > 0 {
+		n, _ := c.message(batch, maxFrames, maxBytes)
+		msg := bytes.Join(batch[:n], []byte{'\n'})
+		if err := c.write(msg); err != nil {
 			return err
 		}
 		batch = batch[n:]

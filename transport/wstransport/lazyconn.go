@@ -2,6 +2,7 @@ package wstransport
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -50,7 +51,7 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	lc := &lazyConn{Conn: nc, t: w.t}
+	lc := newLazyConn(nc, w.t)
 	if n := brw.Reader.Buffered(); n > 0 {
 		// Bytes the client sent right after its upgrade request.
 		b, _ := brw.Reader.Peek(n)
@@ -69,14 +70,17 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (w *hijackWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // lazyConn is a net.Conn that reads through a pooled buffer it holds only
-// while it has unread data, and writes either straight to the connection
-// or, between beginBatch and endBatch, into a pooled buffer that endBatch
-// writes with one system call.
+// while it has unread data. It writes what the WebSocket library writes
+// (control frames: pongs, pings, close) straight to the connection, and
+// takes the data messages of the Transport's writer ready-framed
+// (writeMessages), so that a batch costs one system call and none of the
+// library's per-message locking.
 //
 // Reads come from one goroutine at a time (the WebSocket library's reader).
-// Writes may come from any goroutine (the library serialises whole frames);
-// wmu orders them with the batch, so that frames reach the socket whole and
-// in the order they were written.
+// Writes may come from any goroutine; wmu orders them, and a batch waits
+// until the frame the library is writing is complete (the library may hand
+// one frame over in several writes), so that frames reach the socket whole
+// and in the order they were written.
 type lazyConn struct {
 	net.Conn
 	t   *Transport
@@ -85,8 +89,11 @@ type lazyConn struct {
 	pending []byte  // unread bytes: in rbuf, or left from net/http
 	rbuf    *[]byte // the pooled buffer behind pending, if any
 
-	wmu   sync.Mutex
-	batch *[]byte // non-nil between beginBatch and endBatch
+	wmu     sync.Mutex
+	wcond   sync.Cond  // signalled (with wmu) when out is at a frame boundary or broken
+	out     frameTrack // the frames the library has written
+	broken  bool       // a write failed, or the connection is closed
+	waiting int        // batches waiting on wcond
 
 	// The close handshake's drain (see beginDrain).
 	nread     atomic.Int64 // bytes read from the socket
@@ -96,6 +103,12 @@ type lazyConn struct {
 	drainAt   atomic.Int64 // t.now() then
 	cut       atomic.Bool  // the peer kept sending: reads fail
 	lingered  atomic.Bool  // the first failing read has waited closeLinger
+}
+
+func newLazyConn(nc net.Conn, t *Transport) *lazyConn {
+	c := &lazyConn{Conn: nc, t: t}
+	c.wcond.L = &c.wmu
+	return c
 }
 
 // A peer that keeps sending while its connection closes (a flooder told to
@@ -202,41 +215,127 @@ func (c *lazyConn) fill() error {
 	return nil
 }
 
-// Write implements io.Writer.
+// Write implements io.Writer: the WebSocket library's frames.
 func (c *lazyConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.batch != nil {
-		*c.batch = append(*c.batch, p...)
-		return len(p), nil
-	}
 	c.writes.Add(1)
-	return c.Conn.Write(p)
+	n, err := c.Conn.Write(p)
+	c.out.advance(p[:n])
+	if err != nil {
+		c.broken = true
+	}
+	if c.waiting > 0 && (err != nil || !c.out.midFrame()) {
+		c.wcond.Broadcast()
+	}
+	return n, err
 }
 
-// beginBatch makes writes collect in a pooled buffer until endBatch.
-func (c *lazyConn) beginBatch() {
-	b := c.t.getBuf()
-	*b = (*b)[:0]
-	c.wmu.Lock()
-	c.batch = b
-	c.wmu.Unlock()
-}
-
-// endBatch writes what was collected since beginBatch and returns the
-// buffer to the pool.
-func (c *lazyConn) endBatch() error {
+// writeMessages writes b, whole WebSocket frames (see appendFrameHeader),
+// in one system call, between two frames of the library. It fails with
+// net.ErrClosed once the library has sent a close frame (nothing may follow
+// it) or a write has failed.
+func (c *lazyConn) writeMessages(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	b := c.batch
-	c.batch = nil
-	if b == nil {
-		return errors.New("wstransport: endBatch without beginBatch")
+	for c.out.midFrame() && !c.broken {
+		c.waiting++
+		c.wcond.Wait()
+		c.waiting--
 	}
-	var err error
-	if len(*b) > 0 {
-		_, err = c.Conn.Write(*b)
+	if c.broken || c.out.closeSent {
+		return net.ErrClosed
 	}
-	c.t.putBuf(b)
+	c.writes.Add(1)
+	_, err := c.Conn.Write(b)
+	if err != nil {
+		c.broken = true
+	}
 	return err
+}
+
+// Close implements net.Conn. It closes the connection first, which ends a
+// write in progress, then wakes the batches that wait for a frame boundary.
+func (c *lazyConn) Close() error {
+	err := c.Conn.Close()
+	c.wmu.Lock()
+	c.broken = true
+	c.wcond.Broadcast()
+	c.wmu.Unlock()
+	return err
+}
+
+// frameTrack follows the frame boundaries in the bytes of the WebSocket
+// frames written to a connection.
+type frameTrack struct {
+	hdr       [14]byte // the current frame's header so far
+	n         int      // bytes in hdr
+	rem       int64    // payload bytes of the current frame still to come
+	closeSent bool     // a close frame was written
+}
+
+// midFrame reports whether a frame has begun and is not complete.
+func (f *frameTrack) midFrame() bool { return f.n > 0 || f.rem > 0 }
+
+// advance follows p, the next bytes written.
+func (f *frameTrack) advance(p []byte) {
+	for len(p) > 0 {
+		if f.rem > 0 {
+			k := min(int64(len(p)), f.rem)
+			f.rem -= k
+			p = p[k:]
+			continue
+		}
+		f.hdr[f.n] = p[0]
+		f.n++
+		p = p[1:]
+		if f.n < 2 || f.n < headerLen(f.hdr[1]) {
+			continue
+		}
+		h := f.hdr[:f.n]
+		switch h[1] & 0x7f {
+		case 126:
+			f.rem = int64(binary.BigEndian.Uint16(h[2:]))
+		case 127:
+			f.rem = int64(binary.BigEndian.Uint64(h[2:]) &^ (1 << 63))
+		default:
+			f.rem = int64(h[1] & 0x7f)
+		}
+		if h[0]&0x0f == opClose {
+			f.closeSent = true
+		}
+		f.n = 0
+	}
+}
+
+// opClose is the opcode of a WebSocket close frame.
+const opClose = 0x8
+
+// headerLen returns the length of a frame header whose second byte is b1.
+func headerLen(b1 byte) int {
+	n := 2
+	switch b1 & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if b1&0x80 != 0 { // masked
+		n += 4
+	}
+	return n
+}
+
+// appendFrameHeader appends the header of an unmasked, final text frame
+// of n payload bytes (RFC 6455, section 5.2), as a server sends it.
+func appendFrameHeader(b []byte, n int) []byte {
+	const finText = 0x80 | 0x1
+	switch {
+	case n < 126:
+		return append(b, finText, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(b, finText, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, finText, 127), uint64(n))
+	}
 }

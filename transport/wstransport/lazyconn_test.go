@@ -3,6 +3,7 @@ package wstransport_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -11,8 +12,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatfly/chatfly/transport/wstransport"
 )
 
 // TestFrameRightAfterUpgrade sends the upgrade request and a first frame in
@@ -102,4 +106,62 @@ func TestIdleConnectionsHoldOneGoroutine(t *testing.T) {
 	waitUntil(t, "idle goroutines", func() bool {
 		return runtime.NumGoroutine()-base <= n+3
 	})
+}
+
+// TestPongsBetweenBatches pings the server over and over while it sends a
+// stream of frames: the pongs (written by the WebSocket library) and the
+// Transport's batches (framed by the Transport) share the socket, and must
+// reach the client whole and in order.
+func TestPongsBetweenBatches(t *testing.T) {
+	const n = 5000
+	e := newEnv(t, envConfig{opts: &wstransport.Options{QueueSize: n}})
+	c, id := e.dial(e.url, nil)
+	got := make(chan []string, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer c.CloseNow()
+	wg.Go(func() { // reads until the connection ends: the pings need a reader
+		var frames []string
+		for {
+			m, err := readMessage(c)
+			if err != nil {
+				got <- frames
+				return
+			}
+			if frames = append(frames, strings.Split(m, "\n")...); len(frames) == n {
+				got <- frames
+			}
+		}
+	})
+	pings := make(chan error, 1)
+	go func() {
+		for range 200 {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			err := c.Ping(ctx)
+			cancel()
+			if err != nil {
+				pings <- err
+				return
+			}
+		}
+		pings <- nil
+	}()
+	for i := range n {
+		pad := strings.Repeat("p", i%300) // frames of 1 to 2-byte lengths
+		if err := e.tr.Send(context.Background(), id, []byte(fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, pad))); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if err := <-pings; err != nil {
+		t.Fatalf("ping while frames stream: %v", err)
+	}
+	frames := <-got
+	if len(frames) != n {
+		t.Fatalf("got %d frames, want %d", len(frames), n)
+	}
+	for i, f := range frames {
+		if want := fmt.Sprintf(`{"i":%d,`, i); !strings.HasPrefix(f, want) {
+			t.Fatalf("frame %d is %.40q, want it to start with %q", i, f, want)
+		}
+	}
 }
