@@ -37,6 +37,10 @@ type roomMeta struct {
 
 	version int64     // storage version; 0 for default rooms
 	expires time.Time // zero: never
+	// created is set once storeRoom has written m as a new item: the room
+	// was just created (versions tell nothing about that: a new item
+	// starts at a version of the Storage's choosing).
+	created bool
 }
 
 type banEntry struct {
@@ -126,8 +130,8 @@ func (h *Hub) saveRoom(ctx context.Context, m *roomMeta, now time.Time) error {
 	if err := h.storeRoom(ctx, m); err != nil {
 		return err
 	}
-	if m.version == 1 {
-		return nil // just created: its slot was claimed with the same life
+	if m.created {
+		return nil // its slot was claimed with the same life
 	}
 	return h.extendRoomSlot(ctx, m)
 }
@@ -139,7 +143,7 @@ func (h *Hub) storeRoom(ctx context.Context, m *roomMeta) error {
 	if err != nil {
 		return err
 	}
-	m.version = v
+	m.version, m.created = v, m.version == 0
 	return h.listRoom(ctx, m)
 }
 
@@ -155,7 +159,7 @@ func (h *Hub) listRoom(ctx context.Context, m *roomMeta) error {
 		_, err := h.store.Put(ctx, it, Always) // the application's rooms are always listed
 		return err
 	}
-	if m.version > 1 {
+	if !m.created {
 		if _, err := h.store.Put(ctx, it, IfExists); !errors.Is(err, ErrConflict) {
 			return err
 		}

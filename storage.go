@@ -111,8 +111,11 @@ type Item struct {
 	// earlier lifetime, so an IfVersion condition read from an item that was
 	// since deleted and recreated fails instead of matching the newcomer
 	// (no ABA). Within a lifetime every Put and Add increments Version by
-	// exactly one, so Version-N of an item that only Add writes is constant
-	// for its lifetime and differs between lifetimes (a stream epoch). It is
+	// exactly one, so Version-N of an item that only Add(key, 1, ...)
+	// writes (a sequence counter) is constant for its lifetime and differs
+	// between lifetimes: a stream epoch (an Add of another delta, even 0,
+	// changes it; [Toucher.Touch] does not). Where a lifetime starts is the
+	// Storage's choice: callers compare versions, never count them. It is
 	// ignored on Put.
 	Version int64
 	// Expires is when the item stops existing; the zero time means never.

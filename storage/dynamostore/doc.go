@@ -28,7 +28,8 @@
 //	sk         S     sort key (RANGE): Key.Sort, escaped (see below)
 //	v          B     Item.Value; NULL when the value is empty
 //	n          N     Item.N, the counter of Add (0 after a Put)
-//	ver        N     Item.Version: 1 when created, +1 on every Put and Add
+//	ver        N     Item.Version: fresh when created (see Versions), +1 on every
+//	                 Put and Add
 //	exp        N     Item.Expires in Unix seconds, or NeverExpires (9999-12-31)
 //	                 when it never expires; the table's Time to Live attribute
 //
@@ -55,6 +56,34 @@
 //
 // (attribute_not_exists(exp) keeps items written by other tools without exp
 // alive forever.) Expiry is kept in whole seconds: Expires is rounded down.
+//
+// # Versions
+//
+// A version never repeats for a key (see [chatfly.Item.Version]), although
+// a deleted item leaves nothing to count from and the store reads nothing
+// before it writes: the write that starts a lifetime (Put IfAbsent, Put
+// Always or Add over a missing or expired item) stores a fresh version
+// computed in the process,
+//
+//	w·2^25 + r    w: windows of 8.192 s since 2025-01-01 UTC, by the host's clock
+//	              r: random, 1 to 2^24
+//
+// in the same request (PutItem's ver, or UpdateItem's
+// if_not_exists(ver, start-1) + 1), and every later Put and Add of the
+// lifetime adds one. DynamoDB takes at most 1,000 writes per second on one
+// item, so a lifetime's versions grow by at most 8,192 per window while
+// starts grow by 2^25: the versions of two lifetimes whose starts fall in
+// different windows never meet, whatever order the writes land in (a
+// lifetime started from a clock a window behind would need 2^24 writes,
+// over 4.6 hours at that limit, to reach the versions of the other). Two
+// lifetimes that start in the same window (a key deleted and recreated
+// within seconds, or writers whose clocks straddle a window's edge) differ
+// by r: a version held from one matches one of the other with a
+// probability of (writes of the other + 1) / 2^24, below one in a million
+// for the short-lived items that are recreated that fast. Versions stay
+// below 2^53, exact in a JSON number, until 2094. Items written before
+// this scheme keep counting from their small versions, which no fresh
+// version reaches.
 //
 // # Cost per operation
 //

@@ -178,7 +178,8 @@ func (s *Store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (
 	var ver int64
 	switch v, isVersion := cond.Version(); {
 	case cond.RequiresAbsent():
-		ver, err = 1, s.putItem(ctx, k, item, 1, condAbsent, nil)
+		ver = freshVersion()
+		err = s.putItem(ctx, k, item, ver, condAbsent, nil)
 	case isVersion:
 		ver, err = v+1, s.putItem(ctx, k, item, v+1, condVersion, numAttr(v))
 	case cond.RequiresExists():
@@ -194,8 +195,8 @@ func (s *Store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (
 
 // putAlways writes item whatever the state of the stored one: an UpdateItem
 // that bumps the version of a live item or creates a missing one, and, if
-// an expired leftover is in the way, a PutItem that replaces it with version
-// 1. Each step fails only if a concurrent writer changed the item in
+// an expired leftover is in the way, a PutItem that replaces it with a fresh
+// version. Each step fails only if a concurrent writer changed the item in
 // between, and then the other step applies.
 func (s *Store) putAlways(ctx context.Context, k map[string]types.AttributeValue, item chatfly.Item) (int64, error) {
 	for range maxLoops {
@@ -203,9 +204,10 @@ func (s *Store) putAlways(ctx context.Context, k map[string]types.AttributeValue
 		if !isConditionFailed(err) {
 			return ver, err
 		}
-		err = s.putItem(ctx, k, item, 1, condAbsent, nil)
+		ver = freshVersion()
+		err = s.putItem(ctx, k, item, ver, condAbsent, nil)
 		if !isConditionFailed(err) {
-			return 1, err
+			return ver, err
 		}
 	}
 	return 0, fmt.Errorf("%w: contention on the item did not settle after %d attempts", chatfly.ErrUnavailable, maxLoops)
@@ -234,12 +236,12 @@ func (s *Store) putItem(ctx context.Context, k map[string]types.AttributeValue, 
 }
 
 // updateValue replaces the value, counter and expiry of the item at k with
-// those of item if cond holds, increments its version (from 0 if it is
-// missing) and returns the new version.
+// those of item if cond holds, increments its version (a missing item gets
+// a fresh one) and returns the new version.
 func (s *Store) updateValue(ctx context.Context, k map[string]types.AttributeValue, item chatfly.Item, cond string) (int64, error) {
-	const update = "SET #val = :val, #n = :zero, #ver = if_not_exists(#ver, :zero) + :one, #exp = :exp"
+	const update = "SET #val = :val, #n = :zero, #ver = if_not_exists(#ver, :base) + :one, #exp = :exp"
 	vals := map[string]types.AttributeValue{
-		":now": s.nowAttr(), ":zero": numAttr(0), ":one": numAttr(1),
+		":now": s.nowAttr(), ":zero": numAttr(0), ":one": numAttr(1), ":base": numAttr(freshVersion() - 1),
 		":val": valueAttr(item.Value), ":exp": expAttr(item.Expires),
 	}
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -301,7 +303,7 @@ func (s *Store) Add(ctx context.Context, key chatfly.Key, delta int64, expires t
 		}
 		// An expired leftover is in the way: replace it with a fresh
 		// counter, unless someone else did (then add to theirs).
-		err = s.putItem(ctx, k, chatfly.Item{N: delta, Expires: expires}, 1, condAbsent, nil)
+		err = s.putItem(ctx, k, chatfly.Item{N: delta, Expires: expires}, freshVersion(), condAbsent, nil)
 		if err == nil {
 			return delta, nil
 		}
@@ -312,11 +314,12 @@ func (s *Store) Add(ctx context.Context, key chatfly.Key, delta int64, expires t
 	return 0, opError("add", key, fmt.Errorf("%w: contention on the counter did not settle after %d attempts", chatfly.ErrUnavailable, maxLoops))
 }
 
-// addUpdate adds delta to the counter of a missing or live item.
+// addUpdate adds delta to the counter of a missing or live item (a missing
+// one gets a fresh version).
 func (s *Store) addUpdate(ctx context.Context, k map[string]types.AttributeValue, delta int64, expires time.Time) (int64, error) {
-	const update = "SET #n = if_not_exists(#n, :zero) + :delta, #ver = if_not_exists(#ver, :zero) + :one, #exp = :exp"
+	const update = "SET #n = if_not_exists(#n, :zero) + :delta, #ver = if_not_exists(#ver, :base) + :one, #exp = :exp"
 	vals := map[string]types.AttributeValue{
-		":now": s.nowAttr(), ":zero": numAttr(0), ":one": numAttr(1),
+		":now": s.nowAttr(), ":zero": numAttr(0), ":one": numAttr(1), ":base": numAttr(freshVersion() - 1),
 		":delta": numAttr(delta), ":exp": expAttr(expires),
 	}
 	// UPDATED_NEW returns the counter only if it changed on some backends

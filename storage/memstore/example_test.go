@@ -38,11 +38,15 @@ func Example() {
 
 	latest, _ := s.Query(ctx, chatfly.Query{Partition: room, Prefix: "msg#", Reverse: true, Limit: 2})
 	for _, it := range latest {
-		fmt.Printf("%s %s (version %d)\n", it.Sort, it.Value, it.Version)
+		fmt.Printf("%s %s\n", it.Sort, it.Value)
 	}
 
-	// A conditional write that does not hold changes nothing.
-	_, err := s.Put(ctx, chatfly.Item{Key: latest[0].Key, Value: []byte("edited")}, chatfly.IfVersion(7))
+	// Compare-and-set: a write conditioned on the version read holds once;
+	// a second one, holding the same stale version, changes nothing.
+	edit := chatfly.Item{Key: latest[0].Key, Value: []byte("edited")}
+	_, err := s.Put(ctx, edit, chatfly.IfVersion(latest[0].Version))
+	fmt.Println("edit:", err)
+	_, err = s.Put(ctx, edit, chatfly.IfVersion(latest[0].Version))
 	fmt.Println("stale edit:", errors.Is(err, chatfly.ErrConflict))
 
 	_, err = s.Get(ctx, chatfly.Key{Partition: room, Sort: "msg#00000009"})
@@ -50,8 +54,9 @@ func Example() {
 	fmt.Println("items:", s.Len())
 	// Output:
 	// messages: 3
-	// msg#00000003 bye (version 1)
-	// msg#00000002 hello (version 1)
+	// msg#00000003 bye
+	// msg#00000002 hello
+	// edit: <nil>
 	// stale edit: true
 	// missing: true
 	// items: 4

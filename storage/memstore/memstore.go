@@ -25,6 +25,14 @@
 // memory held stays within a constant factor of the live items plus a small
 // constant (see [Store]).
 //
+// Versions: each shard of the store (see [Store]) counts the versions it
+// hands out. A write to a live item increments its version; a write that
+// starts a new lifetime of a key (it was absent, deleted or expired) takes
+// the shard's next version, above every version any item of the shard ever
+// had, so a key never gets a version it had before, however it was deleted
+// or expired (see [chatfly.Item.Version]). Versions start above 2^32 and
+// stay below 2^53, exact in a JSON number.
+//
 // Memory budget: the store accounts for the bytes it holds and keeps them
 // within [Options.MaxBytes] by evicting the oldest messages of the least
 // recently active rooms (the items [chatfly.EvictablePrefix] names), and by
@@ -167,6 +175,7 @@ type shard struct {
 	peak    int             // most partitions in parts since it was made
 	writes  int             // writes since the last sweep
 	sweepAt int             // writes that trigger the next sweep
+	version int64           // the highest version handed out (see nextVersion)
 
 	st      *Store
 	bytes   int64    // accounted bytes of the entries and partitions held
@@ -206,6 +215,7 @@ func New(opts *Options) *Store {
 	}
 	for i := range s.shards {
 		s.shards[i].sweepAt = minSweep
+		s.shards[i].version = firstVersion - 1
 		s.shards[i].st = s
 	}
 	return s
@@ -285,7 +295,7 @@ func (s *Store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (
 			w.sh.mu.Unlock()
 			return 0, chatfly.ErrConflict
 		}
-		e := entry{sort: item.Sort, value: item.Value, version: w.version + 1, expires: item.Expires}
+		e := entry{sort: item.Sort, value: item.Value, version: w.sh.nextVersion(w.version), expires: item.Expires}
 		if err := s.write(&w, &c, item.Partition, e, evictable, &a); err == errRetry {
 			continue
 		} else if err != nil {
@@ -331,7 +341,7 @@ func (s *Store) Add(ctx context.Context, key chatfly.Key, delta int64, expires t
 		if w.version != 0 {
 			e := &w.p.e[w.i]
 			e.n += delta
-			e.version++
+			e.version = w.sh.nextVersion(e.version)
 			e.expires = expires
 			n := e.n
 			w.sh.wrote(&c)
@@ -339,7 +349,7 @@ func (s *Store) Add(ctx context.Context, key chatfly.Key, delta int64, expires t
 			s.sweepIfDue(&c)
 			return n, nil
 		}
-		e := entry{sort: key.Sort, n: delta, version: 1, expires: expires}
+		e := entry{sort: key.Sort, n: delta, version: w.sh.nextVersion(0), expires: expires}
 		if err := s.write(&w, &c, key.Partition, e, s.evictable(key), &a); err == errRetry {
 			continue
 		} else if err != nil {
@@ -486,6 +496,28 @@ func (sh *shard) store(name string, w *slot, e entry, grow int64, evictable bool
 		sh.compact()
 	}
 	sh.account(grow)
+}
+
+// firstVersion is the first version a shard hands out: 2^32 + 1, so that
+// no caller takes a version for a count of writes.
+const firstVersion = 1<<32 + 1
+
+// nextVersion returns the version of a write to an item whose live version
+// is cur, 0 if it is absent (or expired, or deleted), and records it. The
+// caller holds sh.mu for writing. A live item gets cur+1; a new lifetime
+// starts above every version the shard ever handed out, so that no key of
+// the shard gets a version it had before (see chatfly.Item.Version), and
+// the stream epoch Version-N of a counter differs between its lifetimes.
+// A shard hands out 2^53 - 2^32 versions before they leave the integers
+// that a JSON number holds exactly: centuries at a million writes a
+// second.
+func (sh *shard) nextVersion(cur int64) int64 {
+	if cur == 0 {
+		cur = sh.version
+	}
+	v := cur + 1
+	sh.version = max(sh.version, v)
+	return v
 }
 
 // wrote counts a write to the shard and sweeps it when it is due.

@@ -160,6 +160,37 @@ func TestMemoryBounded(t *testing.T) {
 type model struct {
 	now   func() time.Time
 	items map[chatfly.Key]chatfly.Item
+	// top is the highest version each key ever had. The contract leaves
+	// the first version of a new lifetime to the Storage: the model takes
+	// the Store's and checks that it is above top.
+	top map[chatfly.Key]int64
+}
+
+// version returns the version of a write to k whose live version is old (0:
+// a new lifetime, which the Store started at version start), and records
+// it.
+func (m *model) version(k chatfly.Key, old, start int64) int64 {
+	v := old + 1
+	if old == 0 {
+		if v = start; v <= m.top[k] {
+			v = 0 // a version the key had before: no ABA allowed
+		}
+	}
+	m.top[k] = max(m.top[k], v)
+	return v
+}
+
+// entryVersion returns the version of the entry at k, expired or not, 0 if
+// there is none.
+func (s *Store) entryVersion(k chatfly.Key) int64 {
+	sh := s.shard(k.Partition)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	p := sh.parts[k.Partition].e
+	if i, found := p.search(k.Sort); found {
+		return p[i].version
+	}
+	return 0
 }
 
 func (m *model) live(k chatfly.Key) (chatfly.Item, bool) {
@@ -177,12 +208,13 @@ func (m *model) get(k chatfly.Key) (chatfly.Item, error) {
 	return chatfly.Item{}, chatfly.ErrNotFound
 }
 
-func (m *model) put(it chatfly.Item, cond chatfly.Cond) (int64, error) {
+// put is Put; start is the version the Store returned.
+func (m *model) put(it chatfly.Item, cond chatfly.Cond, start int64) (int64, error) {
 	old, ok := m.live(it.Key)
 	if !cond.Check(ok, old.Version) {
 		return 0, chatfly.ErrConflict
 	}
-	it.N, it.Version = 0, old.Version+1
+	it.N, it.Version = 0, m.version(it.Key, old.Version, start)
 	m.items[it.Key] = it
 	return it.Version, nil
 }
@@ -196,13 +228,18 @@ func (m *model) delete(k chatfly.Key, cond chatfly.Cond) error {
 	return nil
 }
 
-func (m *model) add(k chatfly.Key, delta int64, exp time.Time) int64 {
+// add is Add; start is the version the Store holds at k, 0 if none (an
+// item written already expired, which a sweep took at once).
+func (m *model) add(k chatfly.Key, delta int64, exp time.Time, start int64) int64 {
 	it, ok := m.live(k)
 	if !ok {
 		it = chatfly.Item{Key: k}
 	}
 	it.N += delta
-	it.Version++
+	if !ok && start == 0 && chatfly.Expired(exp, m.now()) {
+		start = m.top[k] + 1 // never seen: a lower bound
+	}
+	it.Version = m.version(k, it.Version, start)
 	it.Expires = exp
 	m.items[k] = it
 	return it.N
@@ -241,7 +278,7 @@ func TestRandomOps(t *testing.T) {
 	ctx := context.Background()
 	clock := storagetest.NewFakeClock(time.Time{})
 	s := New(&Options{Now: clock.Now})
-	m := &model{now: clock.Now, items: make(map[chatfly.Key]chatfly.Item)}
+	m := &model{now: clock.Now, items: make(map[chatfly.Key]chatfly.Item), top: make(map[chatfly.Key]int64)}
 	rng := rand.New(rand.NewPCG(1, 2))
 	sorts := []string{"a", "a#1", "a#2", "a#10", "b", "b#1", "c", "m#001", "m#002", "m#003", "msg#1", "msg#2", "z"}
 	randKey := func() chatfly.Key {
@@ -279,14 +316,14 @@ func TestRandomOps(t *testing.T) {
 			it := chatfly.Item{Key: k, Value: []byte(fmt.Sprint(op)), Expires: randExp()}
 			cond := randCond(k)
 			gv, gerr := s.Put(ctx, it, cond)
-			wv, werr := m.put(it, cond)
+			wv, werr := m.put(it, cond, gv)
 			if gv != wv || !errors.Is(gerr, werr) {
 				t.Fatalf("op %d: Put(%v, %v) = %d, %v; model %d, %v", op, k, cond, gv, gerr, wv, werr)
 			}
 		case r < 50:
 			delta, exp := int64(rng.IntN(7)-3), randExp()
 			gn, err := s.Add(ctx, k, delta, exp)
-			if wn := m.add(k, delta, exp); err != nil || gn != wn {
+			if wn := m.add(k, delta, exp, s.entryVersion(k)); err != nil || gn != wn {
 				t.Fatalf("op %d: Add(%v, %d) = %d, %v; model %d", op, k, delta, gn, err, wn)
 			}
 		case r < 60:

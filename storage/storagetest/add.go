@@ -50,7 +50,7 @@ func addCases() testCase {
 			e.wantPut(t, item(k, "topic", never), chatfly.Always, 1)
 			e.wantAdd(t, k, 3, never, 3)
 			e.wantState(t, k, state{Value: []byte("topic"), N: 3, Version: 2})
-			e.wantPut(t, item(k, "topic2", never), chatfly.IfVersion(2), 3)
+			e.wantPut(t, item(k, "topic2", never), chatfly.IfVersion(e.ver(t, k, 2)), 3)
 			e.wantState(t, k, state{Value: []byte("topic2"), Version: 3})
 			e.wantAdd(t, k, 1, never, 1)
 			e.wantState(t, k, state{Value: []byte("topic2"), N: 1, Version: 4})
@@ -91,7 +91,7 @@ func addCases() testCase {
 			k := key(e.part("p"), "seq")
 			e.wantAdd(t, k, 5, never, 5)
 			e.wantAdd(t, k, 5, never, 10)
-			e.mustDelete(t, k, chatfly.IfVersion(2))
+			e.mustDelete(t, k, chatfly.IfVersion(e.mustGet(t, k).Version))
 			e.wantAdd(t, k, 1, never, 1)
 			e.wantState(t, k, state{N: 1, Version: 1})
 		}),

@@ -77,16 +77,13 @@ func testIfAbsentRace(t *testing.T, e *env) {
 	const workers = 20
 	k := key(e.part("p"), "claim")
 	var wins atomic.Int32
-	winner := -1
+	winner, version := -1, int64(0)
 	race(workers, func(w int) {
 		v, err := e.Storage.Put(e.ctx, item(k, fmt.Sprint(w), never), chatfly.IfAbsent)
 		switch {
 		case err == nil:
-			if v != 1 {
-				t.Errorf("winning Put(IfAbsent) returned version %d, want 1", v)
-			}
 			if wins.Add(1) == 1 {
-				winner = w
+				winner, version = w, v
 			}
 		case errors.Is(err, chatfly.ErrConflict):
 		default:
@@ -95,6 +92,9 @@ func testIfAbsentRace(t *testing.T, e *env) {
 	})
 	if n := wins.Load(); n != 1 {
 		t.Fatalf("%d of %d concurrent Put(IfAbsent) succeeded, want exactly 1", n, workers)
+	}
+	if msg := e.sawVersion(k, version, 1, true); msg != "" {
+		t.Fatalf("winning Put(%s, IfAbsent): %s", fmtKey(k), msg)
 	}
 	e.wantState(t, k, state{Value: []byte(fmt.Sprint(winner)), Version: 1})
 }

@@ -62,15 +62,15 @@ func deleteCases() testCase {
 				k := key(e.part("p"), "a")
 				e.wantPut(t, item(k, "v", never), chatfly.Always, 1)
 				e.wantPut(t, item(k, "v", never), chatfly.Always, 2)
-				e.mustDelete(t, k, chatfly.IfVersion(2))
+				e.mustDelete(t, k, chatfly.IfVersion(e.ver(t, k, 2)))
 				e.wantAbsent(t, k)
 			}),
 			tc("Stale", func(t *testing.T, e *env) {
 				k := key(e.part("p"), "a")
 				e.wantPut(t, item(k, "v", never), chatfly.Always, 1)
 				e.wantPut(t, item(k, "w", never), chatfly.Always, 2)
-				e.wantDeleteConflict(t, k, chatfly.IfVersion(1))
-				e.wantDeleteConflict(t, k, chatfly.IfVersion(3))
+				e.wantDeleteConflict(t, k, chatfly.IfVersion(e.ver(t, k, 1)))
+				e.wantDeleteConflict(t, k, chatfly.IfVersion(e.ver(t, k, 3)))
 				e.wantState(t, k, state{Value: []byte("w"), Version: 2})
 			}),
 			tc("Missing", func(t *testing.T, e *env) {
@@ -79,7 +79,7 @@ func deleteCases() testCase {
 			tc("Expired", func(t *testing.T, e *env) {
 				k := key(e.part("p"), "a")
 				e.wantPut(t, item(k, "v", e.past()), chatfly.Always, 1)
-				e.wantDeleteConflict(t, k, chatfly.IfVersion(1))
+				e.wantDeleteConflict(t, k, chatfly.IfVersion(e.ver(t, k, 1)))
 			}),
 		),
 		// Delete removes the item "if cond holds"; IfAbsent holds only when

@@ -96,7 +96,7 @@ var expiryScenarios = []expiryScenario{
 		name:  "PutIfVersion",
 		setup: putExpiring,
 		check: func(t *testing.T, e *env, k chatfly.Key, exp time.Time) {
-			e.wantPutConflict(t, item(k, "new", never), chatfly.IfVersion(2))
+			e.wantPutConflict(t, item(k, "new", never), chatfly.IfVersion(e.ver(t, k, 2)))
 			e.wantAbsent(t, k)
 		},
 	},
@@ -109,7 +109,7 @@ var expiryScenarios = []expiryScenario{
 		name:  "DeleteIfVersion",
 		setup: putExpiring,
 		check: func(t *testing.T, e *env, k chatfly.Key, exp time.Time) {
-			e.wantDeleteConflict(t, k, chatfly.IfVersion(2))
+			e.wantDeleteConflict(t, k, chatfly.IfVersion(e.ver(t, k, 2)))
 		},
 	},
 	{
@@ -136,7 +136,7 @@ var expiryScenarios = []expiryScenario{
 		name: "RefreshedByPut",
 		setup: func(t *testing.T, e *env, k chatfly.Key, exp time.Time) {
 			putExpiring(t, e, k, exp)
-			e.wantPut(t, item(k, "v", exp.Add(24*time.Hour)), chatfly.IfVersion(2), 3)
+			e.wantPut(t, item(k, "v", exp.Add(24*time.Hour)), chatfly.IfVersion(e.ver(t, k, 2)), 3)
 		},
 		check: func(t *testing.T, e *env, k chatfly.Key, exp time.Time) {
 			e.wantState(t, k, state{Value: []byte("v"), Version: 3, Expires: exp.Add(24 * time.Hour)})

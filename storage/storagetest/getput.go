@@ -148,24 +148,24 @@ func putCases() testCase {
 			tc("Match", func(t *testing.T, e *env) {
 				k := key(e.part("p"), "a")
 				e.wantPut(t, item(k, "one", never), chatfly.Always, 1)
-				e.wantPut(t, item(k, "two", never), chatfly.IfVersion(1), 2)
-				e.wantPut(t, item(k, "three", never), chatfly.IfVersion(2), 3)
+				e.wantPut(t, item(k, "two", never), chatfly.IfVersion(e.ver(t, k, 1)), 2)
+				e.wantPut(t, item(k, "three", never), chatfly.IfVersion(e.ver(t, k, 2)), 3)
 				e.wantState(t, k, state{Value: []byte("three"), Version: 3})
 			}),
 			tc("Stale", func(t *testing.T, e *env) {
 				k := key(e.part("p"), "a")
 				e.wantPut(t, item(k, "one", never), chatfly.Always, 1)
 				e.wantPut(t, item(k, "two", never), chatfly.Always, 2)
-				e.wantPutConflict(t, item(k, "stale", never), chatfly.IfVersion(1))
-				e.wantPutConflict(t, item(k, "ahead", never), chatfly.IfVersion(3))
+				e.wantPutConflict(t, item(k, "stale", never), chatfly.IfVersion(e.ver(t, k, 1)))
+				e.wantPutConflict(t, item(k, "ahead", never), chatfly.IfVersion(e.ver(t, k, 3)))
 				e.wantState(t, k, state{Value: []byte("two"), Version: 2})
 			}),
 			tc("AfterAdd", func(t *testing.T, e *env) {
 				k := key(e.part("p"), "a")
 				e.wantPut(t, item(k, "v", never), chatfly.Always, 1)
 				e.wantAdd(t, k, 1, never, 1)
-				e.wantPutConflict(t, item(k, "w", never), chatfly.IfVersion(1))
-				e.wantPut(t, item(k, "w", never), chatfly.IfVersion(2), 3)
+				e.wantPutConflict(t, item(k, "w", never), chatfly.IfVersion(e.ver(t, k, 1)))
+				e.wantPut(t, item(k, "w", never), chatfly.IfVersion(e.ver(t, k, 2)), 3)
 			}),
 			tc("Missing", func(t *testing.T, e *env) {
 				k := key(e.part("p"), "a")
@@ -175,7 +175,7 @@ func putCases() testCase {
 			tc("Expired", func(t *testing.T, e *env) {
 				k := key(e.part("p"), "a")
 				e.wantPut(t, item(k, "old", e.past()), chatfly.Always, 1)
-				e.wantPutConflict(t, item(k, "new", never), chatfly.IfVersion(1))
+				e.wantPutConflict(t, item(k, "new", never), chatfly.IfVersion(e.ver(t, k, 1)))
 				e.wantAbsent(t, k)
 			}),
 		),

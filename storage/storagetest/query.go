@@ -62,8 +62,8 @@ func queryCases() testCase {
 					if reverse {
 						w = want[len(want)-1-i]
 					}
-					if got := stateOf(it); !got.equal(w) {
-						t.Errorf("%s: item %q = %v, want %v", fmtQuery(q), it.Sort, got, w)
+					if !e.sameState(t, it, w) {
+						t.Errorf("in the result of %s", fmtQuery(q))
 					}
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func suite() []testCase {
 		deleteCases(),
 		queryCases(),
 		addCases(),
+		versionCases(),
 		expiryCases(),
 		concurrencyCases(),
 		contextCases(),
@@ -69,9 +71,10 @@ func (r *runner) env(t *testing.T) *env {
 		t.Fatal("MakeStorage returned no Storage")
 	}
 	return &env{
-		Env:  got,
-		ctx:  ctx,
-		base: "storagetest/" + r.runID + "/" + t.Name() + "/",
+		Env:   got,
+		ctx:   ctx,
+		base:  "storagetest/" + r.runID + "/" + t.Name() + "/",
+		lives: make(map[chatfly.Key]*lifetime),
 	}
 }
 
@@ -80,8 +83,85 @@ func (r *runner) env(t *testing.T) *env {
 // goroutine running that test; concurrent cases call Storage directly.
 type env struct {
 	*Env
-	ctx  context.Context
-	base string // prefix of every partition of the case
+	ctx   context.Context
+	base  string // prefix of every partition of the case
+	lives map[chatfly.Key]*lifetime
+}
+
+// Versions: a case states the version it expects of an item as its rank in
+// the item's current lifetime (1 for the write that started it, 2 for the
+// next write, and so on), since the contract of chatfly.Item.Version leaves
+// where a lifetime starts to the Storage. The env learns each lifetime's
+// first version from what the Storage returns and checks the rest against
+// it; a new lifetime must start at a version the key never had before.
+
+// lifetime is what the env knows of the versions of one key.
+type lifetime struct {
+	start int64          // first version of the current lifetime; 0: not seen
+	added bool           // Adds since the last version seen: they may have started a new lifetime
+	seen  map[int64]bool // every version seen at the key
+}
+
+func (e *env) life(k chatfly.Key) *lifetime {
+	l := e.lives[k]
+	if l == nil {
+		l = &lifetime{seen: make(map[int64]bool)}
+		e.lives[k] = l
+	}
+	return l
+}
+
+// sawVersion checks that v, which a Put returned (put) or a read found at
+// k, is the version of rank rank in the key's current lifetime, and records
+// it. It returns what is wrong, or "".
+func (e *env) sawVersion(k chatfly.Key, v, rank int64, put bool) string {
+	l := e.life(k)
+	defer func() { l.seen[v], l.added = true, false }()
+	known := l.start != 0 && v == l.start+rank-1
+	switch {
+	case v == 0:
+		return "version 0 (IfVersion(0) means absent)"
+	case rank == 1 && (put || l.added):
+		// The write started a new lifetime.
+	case l.start != 0 && !l.added:
+		if !known {
+			return fmt.Sprintf("version %d, want %d (the first of the lifetime, %d, plus %d)", v, l.start+rank-1, l.start, rank-1)
+		}
+		return ""
+	case known:
+		return "" // the Adds continued the lifetime
+	}
+	// A new lifetime, or one the env did not see start.
+	start := v - rank + 1
+	if l.seen[v] || l.seen[start] {
+		return fmt.Sprintf("version %d (rank %d of a new lifetime) repeats a version the key had before: %v", v, rank, sortedVersions(l.seen))
+	}
+	l.start = start
+	return ""
+}
+
+// sawAdd notes an Add at k: the next version seen there may start a new
+// lifetime.
+func (e *env) sawAdd(k chatfly.Key) { e.life(k).added = true }
+
+// ver returns the version of rank rank in the current lifetime of k, which
+// the case must have seen start.
+func (e *env) ver(t *testing.T, k chatfly.Key, rank int64) int64 {
+	t.Helper()
+	l := e.life(k)
+	if l.start == 0 {
+		t.Fatalf("storagetest: version rank %d of %s asked before its lifetime was seen", rank, fmtKey(k))
+	}
+	return l.start + rank - 1
+}
+
+func sortedVersions(m map[int64]bool) []int64 {
+	vs := make([]int64, 0, len(m))
+	for v := range m {
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	return vs
 }
 
 // part returns a partition name unique to the run and the case.
@@ -152,8 +232,25 @@ func stateOf(it chatfly.Item) state {
 	return state{Value: it.Value, N: it.N, Version: it.Version, Expires: it.Expires}
 }
 
+// equal reports whether s and o are equal, versions aside.
 func (s state) equal(o state) bool {
-	return bytes.Equal(s.Value, o.Value) && s.N == o.N && s.Version == o.Version && s.Expires.Equal(o.Expires)
+	return bytes.Equal(s.Value, o.Value) && s.N == o.N && s.Expires.Equal(o.Expires)
+}
+
+// sameState checks that it is in state want, whose Version is a rank (see
+// sawVersion), and records its version.
+func (e *env) sameState(t *testing.T, it chatfly.Item, want state) bool {
+	t.Helper()
+	got := stateOf(it)
+	if !got.equal(want) {
+		t.Errorf("item %s = %v, want %v (version rank %d)", fmtKey(it.Key), got, want, want.Version)
+		return false
+	}
+	if msg := e.sawVersion(it.Key, it.Version, want.Version, false); msg != "" {
+		t.Errorf("item %s = %v: %s", fmtKey(it.Key), got, msg)
+		return false
+	}
+	return true
 }
 
 // item returns an Item to Put.
@@ -170,12 +267,16 @@ func (e *env) mustPut(t *testing.T, it chatfly.Item, cond chatfly.Cond) int64 {
 	return v
 }
 
-// wantPut puts it under cond and checks the returned version.
-func (e *env) wantPut(t *testing.T, it chatfly.Item, cond chatfly.Cond, version int64) {
+// wantPut puts it under cond and checks that the returned version has rank
+// rank in the item's lifetime (1: the Put starts a new one; see
+// sawVersion). It returns the version.
+func (e *env) wantPut(t *testing.T, it chatfly.Item, cond chatfly.Cond, rank int64) int64 {
 	t.Helper()
-	if v := e.mustPut(t, it, cond); v != version {
-		t.Fatalf("Put(%s, %v) = version %d, want %d", fmtKey(it.Key), cond, v, version)
+	v := e.mustPut(t, it, cond)
+	if msg := e.sawVersion(it.Key, v, rank, true); msg != "" {
+		t.Fatalf("Put(%s, %v): %s", fmtKey(it.Key), cond, msg)
 	}
+	return v
 }
 
 func (e *env) mustGet(t *testing.T, k chatfly.Key) chatfly.Item {
@@ -190,11 +291,12 @@ func (e *env) mustGet(t *testing.T, k chatfly.Key) chatfly.Item {
 	return it
 }
 
-// wantState checks that the item at k exists and is in state want.
+// wantState checks that the item at k exists and is in state want, whose
+// Version is a rank (see sawVersion).
 func (e *env) wantState(t *testing.T, k chatfly.Key, want state) {
 	t.Helper()
-	if got := stateOf(e.mustGet(t, k)); !got.equal(want) {
-		t.Fatalf("Get(%s) = %v, want %v", fmtKey(k), got, want)
+	if !e.sameState(t, e.mustGet(t, k), want) {
+		t.FailNow()
 	}
 }
 
@@ -233,7 +335,7 @@ func (e *env) unchanged(t *testing.T, k chatfly.Key, what string, op func() erro
 		t.Fatalf("%s: error %v, want %v", what, err, want)
 	}
 	after, exists := e.snapshot(t, k)
-	if exists != existed || !after.equal(before) {
+	if exists != existed || !after.equal(before) || after.Version != before.Version {
 		t.Fatalf("%s failed but changed the item: before %v (exists %v), after %v (exists %v)",
 			what, before, existed, after, exists)
 	}
@@ -271,6 +373,7 @@ func (e *env) wantDeleteConflict(t *testing.T, k chatfly.Key, cond chatfly.Cond)
 func (e *env) mustAdd(t *testing.T, k chatfly.Key, delta int64, expires time.Time) int64 {
 	t.Helper()
 	n, err := e.Storage.Add(e.ctx, k, delta, expires)
+	e.sawAdd(k)
 	if err != nil {
 		t.Fatalf("Add(%s, %d): %v", fmtKey(k), delta, err)
 	}

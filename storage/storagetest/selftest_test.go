@@ -26,6 +26,19 @@ type naive struct {
 	now func() time.Time
 	m   map[chatfly.Key]chatfly.Item
 	bug string
+	// lives counts the lifetimes started: the n-th starts at version
+	// n<<32 + 1 (bug version-restarts: at 1, as before versions were
+	// fresh per lifetime).
+	lives int64
+}
+
+// fresh returns the first version of a new lifetime.
+func (s *naive) fresh() int64 {
+	if s.bug == "version-restarts" {
+		return 1
+	}
+	s.lives++
+	return s.lives<<32 + 1
 }
 
 func (s *naive) live(k chatfly.Key) (chatfly.Item, bool) {
@@ -84,9 +97,9 @@ func (s *naive) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (
 	if !s.check(cond, old, exists) {
 		return 0, s.conflict()
 	}
-	it := chatfly.Item{Key: item.Key, Value: item.Value, Version: 1, Expires: item.Expires}
-	if exists || s.bug == "version-continues" {
-		it.Version = s.m[item.Key].Version + 1
+	it := chatfly.Item{Key: item.Key, Value: item.Value, Version: old.Version + 1, Expires: item.Expires}
+	if !exists {
+		it.Version = s.fresh()
 	}
 	if exists && s.bug == "put-keeps-n" {
 		it.N = old.N
@@ -128,13 +141,15 @@ func (s *naive) Add(ctx context.Context, k chatfly.Key, delta int64, expires tim
 		s.mu.Lock()
 	}
 	if !exists {
-		it = chatfly.Item{Key: k}
+		it = chatfly.Item{Key: k, Version: s.fresh() - 1}
 		if s.bug == "add-keeps-expired-value" {
 			it.Value = s.m[k].Value
 		}
 	}
 	it.N += delta
-	it.Version++
+	if !exists || s.bug != "add-keeps-version" {
+		it.Version++
+	}
 	if s.bug != "add-ignores-expires" {
 		it.Expires = expires
 	}
@@ -214,7 +229,8 @@ var bugs = map[string]string{
 	"expired-exists":               "Put/IfAbsent/Expired",
 	"expired-visible":              "Get/Expired",
 	"notfound-nil":                 "Get/Missing",
-	"version-continues":            "Put/IfAbsent/Expired",
+	"version-restarts":             "Version/NoABA",
+	"add-keeps-version":            "Version/StreamEpoch",
 	"put-keeps-n":                  "Put/ResetsCounter",
 	"value-nul-truncated":          "Put/Values",
 	"delete-missing-conflict":      "Delete/Always/Missing",
