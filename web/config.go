@@ -42,7 +42,7 @@ type look struct {
 	hide   string // the <html data-hide> value: "rooms create roulette games"
 	config []byte // the <meta name="chatfly-app"> JSON, nil for the defaults
 	// CSP sources added to script-src (modules), img-src (logo) and
-	// style-src (the theme's hash), each with a leading space.
+	// style-src (the theme's hash, modules), each with a leading space.
 	scripts, images, styles string
 }
 
@@ -118,6 +118,7 @@ func lookOf(opts *Options) (*look, error) {
 		}
 	}
 	l.scripts = strings.Join(origins, "")
+	l.styles += l.scripts // a module may bring its stylesheet
 	if cfg.Home != "" || cfg.Identified || len(cfg.Modules) > 0 {
 		if l.config, err = json.Marshal(cfg); err != nil {
 			return nil, err

@@ -49,7 +49,7 @@ func TestLookOptions(t *testing.T) {
 	assert.Less(t, strings.Index(page, "app.css?v="), strings.Index(page, "<style>"), "the theme comes after app.css, to win")
 	sum := sha256.Sum256([]byte(style[1]))
 	policy := policyOf(t, page)
-	assert.Contains(t, policy, "style-src 'self' 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"';")
+	assert.Contains(t, policy, "style-src 'self' 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"' https://games.example.com;")
 	assert.Contains(t, policy, "img-src 'self' data: https://cdn.example.com;")
 	assert.Regexp(t, `script-src 'self' 'sha256-[^']+' https://games\.example\.com;`, policy)
 

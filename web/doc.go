@@ -19,7 +19,12 @@
 //     script except the import map, and an import map that points every module
 //     (and the stylesheet of the parts loaded on demand) at a content-versioned
 //     URL (?v=hash), so a new release is never mixed with cached old modules.
-//     Only the modules the first screen needs are preloaded.
+//     Only the modules the first screen needs are preloaded. The options
+//     of the app's look and extensions (Options.Title, Brand, Theme, Hide,
+//     Home, IdentifiedUsers, Modules) are in the page too: the title and
+//     brand as HTML, the theme as a <style> the policy allows by its hash,
+//     hidden screens as <html data-hide>, the rest as JSON in
+//     <meta name="chatfly-app">.
 //   - /chatfly.js: the client module, for integrators:
 //     import { connect } from "/chatfly.js". Like the other static files it
 //     is served with Access-Control-Allow-Origin: *, so that pages on other
@@ -54,10 +59,14 @@
 // never as HTML.
 //
 // What the first visit does not need loads on demand, with a dynamic
-// import(): the roulette screen, the "New room" dialog (views/create.js), and
+// import(): the chat view (views/chat.js, fetched as soon as a visitor has
+// a session), lib/ext.js (the loader of Options.Modules and their API,
+// registerGame and registerScreen; README: Embedding and theming the web
+// app), the roulette screen, the "New room" dialog (views/create.js), and
 // the chat view's add-ons — views/tools.js in custom rooms (share link, room
 // settings, moderation of members) and views/games.js when the server offers
-// games (PROTOCOL.md; each built-in game has its renderer there). They share
+// games (PROTOCOL.md; each built-in game has its renderer there, and the
+// renderers modules register come first). They share
 // views/ui.js (dialogs, and views/more.css, found through the import map with
 // import.meta.resolve).
 //

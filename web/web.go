@@ -99,8 +99,8 @@ type Options struct {
 	// page's host ("/ext/chess.js"), a path relative to the page
 	// ("./ext/chess.js", for static hosting under a prefix) or an https://
 	// URL (which must answer with CORS: Access-Control-Allow-Origin). The
-	// page's Content-Security-Policy allows scripts from exactly these
-	// modules' origins. A module's default export is called with the app's
+	// page's Content-Security-Policy allows scripts (and stylesheets) from
+	// exactly these modules' origins. A module's default export is called with the app's
 	// extension API: registerGame(name, renderer) draws a chatfly.Game the
 	// app does not know, registerScreen(name, view, opts) adds a screen
 	// (README: Embedding and theming the web app). A module that fails to

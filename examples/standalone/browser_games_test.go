@@ -244,15 +244,7 @@ func TestBrowserTicTacToe(t *testing.T) {
 	ada := newTab(t, browser, "Ada")
 	lin := newTab(t, browser, "Lin")
 	kim := newTab(t, browser, "Kim")
-	for _, x := range []struct {
-		tb   *tab
-		name string
-	}{{ada, "Ada"}, {lin, "Lin"}, {kim, "Kim"}} {
-		enter(x.tb, srv.url(), x.name)
-		x.tb.Do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
-		x.tb.WaitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=tictactoe]")`)
-	}
-	ada.WaitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
+	enterGames(srv.url(), "tictactoe", ada, lin, kim)
 
 	// Ada invites Lin.
 	ada.Do("choose tic-tac-toe with Lin", chromedp.Evaluate[chromedp.Void](`(() => {
@@ -323,6 +315,19 @@ func TestBrowserTicTacToe(t *testing.T) {
 	}
 }
 
+// enterGames has each tab pick its name (the tab's name) and join the
+// games room, until its games panel offers game; then the first sees the
+// second among the people to invite.
+func enterGames(base, game string, tabs ...*tab) {
+	tabs[0].T.Helper()
+	for _, tb := range tabs {
+		enter(tb, base, tb.Name)
+		tb.Do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
+		tb.WaitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=`+game+`]")`)
+	}
+	tabs[0].WaitJS(tabs[1].Name+" in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === `+jsString(tabs[1].Name)+`)`)
+}
+
 // startGame has Ada start game in the room, inviting Lin (or with open
 // seats when invite is false, for players players), and Lin accept it.
 func startGame(ada, lin *tab, game string, invite bool, players int) {
@@ -355,15 +360,7 @@ func TestBrowserMoreGames(t *testing.T) {
 	srv := startServer(t, "127.0.0.1:0", secret)
 	ada := newTab(t, browser, "Ada")
 	lin := newTab(t, browser, "Lin")
-	for _, x := range []struct {
-		tb   *tab
-		name string
-	}{{ada, "Ada"}, {lin, "Lin"}} {
-		enter(x.tb, srv.url(), x.name)
-		x.tb.Do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
-		x.tb.WaitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=connectfour]")`)
-	}
-	ada.WaitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
+	enterGames(srv.url(), "connectfour", ada, lin)
 
 	// Connect Four: Ada (red) stacks four in column 1 while Lin plays column 2.
 	startGame(ada, lin, "connectfour", true, 2)
@@ -425,15 +422,7 @@ func TestBrowserGameClaim(t *testing.T) {
 	srv := startServer(t, "127.0.0.1:0", secret, func(o *chatfly.Options) { o.TurnTimeout = 3 * time.Second })
 	ada := newTab(t, browser, "Ada")
 	lin := newTab(t, browser, "Lin")
-	for _, x := range []struct {
-		tb   *tab
-		name string
-	}{{ada, "Ada"}, {lin, "Lin"}} {
-		enter(x.tb, srv.url(), x.name)
-		x.tb.Do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
-		x.tb.WaitJS("the games panel", jsInRoom+` && document.querySelector("#game-kind option[value=tictactoe]")`)
-	}
-	ada.WaitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
+	enterGames(srv.url(), "tictactoe", ada, lin)
 	startGame(ada, lin, "tictactoe", true, 2)
 	ada.ClickJS("play the centre", jsQuery(`.game-list .game .ttt [data-cell="4"]`))
 	lin.WaitJS("Lin's turn", `!`+jsCell("0")+`.disabled`)

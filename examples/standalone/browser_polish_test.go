@@ -35,15 +35,7 @@ func TestBrowserGamesLatecomerAndReload(t *testing.T) {
 	lin := newTab(t, browser, "Lin")
 	kim := newTab(t, browser, "Kim")
 	jsPanel := jsInRoom + ` && document.querySelector("#game-kind option[value=tictactoe]")`
-	for _, x := range []struct {
-		tb   *tab
-		name string
-	}{{ada, "Ada"}, {lin, "Lin"}} {
-		enter(x.tb, srv.url(), x.name)
-		x.tb.Do("join the games room", chromedp.Click(chromedp.CSS(`a.room[data-room="games"]`)))
-		x.tb.WaitJS("the games panel", jsPanel)
-	}
-	ada.WaitJS("Lin in the room", `[...document.querySelectorAll("#game-who option")].some((o) => o.text === "Lin")`)
+	enterGames(srv.url(), "tictactoe", ada, lin)
 	startGame(ada, lin, "tictactoe", true, 2)
 	ada.ClickJS("play the centre", jsQuery(`.game-list .game .ttt [data-cell="4"]`))
 	lin.WaitJS("Ada's X", jsCell("4")+`?.textContent === "X"`)

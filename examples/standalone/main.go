@@ -1,7 +1,10 @@
 // Command standalone runs a chatfly server: the chat engine on memory
 // storage (or on a DynamoDB table, with -table: see storage.go), its
 // WebSocket endpoint at /ws and the chat app (package web) at /,
-// with the browser client module at /chatfly.js.
+// with the browser client module at /chatfly.js. Besides the built-in
+// games it has one of its own, Nim: a chatfly.Game in nim.go, and its
+// renderer for the app in ext/nim.js, served at /ext/ and loaded by the app
+// through web.Options.Modules.
 //
 //	go run ./examples/standalone -addr :8080
 //
@@ -112,6 +115,13 @@ type config struct {
 	metrics bool             // serve Prometheus metrics at /metrics (metrics.go)
 	nodeID  string           // -node-id; empty: random
 	relay   chatfly.Relay    // nil: a single server (cluster.go)
+	web     *web.Options     // nil: the app with the example's modules (appOptions)
+}
+
+// appOptions are the web app's options by default: it loads the example's
+// module, which draws its custom game, Nim (nim.go).
+func appOptions() *web.Options {
+	return &web.Options{Modules: []string{"/ext/nim.js"}}
 }
 
 // run serves until ctx is done, then shuts down gracefully: WebSocket
@@ -131,7 +141,13 @@ func run(ctx context.Context, ln net.Listener, cfg *config) error {
 		hubOpts.Rooms = chatfly.DefaultRooms() // lobby, random, games
 	}
 	if hubOpts.Games == nil {
-		hubOpts.Games = builtin.All() // tic-tac-toe, Connect Four, rock-paper-scissors, word guess
+		// tic-tac-toe, Connect Four, rock-paper-scissors, word guess, and
+		// the example's own game (nim.go)
+		hubOpts.Games = append(builtin.All(), nimGame{})
+	}
+	appOpts := cfg.web
+	if appOpts == nil {
+		appOpts = appOptions()
 	}
 	mux := http.NewServeMux()
 	var exp *promexporter.Exporter
@@ -148,7 +164,8 @@ func run(ctx context.Context, ln net.Listener, cfg *config) error {
 	}
 
 	mux.Handle("/ws", ws.Handler(hub))
-	mux.Handle("/", web.Handler(nil)) // the app connects to /ws on the same host
+	mux.Handle("/ext/", extHandler())     // the app's modules (nim.go)
+	mux.Handle("/", web.Handler(appOpts)) // the app connects to /ws on the same host
 	srv := newHTTPServer(mux)
 
 	errc := make(chan error, 1)
