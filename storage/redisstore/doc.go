@@ -25,7 +25,9 @@
 //	--------  ----------  -----------------------------------------------------
 //	P:<sort>  hash        the item at (p, sort): v value (absent after an Add
 //	                      created it), n counter (absent: 0), r version, e
-//	                      Expires in Unix milliseconds (absent: never)
+//	                      Expires in Unix milliseconds (absent: never); or
+//	                      the tombstone of a deleted or expired item: r and
+//	                      e "0" only, for 10 s (see Versions)
 //	P         sorted set  the index: every sort key of p, scored 0, so that
 //	                      ZRANGEBYLEX reads them in byte order
 //	P~        sorted set  the expiries: the sort keys of the items of p that
@@ -52,33 +54,80 @@
 // the time (NTP) as for DynamoDB. Expired items are also removed from
 // Redis, three ways:
 //
-//   - each item hash gets PEXPIREAT at its Expires, so Redis deletes it by
-//     its own clock even if its partition is never touched again;
-//   - every write also removes up to 8 expired sort keys (and their items)
-//     from its partition's index, oldest first, found in the expiries set
-//     in O(log n); a Query removes the stale sort keys it meets;
+//   - each item hash gets PEXPIREAT at its Expires (but not sooner than
+//     10 s after the write, by the server's clock: see Versions), so Redis
+//     deletes it by its own clock even if its partition is never touched
+//     again;
+//   - every write also removes up to 8 expired sort keys from its
+//     partition's index, oldest first, found in the expiries set in
+//     O(log n), and makes tombstones of their items; a Query does the same
+//     with the stale sort keys it meets;
 //   - the index and the expiries get PEXPIREAT at the latest Expires of the
 //     partition's items (PERSIST while one never expires), so that a
 //     partition whose items all expire goes away with its last item.
 //
 // So the index of a partition never holds many more sort keys than it has
 // live items, however long it lives, and nothing stays behind a partition
-// that is no longer used. An item written already expired is deleted at
-// once. Expires is kept in milliseconds (rounded down).
+// that is no longer used but tombstones, for 10 s. An item written (or
+// touched) already expired becomes a tombstone at once. Expires is kept in
+// milliseconds (rounded down).
+//
+// # Versions
+//
+// A version never repeats for a key, as the Storage contract requires
+// (no ABA): within a lifetime every Put and Add adds one, with HINCRBY; a
+// new lifetime (a write when the item is absent or expired, and every Put
+// of WriteMany) starts at the greater of
+//
+//   - the last version of the key plus one, if anything of the key is left
+//     (an expired item, or the tombstone that Delete, the tidying and
+//     Query leave), and
+//   - the seconds of the Redis server's clock (TIME) since 2025-01-01 UTC,
+//     times 2^22.
+//
+// Redis keeps every item hash and tombstone at least 10 s after its last
+// write, by its own clock, so when nothing of a key is left a whole second
+// has passed since its last version was given, and the clock's term is
+// greater than it: versions only grow, as long as no key is written
+// 2^22 (4 million) times a second on average over a lifetime (a Redis
+// node runs well under a million scripts a second), and the server's
+// clock does not step back by more than 9 s. Versions stay below 2^53,
+// exact in a double (a version reaches browsers: the game's "version")
+// until 2093. They need no key of their own, which keeps each write one
+// script on the item's hash slot, and they cost nothing in memory but the
+// tombstones of the last 10 s.
+//
+// Data written by an earlier redisstore keeps working: its items keep
+// their small versions (from 1) and go on from them; only new lifetimes
+// get versions from the clock, far above them (about 2^48 in 2026).
 //
 // # Cost per operation
 //
 // Every method is one round trip, whatever the condition or the size of
 // the result; n is the number of sort keys in the partition:
 //
-//	method  round trip        work on the server
-//	------  ----------------  ---------------------------------------------
-//	Get     1 HMGET           O(1)
-//	Put     1 EVALSHA (put)   O(log n) + up to 8 expired items removed
-//	Delete  1 EVALSHA (del)   O(log n) + up to 8 expired items removed
-//	Add     1 EVALSHA (add)   O(log n) + up to 8 expired items removed
-//	Query   1 EVALSHA (query) O(log n + m): m sort keys in the range, up to
-//	                          q.Limit live ones plus the stale ones skipped
+//	method     round trip        work on the server
+//	---------  ----------------  ------------------------------------------
+//	Get        1 HMGET           O(1)
+//	Put        1 EVALSHA (put)   O(log n) + up to 8 expired items removed
+//	Delete     1 EVALSHA (del)   O(log n) + up to 8 expired items removed
+//	Add        1 EVALSHA (add)   O(log n) + up to 8 expired items removed
+//	Touch      1 EVALSHA (touch) O(log n) + up to 8 expired items removed
+//	Query      1 EVALSHA (query) O(log n + m): m sort keys in the range, up
+//	                             to q.Limit live ones plus the stale ones
+//	                             skipped
+//	GetMany    1 pipeline        one HMGET per key: O(1) each
+//	WriteMany  1 pipeline        one EVALSHA (put or del) per write
+//
+// # Optional capabilities
+//
+// A Store is a [chatfly.Batcher], a [chatfly.Toucher] and a
+// [chatfly.ValueConditioner]. Put, Delete and Touch evaluate IfValue and
+// IfPrefix in their script. GetMany and WriteMany send one pipeline; on
+// Redis Cluster, whose keys of different partitions are in different hash
+// slots, go-redis splits it by node and sends the parts in parallel, so a
+// batch costs one round trip per node it touches (and one more, with EVAL,
+// for the writes whose script the server lost in a restart or failover).
 //
 // A script blocks the Redis server (or cluster node) while it runs: Query
 // without a Limit over a huge partition is as long as its answer. The Hub

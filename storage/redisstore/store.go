@@ -115,8 +115,9 @@ func ms(t time.Time) string {
 	return strconv.FormatInt(t.UnixMilli(), 10)
 }
 
-// condArgs returns the arguments that pass cond to a script.
-func condArgs(cond chatfly.Cond) (kind, version string) {
+// condArgs returns the arguments that pass cond to a script: its kind
+// and what it compares with.
+func condArgs(cond chatfly.Cond) (kind, arg string) {
 	switch {
 	case cond.RequiresAbsent():
 		return "a", ""
@@ -125,6 +126,12 @@ func condArgs(cond chatfly.Cond) (kind, version string) {
 	}
 	if v, ok := cond.Version(); ok {
 		return "v", strconv.FormatInt(v, 10)
+	}
+	switch v, kind := cond.Value(); kind {
+	case "value":
+		return "=", string(v)
+	case "prefix":
+		return "^", string(v)
 	}
 	return "", ""
 }
@@ -139,14 +146,24 @@ func (s *Store) Get(ctx context.Context, key chatfly.Key) (chatfly.Item, error) 
 	if err != nil {
 		return chatfly.Item{}, opError("get", key, mapError(ctx, err))
 	}
-	it, ok, err := decode(key, f[0], f[1], f[2], f[3])
+	it, ok, err := s.live(key, f)
 	if err != nil {
 		return chatfly.Item{}, opError("get", key, err)
 	}
-	if !ok || chatfly.Expired(it.Expires, s.now()) {
+	if !ok {
 		return chatfly.Item{}, opError("get", key, chatfly.ErrNotFound)
 	}
 	return it, nil
+}
+
+// live makes an item of the fields v, n, r, e of its hash, as HMGET
+// returns them; ok is false if the item is absent or expired.
+func (s *Store) live(key chatfly.Key, f []any) (it chatfly.Item, ok bool, err error) {
+	it, ok, err = decode(key, f[0], f[1], f[2], f[3])
+	if err != nil || !ok || chatfly.Expired(it.Expires, s.now()) {
+		return chatfly.Item{}, false, err
+	}
+	return it, true, nil
 }
 
 // Put writes item if cond holds and returns its new version. One EVALSHA.
@@ -154,11 +171,11 @@ func (s *Store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (
 	if err := s.start(ctx, item.Key); err != nil {
 		return 0, opError("put", item.Key, err)
 	}
-	if size := len(item.Value) + len(item.Partition) + len(item.Sort); size > s.maxItem {
-		return 0, opError("put", item.Key, fmt.Errorf("%w: item of %d bytes exceeds the limit of %d", chatfly.ErrTooLarge, size, s.maxItem))
+	if err := s.checkSize(item); err != nil {
+		return 0, opError("put", item.Key, err)
 	}
-	kind, version := condArgs(cond)
-	v, err := putScript.Run(ctx, s.client, s.keys(item.Key), s.nowArg(), item.Sort, kind, version, item.Value, ms(item.Expires)).Int64()
+	kind, arg := condArgs(cond)
+	v, err := putScript.Run(ctx, s.client, s.keys(item.Key), s.putArgs(item, kind, arg)...).Int64()
 	if err != nil {
 		return 0, opError("put", item.Key, mapError(ctx, err))
 	}
@@ -173,13 +190,26 @@ func (s *Store) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) 
 	if err := s.start(ctx, key); err != nil {
 		return opError("delete", key, err)
 	}
-	kind, version := condArgs(cond)
-	v, err := deleteScript.Run(ctx, s.client, s.keys(key), s.nowArg(), key.Sort, kind, version).Int64()
+	kind, arg := condArgs(cond)
+	v, err := deleteScript.Run(ctx, s.client, s.keys(key), s.nowArg(), key.Sort, kind, arg).Int64()
 	if err != nil {
 		return opError("delete", key, mapError(ctx, err))
 	}
 	if v < 0 {
 		return opError("delete", key, chatfly.ErrConflict)
+	}
+	return nil
+}
+
+// putArgs returns the ARGV of the put script.
+func (s *Store) putArgs(item chatfly.Item, kind, arg string) []any {
+	return []any{s.nowArg(), item.Sort, kind, arg, item.Value, ms(item.Expires)}
+}
+
+// checkSize refuses an item larger than MaxItemBytes with ErrTooLarge.
+func (s *Store) checkSize(item chatfly.Item) error {
+	if size := len(item.Value) + len(item.Partition) + len(item.Sort); size > s.maxItem {
+		return fmt.Errorf("%w: item of %d bytes exceeds the limit of %d", chatfly.ErrTooLarge, size, s.maxItem)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,11 +135,12 @@ func TestExpiredItemsLeave(t *testing.T) {
 			put(fmt.Sprintf("b%02d", i), t0.Add(5*time.Minute))
 		}
 		require.Equal(t, int64(8), card(), "7 b items and z")
-		left, err := client.Exists(ctx, idx+":a00", idx+":a25", idx+":a49").Result()
-		require.NoError(t, err)
-		require.Zero(t, left, "hashes of expired items left")
+		for _, k := range []string{idx + ":a00", idx + ":a25", idx + ":a49"} {
+			requireTombstone(t, client, k)
+		}
 
-		// Everything expires: a Query finds nothing and removes every key.
+		// Everything expires: a Query finds nothing and leaves only
+		// tombstones, which Redis deletes by its own clock.
 		clock.Advance(time.Hour)
 		_, err = s.Put(ctx, chatfly.Item{Key: chatfly.Key{Partition: "other", Sort: "x"}}, chatfly.Always)
 		require.NoError(t, err)
@@ -146,8 +149,24 @@ func TestExpiredItemsLeave(t *testing.T) {
 		require.Empty(t, items)
 		keys, err := scanKeys(ctx, client, prefix+"{"+p+"}*")
 		require.NoError(t, err)
-		require.Empty(t, keys)
+		require.Len(t, keys, 50+1+1+7, "the tombstones of the a, forever, z and b items: no index, no expiries")
+		for _, k := range keys {
+			requireTombstone(t, client, k)
+		}
 	})
+}
+
+// requireTombstone checks that key is the tombstone of an item: its
+// version only, marked expired, that Redis deletes within 10 s.
+func requireTombstone(t *testing.T, client redis.UniversalClient, key string) {
+	t.Helper()
+	f, err := client.HGetAll(t.Context(), key).Result()
+	require.NoError(t, err)
+	require.Equal(t, []string{"e", "r"}, slices.Sorted(maps.Keys(f)), "fields of %q", key)
+	require.Equal(t, "0", f["e"], key)
+	at := expireTime(t, client, key)
+	require.False(t, at.IsZero(), "%q never expires", key)
+	require.WithinDuration(t, time.Now().Add(10*time.Second), at, 2*time.Second, "Redis expiry of %q", key)
 }
 
 // scanKeys returns the keys that match pattern, on every node.
@@ -226,6 +245,7 @@ func TestRoundTrips(t *testing.T) {
 			_, err := s.Query(ctx, chatfly.Query{Partition: k.Partition, Prefix: "msg#", Reverse: true, Limit: 50})
 			return err
 		}},
+		{"Touch", func() error { return s.Touch(ctx, k, exp, chatfly.IfPrefix([]byte("v"))) }},
 		{"Delete", func() error { return s.Delete(ctx, k, chatfly.Always) }},
 	}
 	for _, o := range ops {
