@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/internal/redistest"
+	"github.com/chatfly/chatfly/storage/redisstore"
 )
 
 // The benchmarks mirror storage/memstore's, on the real redis-server over
@@ -119,5 +120,52 @@ func BenchmarkGet(b *testing.B) {
 	parallel(b, func(g, i int) error {
 		_, err := s.Get(ctx, chatfly.Key{Partition: "conn#" + strconv.Itoa((g*7919+i)%conns), Sort: "conn"})
 		return err
+	})
+}
+
+// BenchmarkBatch reads, then writes, the items of 10 connections (one
+// room's members, say) on one goroutine: one at a time, then in one
+// GetMany or WriteMany, as the latency of one action.
+func BenchmarkBatch(b *testing.B) {
+	const n = 10
+	ctx := context.Background()
+	s := benchStore(b).(*redisstore.Store)
+	keys := make([]chatfly.Key, n)
+	writes := make([]chatfly.Write, n)
+	for i := range keys {
+		keys[i] = chatfly.Key{Partition: "conn#" + strconv.Itoa(i), Sort: "conn"}
+		writes[i] = chatfly.Write{Item: chatfly.Item{Key: keys[i], Value: []byte(`{"session":"s","rooms":["lobby"]}`), Expires: time.Now().Add(time.Hour)}}
+	}
+	b.Run("Put10", func(b *testing.B) {
+		for b.Loop() {
+			for _, w := range writes {
+				if _, err := s.Put(ctx, w.Item, chatfly.Always); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("WriteMany10", func(b *testing.B) {
+		for b.Loop() {
+			if err := s.WriteMany(ctx, writes); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Get10", func(b *testing.B) {
+		for b.Loop() {
+			for _, k := range keys {
+				if _, err := s.Get(ctx, k); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("GetMany10", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.GetMany(ctx, keys); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }
