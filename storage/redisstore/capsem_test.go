@@ -15,7 +15,7 @@ import (
 
 // The capabilities keep the contract: GetMany in order with missing and
 // expired items as keys only; WriteMany's Put a new lifetime; value
-// conditions in Put, Delete and Touch; versions that never repeat.
+// conditions in Put, Delete and Touch.
 func TestCapabilities(t *testing.T) {
 	forEachServer(t, func(t *testing.T, client redis.UniversalClient) {
 		ctx := t.Context()
@@ -64,19 +64,5 @@ func TestCapabilities(t *testing.T) {
 		require.Greater(t, items[2].Version, old.Version, "c's new lifetime")
 		require.ErrorIs(t, s.Delete(ctx, c, chatfly.IfVersion(old.Version)), chatfly.ErrConflict)
 
-		// Add-only: Version-N is constant in a lifetime and differs in the next.
-		require.NoError(t, s.Delete(ctx, c, chatfly.Always))
-		epochs := map[int64]bool{}
-		for range 3 {
-			for range 3 {
-				_, err := s.Add(ctx, c, 1, clock.Now().Add(time.Minute))
-				require.NoError(t, err)
-				it, err := s.Get(ctx, c)
-				require.NoError(t, err)
-				epochs[it.Version-it.N] = true
-			}
-			clock.Advance(time.Minute)
-		}
-		require.Len(t, epochs, 3)
 	})
 }
