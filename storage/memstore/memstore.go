@@ -39,6 +39,11 @@
 // refusing, with chatfly.ErrUnavailable, writes that would grow anything
 // else past the budget (see [Store]).
 //
+// Capabilities: a Store implements every optional interface of
+// [chatfly.Storage]: [chatfly.Scanner], [chatfly.Batcher] (GetMany and
+// WriteMany, one Get, Put or Delete per key: in memory a batch saves calls,
+// not round trips), [chatfly.Toucher] and [chatfly.ValueConditioner].
+//
 // A Store lives in one process: Hubs that must share state across processes
 // need a shared backend such as chatfly/storage/dynamostore.
 package memstore
@@ -222,8 +227,11 @@ func New(opts *Options) *Store {
 }
 
 var (
-	_ chatfly.Storage = (*Store)(nil)
-	_ chatfly.Scanner = (*Store)(nil)
+	_ chatfly.Storage          = (*Store)(nil)
+	_ chatfly.Scanner          = (*Store)(nil)
+	_ chatfly.Batcher          = (*Store)(nil)
+	_ chatfly.Toucher          = (*Store)(nil)
+	_ chatfly.ValueConditioner = (*Store)(nil)
 )
 
 // Get returns the item at key, or chatfly.ErrNotFound if it is missing or
@@ -286,16 +294,26 @@ func (s *Store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	return s.put(item, cond, false)
+}
+
+// put is Put; fresh starts a new lifetime of the item even if it is live
+// (see WriteMany).
+func (s *Store) put(item chatfly.Item, cond chatfly.Cond, fresh bool) (int64, error) {
 	c := clock{now: s.now}
 	evictable := s.evictable(item.Key)
 	var a admission
 	for {
 		w := s.lockWrite(item.Key, &c)
-		if !cond.Check(w.version != 0, w.version) {
+		if !w.holds(cond) {
 			w.sh.mu.Unlock()
 			return 0, chatfly.ErrConflict
 		}
-		e := entry{sort: item.Sort, value: item.Value, version: w.sh.nextVersion(w.version), expires: item.Expires}
+		cur := w.version
+		if fresh {
+			cur = 0
+		}
+		e := entry{sort: item.Sort, value: item.Value, version: w.sh.nextVersion(cur), expires: item.Expires}
 		if err := s.write(&w, &c, item.Partition, e, evictable, &a); err == errRetry {
 			continue
 		} else if err != nil {
@@ -303,6 +321,19 @@ func (s *Store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (
 		}
 		return e.version, nil
 	}
+}
+
+// holds reports whether cond holds for the item in slot w, value
+// conditions included.
+func (w *slot) holds(cond chatfly.Cond) bool {
+	if _, kind := cond.Value(); kind == "" {
+		return cond.Check(w.version != 0, w.version)
+	}
+	if w.version == 0 {
+		return cond.Holds(nil)
+	}
+	e := &w.p.e[w.i]
+	return cond.Holds(&chatfly.Item{Value: e.value, Version: e.version})
 }
 
 // Delete removes the item at key if cond holds. See [chatfly.Storage].
@@ -313,8 +344,8 @@ func (s *Store) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) 
 	c := clock{now: s.now}
 	w := s.lockWrite(key, &c)
 	defer w.sh.mu.Unlock()
-	sh, p, i, found, version := w.sh, w.p.e, w.i, w.found, w.version
-	if !cond.Check(version != 0, version) {
+	sh, p, i, found := w.sh, w.p.e, w.i, w.found
+	if !w.holds(cond) {
 		return chatfly.ErrConflict
 	}
 	if found {

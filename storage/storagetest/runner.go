@@ -35,6 +35,7 @@ func suite() []testCase {
 		queryCases(),
 		addCases(),
 		versionCases(),
+		capabilityCases(),
 		expiryCases(),
 		concurrencyCases(),
 		contextCases(),
@@ -140,9 +141,9 @@ func (e *env) sawVersion(k chatfly.Key, v, rank int64, put bool) string {
 	return ""
 }
 
-// sawAdd notes an Add at k: the next version seen there may start a new
-// lifetime.
-func (e *env) sawAdd(k chatfly.Key) { e.life(k).added = true }
+// wroteUnseen notes a write at k whose version the case does not see (an
+// Add): the next version seen there may start a new lifetime.
+func (e *env) wroteUnseen(k chatfly.Key) { e.life(k).added = true }
 
 // ver returns the version of rank rank in the current lifetime of k, which
 // the case must have seen start.
@@ -373,7 +374,7 @@ func (e *env) wantDeleteConflict(t *testing.T, k chatfly.Key, cond chatfly.Cond)
 func (e *env) mustAdd(t *testing.T, k chatfly.Key, delta int64, expires time.Time) int64 {
 	t.Helper()
 	n, err := e.Storage.Add(e.ctx, k, delta, expires)
-	e.sawAdd(k)
+	e.wroteUnseen(k)
 	if err != nil {
 		t.Fatalf("Add(%s, %d): %v", fmtKey(k), delta, err)
 	}

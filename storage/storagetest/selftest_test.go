@@ -58,7 +58,13 @@ func (s *naive) check(cond chatfly.Cond, it chatfly.Item, exists bool) bool {
 			return exists
 		}
 	}
-	return cond.Check(exists, it.Version)
+	if !exists {
+		return cond.Holds(nil)
+	}
+	if v, kind := cond.Value(); kind == "prefix" && s.bug == "prefix-as-value" {
+		cond = chatfly.IfValue(v)
+	}
+	return cond.Holds(&it)
 }
 
 func (s *naive) conflict() error {
@@ -120,6 +126,9 @@ func (s *naive) Delete(ctx context.Context, k chatfly.Key, cond chatfly.Cond) er
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, exists := s.live(k)
+	if _, kind := cond.Value(); kind != "" && s.bug == "value-cond-ignored-delete" {
+		cond = chatfly.Always
+	}
 	if !s.check(cond, old, exists) || (s.bug == "delete-missing-conflict" && !exists) {
 		return s.conflict()
 	}
@@ -221,6 +230,78 @@ func (s *naive) Query(ctx context.Context, q chatfly.Query) ([]chatfly.Item, err
 	return out, nil
 }
 
+func (s *naive) GetMany(ctx context.Context, keys []chatfly.Key) ([]chatfly.Item, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	items := make([]chatfly.Item, len(keys))
+	for i, k := range keys {
+		it, ok := s.live(k)
+		if s.bug == "getmany-expired" {
+			_, ok = s.m[k]
+		}
+		if items[i] = (chatfly.Item{Key: k}); ok {
+			items[i] = it
+		}
+	}
+	if s.bug == "getmany-unordered" {
+		slices.SortFunc(items, func(a, b chatfly.Item) int { return cmp.Compare(a.Sort, b.Sort) })
+	}
+	return items, nil
+}
+
+func (s *naive) WriteMany(ctx context.Context, writes []chatfly.Write) error {
+	for _, w := range writes {
+		var err error
+		switch {
+		case w.Delete && s.bug == "writemany-no-delete":
+		case w.Delete:
+			err = s.Delete(ctx, w.Item.Key, chatfly.Always)
+		default:
+			n := s.m[w.Item.Key].N
+			if err = s.Delete(ctx, w.Item.Key, chatfly.Always); err == nil { // a new lifetime
+				_, err = s.Put(ctx, w.Item, chatfly.Always)
+			}
+			if it, ok := s.m[w.Item.Key]; ok && s.bug == "writemany-keeps-n" {
+				it.N = n
+				s.m[w.Item.Key] = it
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *naive) Touch(ctx context.Context, k chatfly.Key, expires time.Time, cond chatfly.Cond) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	it, exists := s.live(k)
+	if s.bug == "touch-revives" {
+		it, exists = s.m[k]
+	}
+	if s.bug == "touch-ignores-cond" {
+		cond = chatfly.Always
+	}
+	if !exists || !s.check(cond, it, exists) {
+		return s.conflict()
+	}
+	it.Expires = expires
+	if s.bug == "touch-bumps-version" {
+		it.Version++
+	}
+	s.m[k] = it
+	return nil
+}
+
+func (s *naive) ValueConditions() {}
+
 // bugs maps each bug of naive to a case of the suite that must catch it.
 var bugs = map[string]string{
 	"ignore-cond":                  "Put/IfAbsent/Existing",
@@ -246,6 +327,15 @@ var bugs = map[string]string{
 	"reverse-startafter-ascending": "Query/StartAfter/Descending",
 	"limit-before-expiry":          "Query/LimitSkipsExpired",
 	"ignore-ctx":                   "Context/Canceled",
+	"getmany-unordered":            "Capabilities/Batcher/GetMany",
+	"getmany-expired":              "Capabilities/Batcher/GetMany",
+	"writemany-keeps-n":            "Capabilities/Batcher/WriteMany",
+	"writemany-no-delete":          "Capabilities/Batcher/WriteManyLong",
+	"touch-bumps-version":          "Capabilities/Toucher/Expiry",
+	"touch-revives":                "Capabilities/Toucher/Absent",
+	"touch-ignores-cond":           "Capabilities/Toucher/Cond",
+	"prefix-as-value":              "Capabilities/ValueConditioner/Put",
+	"value-cond-ignored-delete":    "Capabilities/ValueConditioner/Delete",
 }
 
 const bugEnv = "STORAGETEST_NAIVE_BUG"
