@@ -57,8 +57,8 @@ func (rf redisFlags) open(ctx context.Context) (chatfly.Storage, chatfly.Relay, 
 
 // startClusterTarget starts nodes serve-chatfly children over the Redis at
 // redisURL (redisPID: its process, if the tool started it, counted in the
-// server's CPU).
-func startClusterTarget(name string, nodes, rooms int, prefix, redisURL string, redisPID int) (*target, error) {
+// server's CPU), with the extra flags.
+func startClusterTarget(name string, nodes, rooms int, prefix, redisURL string, redisPID int, extra ...string) (*target, error) {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	keys := "bench" + hex.EncodeToString(b) + ":"
@@ -70,7 +70,8 @@ func startClusterTarget(name string, nodes, rooms int, prefix, redisURL string, 
 		}
 	}
 	for i := range nodes {
-		n, err := startChild("chatfly", rooms, prefix, "-redis", redisURL, "-redis-prefix", keys, "-node-id", "n"+strconv.Itoa(i+1))
+		args := append([]string{"-redis", redisURL, "-redis-prefix", keys, "-node-id", "n" + strconv.Itoa(i+1)}, extra...)
+		n, err := startChild("chatfly", rooms, prefix, args...)
 		if err != nil {
 			t.stop()
 			return nil, err

@@ -39,7 +39,7 @@ func startNodes(t *testing.T, cfg *config, rf redisFlags) *target {
 	cl := &target{name: "cluster"}
 	for _, id := range []string{"n1", "n2", "n3"} {
 		rf.nodeID = id
-		n, err := startInProcess("chatfly", cfg.s1Rooms, cfg.prefix, rf)
+		n, err := startInProcess("chatfly", cfg.s1Rooms, cfg.prefix, serveOptions{redisFlags: rf})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,6 +32,15 @@
 // their CPU and memory are measured apart from the load generator's, and
 // every chatfly figure is also given as a ratio to the floor's.
 //
+// Lambda path (-targets lambda; see lambda.go): chatfly behind the API
+// Gateway emulator, with apigw Lambda handlers writing back with
+// PostToConnection, as examples/lambda runs locally. -storage-latency adds
+// a latency to every storage call of every chatfly target (3ms±1ms is the
+// order of an in-region DynamoDB call) and -post-latency to every
+// PostToConnection (about 5 ms on AWS); S1 and S2 then also report the
+// storage calls, round trips and estimated DynamoDB read and write units
+// per message (storage/latencystore counts them; latency.go).
+//
 // Cluster mode (-targets single,cluster; see cluster.go): chatfly on Redis
 // (storage/redisstore, relay/redisrelay), one node against -cluster nodes
 // (default 3) in the same run, the clients spread over the nodes; the Redis
@@ -42,6 +51,7 @@
 //
 //	chatfly-bench [run] [flags]           run scenarios (see -h)
 //	chatfly-bench serve-chatfly [flags]   serve chatfly for benchmarks
+//	chatfly-bench serve-lambda [flags]    serve chatfly's serverless path (lambda.go)
 //	chatfly-bench serve-floor [flags]     serve the floor (alias: floor)
 //
 // Only loopback targets are accepted unless -allow-remote is given.
@@ -75,10 +85,12 @@ func main() {
 		err = runMain(args)
 	case "serve-chatfly":
 		err = serveMain("chatfly", args)
+	case "serve-lambda":
+		err = serveMain("lambda", args)
 	case "serve-floor", "floor":
 		err = serveMain("floor", args)
 	default:
-		err = fmt.Errorf("unknown command %q (want run, serve-chatfly, serve-floor or floor)", cmd)
+		err = fmt.Errorf("unknown command %q (want run, serve-chatfly, serve-lambda, serve-floor or floor)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chatfly-bench:", err)
@@ -90,7 +102,7 @@ func runMain(args []string) error {
 	cfg := defaultConfig()
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	names := fs.String("scenarios", "s1,s2,s3,s4,roulette,game", "scenarios to run, comma-separated")
-	targets := fs.String("targets", "chatfly,floor", "servers to measure: chatfly, floor (started by the tool); single and cluster (chatfly on Redis: one node, and -cluster nodes behind no balancer, clients spread over them); with -url, the external server is \"external\"")
+	targets := fs.String("targets", "chatfly,floor", "servers to measure: chatfly, floor (started by the tool); lambda (the serverless path: clients, the API Gateway emulator, apigw handlers, PostToConnection; see lambda.go); single and cluster (chatfly on Redis: one node, and -cluster nodes behind no balancer, clients spread over them); with -url, the external server is \"external\"")
 	clusterNodes := fs.Int("cluster", 3, "nodes of the cluster target")
 	redisURL := fs.String("redis", "", "Redis of the single and cluster targets (loopback only; default: the tool starts redis-server on a free port)")
 	url := fs.String("url", "", "WebSocket URL of an external server to measure instead of starting chatfly (loopback only)")
@@ -103,6 +115,9 @@ func runMain(args []string) error {
 	inProcess := fs.Bool("in-process", false, "serve chatfly and the floor from this process (CPU and RSS are then not measured)")
 	serverPprof := fs.String("chatfly-pprof", "", "have the chatfly child serve pprof on this loopback address")
 	cpuProfile := fs.String("cpuprofile", "", "write the load generator's CPU profile to this file")
+	var so serveOptions
+	fs.Var(&so.storageLatency, "storage-latency", "latency added to every storage call of the chatfly, lambda, single and cluster targets (storage/latencystore), as 3ms or 3ms±1ms; default none")
+	fs.Var(&so.postLatency, "post-latency", "latency added to every PostToConnection of the lambda target, as 5ms or 5ms±1ms; default none")
 	fs.StringVar(&cfg.prefix, "room-prefix", cfg.prefix, "id prefix of the benchmark rooms")
 	fs.IntVar(&cfg.sources, "sources", cfg.sources, "loopback source addresses to dial from (127.0.0.1 ...)")
 	fs.DurationVar(&cfg.warmup, "warmup", cfg.warmup, "warm-up of s1 and s2, not measured")
@@ -205,7 +220,7 @@ func runMain(args []string) error {
 			*redisURL, redisPID = u, pid
 			stopAtEnd = append(stopAtEnd, stopRedis)
 		}
-		return startClusterTarget(name, nodes, rooms, cfg.prefix, *redisURL, redisPID)
+		return startClusterTarget(name, nodes, rooms, cfg.prefix, *redisURL, redisPID, so.args()...)
 	}
 	start := func(name string) (*target, error) {
 		switch {
@@ -216,11 +231,13 @@ func runMain(args []string) error {
 		case name == "external":
 			return &target{name: name, url: *url, pids: pidsOf(*pid), stop: func() {}}, nil
 		case *inProcess:
-			return startInProcess(name, rooms, cfg.prefix, redisFlags{})
-		case name == "chatfly" && *serverPprof != "":
-			return startChild(name, rooms, cfg.prefix, "-pprof", *serverPprof)
-		default:
+			return startInProcess(name, rooms, cfg.prefix, so)
+		case name == "floor":
 			return startChild(name, rooms, cfg.prefix)
+		case *serverPprof != "":
+			return startChild(name, rooms, cfg.prefix, append(so.args(), "-pprof", *serverPprof)...)
+		default:
+			return startChild(name, rooms, cfg.prefix, so.args()...)
 		}
 	}
 	rep := &report{

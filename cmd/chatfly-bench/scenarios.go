@@ -92,8 +92,8 @@ var latencyMetrics = []metric{
 
 func scenarios() []*scenario {
 	return []*scenario{
-		{name: "s1", title: "S1 many small rooms", metrics: latencyMetrics, run: runS1},
-		{name: "s2", title: "S2 one big room", metrics: latencyMetrics, run: runS2},
+		{name: "s1", title: "S1 many small rooms", metrics: slices.Concat(latencyMetrics, storageMetrics), run: runS1},
+		{name: "s2", title: "S2 one big room", metrics: slices.Concat(latencyMetrics, storageMetrics), run: runS2},
 		{name: "s3", title: "S3 throughput ramp", run: runS3, metrics: []metric{
 			{"max_deliveries_per_sec", "best deliveries/s (p99 ≤ limit, no loss)", "%.0f"},
 			{"best_rate_per_client", "at msgs/s per client", "%.0f"},
@@ -137,8 +137,8 @@ func runS1(ctx context.Context, cfg *config, t *target) sample {
 	if err := f.add(ctx, cfg.s1Rooms, cfg.s1PerRoom, 32); err != nil {
 		return failed(err)
 	}
-	r := f.run(ctx, load{perClient: cfg.s1Rate, warmup: cfg.warmup, duration: cfg.s1Duration, drain: cfg.drain}, t.pids)
-	return phaseSample(r)
+	ld := load{perClient: cfg.s1Rate, warmup: cfg.warmup, duration: cfg.s1Duration, drain: cfg.drain}
+	return runMeasured(ctx, t, ld, func() *phaseResult { return f.run(ctx, ld, t.pids) })
 }
 
 func runS2(ctx context.Context, cfg *config, t *target) sample {
@@ -147,8 +147,8 @@ func runS2(ctx context.Context, cfg *config, t *target) sample {
 	if err := f.add(ctx, 1, cfg.s2Clients, 32); err != nil {
 		return failed(err)
 	}
-	r := f.run(ctx, load{total: cfg.s2Total, warmup: cfg.warmup, duration: cfg.s2Duration, drain: cfg.drain}, t.pids)
-	return phaseSample(r)
+	ld := load{total: cfg.s2Total, warmup: cfg.warmup, duration: cfg.s2Duration, drain: cfg.drain}
+	return runMeasured(ctx, t, ld, func() *phaseResult { return f.run(ctx, ld, t.pids) })
 }
 
 // rampStep is one rate of the S3 ramp.

@@ -30,56 +30,93 @@ func roomName(prefix string, i int) string { return prefix + strconv.Itoa(i) }
 
 // server is a WebSocket server under test, started by startServer.
 type server struct {
-	handler  http.Handler
+	handler  http.Handler // serves the WebSocket endpoint at /ws
 	shutdown func(context.Context) error
 }
 
-// newServer builds the server of the given kind ("chatfly" or "floor").
-// The chatfly server is examples/standalone's setup (memstore,
-// wstransport with default options) with the rate limit off, since the
-// scenarios send faster than a person, and the per-address limits off,
-// since every simulated client comes from loopback; tic-tac-toe for the game
-// scenario, and rooms rooms named prefix+i.
-func newServer(kind string, rooms int, prefix string, rf redisFlags) (*server, error) {
+// serveOptions configure the servers of the tool.
+type serveOptions struct {
+	redisFlags             // a chatfly node of a cluster (cluster.go); zero: memory storage
+	storageLatency latency // added to every storage call of chatfly and lambda (latency.go)
+	postLatency    latency // added to every PostToConnection of lambda
+}
+
+// args returns the serve-chatfly / serve-lambda flags of o's latencies.
+func (o serveOptions) args() []string {
+	return []string{"-storage-latency", o.storageLatency.String(), "-post-latency", o.postLatency.String()}
+}
+
+// newServer builds the server of the given kind ("chatfly", "lambda" or
+// "floor"). The chatfly server is examples/standalone's setup (memstore,
+// wstransport with default options) with the Hub options of hubOptions;
+// the lambda server is examples/lambda's local stack (lambda.go). Both
+// create rooms rooms named prefix+i, wrap their storage in latencystore
+// (o.storageLatency) and serve its counts at storageStatsPath.
+func newServer(kind string, rooms int, prefix string, o serveOptions) (*server, error) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	mux := http.NewServeMux()
 	switch kind {
 	case "floor":
-		return &server{handler: newFloor(), shutdown: func(context.Context) error { return nil }}, nil
+		mux.Handle("/ws", newFloor())
+		return &server{handler: mux, shutdown: func(context.Context) error { return nil }}, nil
+	case "lambda":
+		store := storageWithLatency(memstore.New(nil), o.storageLatency)
+		serveStorageStats(mux, store)
+		return newLambdaServer(mux, store, rooms, prefix, o.postLatency, log)
 	case "chatfly":
-		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		var store chatfly.Storage = memstore.New(nil)
 		wsOpts := &wstransport.Options{Logger: log}
 		closeRedis := func() {}
-		if rf.url != "" { // a node of a cluster (cluster.go)
+		if o.url != "" { // a node of a cluster (cluster.go)
 			var err error
-			if store, wsOpts.Relay, closeRedis, err = rf.open(context.Background()); err != nil {
+			if store, wsOpts.Relay, closeRedis, err = o.open(context.Background()); err != nil {
 				return nil, err
 			}
-			wsOpts.NodeID = rf.nodeID
+			wsOpts.NodeID = o.nodeID
 		}
+		ls := storageWithLatency(store, o.storageLatency)
+		serveStorageStats(mux, ls)
 		ws := wstransport.New(wsOpts)
-		hub := chatfly.New(store, ws, &chatfly.Options{
-			Secret:    []byte("chatfly-bench-secret-32-bytes-ok"),
-			Logger:    log,
-			RateLimit: chatfly.RateLimit{Count: -1},
-			AddressLimits: chatfly.AddressLimits{
-				Connections: -1, SessionsPerHour: -1, RoomsPerHour: -1,
-				GamesPerMinute: -1, RouletteWaiting: -1, RoomShare: -1,
-			},
-			Games: []chatfly.Game{tictactoe.Game{}},
-		})
-		ctx := context.Background()
-		for i := range rooms {
-			if _, err := hub.OpenRoom(ctx, chatfly.RoomConfig{ID: roomName(prefix, i)}); err != nil {
-				return nil, err
-			}
+		hub := chatfly.New(ls, ws, hubOptions(log))
+		if err := openRooms(hub, rooms, prefix); err != nil {
+			closeRedis()
+			return nil, err
 		}
 		shutdown := func(ctx context.Context) error {
 			defer closeRedis()
 			return ws.Shutdown(ctx)
 		}
-		return &server{handler: ws.Handler(hub), shutdown: shutdown}, nil
+		mux.Handle("/ws", ws.Handler(hub))
+		return &server{handler: mux, shutdown: shutdown}, nil
 	}
-	return nil, fmt.Errorf("unknown server kind %q (want chatfly or floor)", kind)
+	return nil, fmt.Errorf("unknown server kind %q (want chatfly, lambda or floor)", kind)
+}
+
+// hubOptions are the options of the benchmark's Hubs: the rate limit off,
+// since the scenarios send faster than a person, and the per-address limits
+// off, since every simulated client comes from loopback; tic-tac-toe for
+// the game scenario.
+func hubOptions(log *slog.Logger) *chatfly.Options {
+	return &chatfly.Options{
+		Secret:    []byte("chatfly-bench-secret-32-bytes-ok"),
+		Logger:    log,
+		RateLimit: chatfly.RateLimit{Count: -1},
+		AddressLimits: chatfly.AddressLimits{
+			Connections: -1, SessionsPerHour: -1, RoomsPerHour: -1,
+			GamesPerMinute: -1, RouletteWaiting: -1, RoomShare: -1,
+		},
+		Games: []chatfly.Game{tictactoe.Game{}},
+	}
+}
+
+// openRooms creates the benchmark rooms.
+func openRooms(hub *chatfly.Hub, rooms int, prefix string) error {
+	for i := range rooms {
+		if _, err := hub.OpenRoom(context.Background(), chatfly.RoomConfig{ID: roomName(prefix, i)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // serveMain is the serve-chatfly / serve-floor / floor subcommand: it serves
@@ -92,7 +129,10 @@ func serveMain(kind string, args []string) error {
 	rooms := fs.Int("rooms", 1000, "benchmark rooms to create (chatfly)")
 	prefix := fs.String("room-prefix", "bench-", "id prefix of the benchmark rooms")
 	watchStdin := fs.Bool("stdin", false, "exit when standard input ends")
-	var rf redisFlags
+	var o serveOptions
+	rf := &o.redisFlags
+	fs.Var(&o.storageLatency, "storage-latency", "chatfly, lambda: latency added to every storage call, as 3ms or 3ms±1ms")
+	fs.Var(&o.postLatency, "post-latency", "lambda: latency added to every PostToConnection, as 5ms or 5ms±1ms")
 	fs.StringVar(&rf.url, "redis", "", "chatfly: keep the state in this Redis and relay to the other nodes over it (a cluster node)")
 	fs.StringVar(&rf.prefix, "redis-prefix", "bench:", "chatfly with -redis: prefix of every key and channel")
 	fs.StringVar(&rf.nodeID, "node-id", "", "chatfly with -redis: this node's id (default: random)")
@@ -105,7 +145,7 @@ func serveMain(kind string, args []string) error {
 			return err
 		}
 	}
-	srv, err := newServer(kind, *rooms, *prefix, rf)
+	srv, err := newServer(kind, *rooms, *prefix, o)
 	if err != nil {
 		return err
 	}
@@ -129,9 +169,7 @@ func serveMain(kind string, args []string) error {
 		go func() { _ = http.Serve(pl, pm) }()
 		fmt.Fprintf(os.Stderr, "pprof on http://%s/debug/pprof/\n", pl.Addr())
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/ws", srv.handler)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: srv.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	fmt.Printf("listening ws://%s/ws\n", ln.Addr())
@@ -231,8 +269,8 @@ func startChild(kind string, rooms int, prefix string, extra ...string) (*target
 
 // startInProcess serves a server of the given kind from this process on
 // 127.0.0.1 (tests). Its CPU and memory are not measured (no pids).
-func startInProcess(kind string, rooms int, prefix string, rf redisFlags) (*target, error) {
-	srv, err := newServer(kind, rooms, prefix, rf)
+func startInProcess(kind string, rooms int, prefix string, o serveOptions) (*target, error) {
+	srv, err := newServer(kind, rooms, prefix, o)
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +291,7 @@ func startInProcess(kind string, rooms int, prefix string, rf redisFlags) (*targ
 		_ = hs.Shutdown(ctx)
 		<-done
 	}
-	return &target{name: kind, url: "ws://" + ln.Addr().String() + "/", stop: stop}, nil
+	return &target{name: kind, url: "ws://" + ln.Addr().String() + "/ws", stop: stop}, nil
 }
 
 // endpoints returns the URLs of the target's nodes, url first.

@@ -19,18 +19,22 @@ func TestSmoke(t *testing.T) {
 	ctx := context.Background()
 	for _, kind := range []string{"chatfly", "floor"} {
 		t.Run(kind, func(t *testing.T) {
-			tg, err := startInProcess(kind, cfg.s1Rooms, cfg.prefix, redisFlags{})
+			tg, err := startInProcess(kind, cfg.s1Rooms, cfg.prefix, serveOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer tg.stop()
 			for name, run := range map[string]func(context.Context, *config, *target) sample{"s1": runS1, "s2": runS2} {
-				r := checkPhase(t, kind+" "+name, run(ctx, &cfg, tg))
+				s := run(ctx, &cfg, tg)
+				r := checkPhase(t, kind+" "+name, s)
 				if !(0 < r.P50ms && r.P50ms <= r.P90ms && r.P90ms <= r.P99ms && r.P99ms <= r.MaxMs) || math.IsNaN(r.MeanMs) {
 					t.Errorf("%s: latencies not ordered: %+v", name, r)
 				}
 				if r.CPUPerDelivUs != -1 {
 					t.Errorf("%s: CPU measured without a server pid", name)
+				}
+				if _, counted := s.Metrics["storage_calls_per_msg"]; counted != (kind == "chatfly") {
+					t.Errorf("%s: storage calls counted: %v (the floor has no storage)", name, counted)
 				}
 			}
 		})
@@ -49,7 +53,7 @@ func TestFeatures(t *testing.T) {
 	cfg.warmup, cfg.featureDuration = 200*time.Millisecond, time.Second
 	ctx := context.Background()
 	for _, kind := range []string{"chatfly", "floor"} {
-		tg, err := startInProcess(kind, 4, cfg.prefix, redisFlags{})
+		tg, err := startInProcess(kind, 4, cfg.prefix, serveOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,4 +138,63 @@ func checkPhase(t *testing.T, name string, s sample) *phaseResult {
 			name, r.Lost, r.Duplicated, r.Reordered, r.Disconnects, r.SendFailed, r.Drained)
 	}
 	return r
+}
+
+// TestLambdaSmoke runs a tiny S1 on the serverless path and on the
+// standalone server, with and without injected latency, and checks that
+// every message reached every other member, and that the storage calls were
+// counted and delayed as asked.
+func TestLambdaSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	cfg := tinyConfig()
+	ctx := context.Background()
+	injected := serveOptions{storageLatency: latency{time.Millisecond, 500 * time.Microsecond}, postLatency: latency{2 * time.Millisecond, time.Millisecond}}
+	for _, kind := range []string{"lambda", "chatfly"} {
+		for _, o := range []serveOptions{{}, injected} {
+			name := kind + " storage " + o.storageLatency.String()
+			tg, err := startInProcess(kind, cfg.s1Rooms, cfg.prefix, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := runS1(ctx, &cfg, tg)
+			tg.stop()
+			checkPhase(t, name, s)
+			m := s.Metrics
+			t.Logf("%s: %.2f storage calls, %.2f round trips, %.2f RCU, %.2f WCU, %.2f ms injected per message",
+				name, m["storage_calls_per_msg"], m["storage_rounds_per_msg"], m["rcu_per_msg"], m["wcu_per_msg"], m["storage_latency_ms_per_msg"])
+			// Every message is sequenced (an Add) and stored (a Put).
+			if m["storage_calls_per_msg"] < 2 || m["storage_rounds_per_msg"] < 2 || m["wcu_per_msg"] < 2 || m["rcu_per_msg"] < 1 ||
+				m["storage_Put_per_msg"] < 1 || m["storage_Add_per_msg"] < 1 {
+				t.Errorf("%s: storage counts %v", name, m)
+			}
+			if injected := m["storage_latency_ms_per_msg"] > 0; injected != (o.storageLatency.d > 0) {
+				t.Errorf("%s: storage latency injected: %v", name, injected)
+			}
+		}
+	}
+}
+
+func TestLatencyFlag(t *testing.T) {
+	for in, want := range map[string]latency{
+		"3ms": {3 * time.Millisecond, 0}, "3ms±1ms": {3 * time.Millisecond, time.Millisecond},
+		" 5ms+-500us ": {5 * time.Millisecond, 500 * time.Microsecond}, "0s": {},
+	} {
+		var l latency
+		if err := l.Set(in); err != nil || l != want {
+			t.Errorf("Set(%q): %v, %v; want %v", in, l, err, want)
+		}
+	}
+	for _, in := range []string{"", "3", "1ms±2ms", "-1ms", "3ms±x"} {
+		var l latency
+		if err := l.Set(in); err == nil {
+			t.Errorf("Set(%q) = %v, want an error", in, l)
+		}
+	}
+	l := latency{3 * time.Millisecond, time.Millisecond}
+	var back latency
+	if err := back.Set(l.String()); err != nil || back != l {
+		t.Errorf("%q read back as %v, %v", l.String(), back, err)
+	}
 }

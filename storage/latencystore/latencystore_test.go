@@ -257,5 +257,6 @@ func TestCapacityUnits(t *testing.T) {
 	assert.Equal(t, int64(3), q[OpQuery].ItemsRead)
 	assert.Zero(t, q[OpPut].Calls, "Sub leaves the calls since before")
 	assert.Equal(t, int64(2), q.Total().Rounds)
+	assert.Equal(t, st, q.Add(before), "Add undoes Sub")
 	assert.Greater(t, v, int64(0))
 }

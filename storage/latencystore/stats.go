@@ -100,6 +100,14 @@ func (s Stats) Total() OpStats {
 	return t
 }
 
+// Add returns the counts of s and other together (of two Stores, say).
+func (s Stats) Add(other Stats) Stats {
+	for i := range s {
+		s[i].add(other[i])
+	}
+	return s
+}
+
 // Sub returns the counts of the calls made since before was taken, from
 // the same Store.
 func (s Stats) Sub(before Stats) Stats {
