@@ -224,13 +224,13 @@ func TestCapacityUnits(t *testing.T) {
 	ctx := t.Context()
 	s := New(memstore.New(nil), nil)
 	big := chatfly.Item{Key: chatfly.Key{Partition: "room", Sort: "meta"}, Value: make([]byte, 5000)}
-	size := itemSize(&big) // 5000 bytes and the keys: 5 KB
 	v, err := s.Put(ctx, big, chatfly.IfAbsent)
 	require.NoError(t, err)
 	_, err = s.Put(ctx, big, chatfly.IfAbsent)
 	require.ErrorIs(t, err, chatfly.ErrConflict)
-	_, err = s.Get(ctx, big.Key)
+	got, err := s.Get(ctx, big.Key)
 	require.NoError(t, err)
+	size := itemSize(&got) // 5000 bytes, the keys and numbers: 5 KB
 	_, err = s.Get(ctx, chatfly.Key{Partition: "room", Sort: "none"})
 	require.ErrorIs(t, err, chatfly.ErrNotFound)
 	for _, sort := range []string{"m1", "m2", "m3"} {
