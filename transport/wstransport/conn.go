@@ -1,7 +1,6 @@
 package wstransport
 
 import (
-	"bytes"
 	"context"
 	"runtime"
 	"sync"
@@ -19,9 +18,10 @@ import (
 // read loop and owns the connection's lifetime; a writer goroutine drains
 // the queue, and exists only while the queue is not empty or a close frame
 // is due, so that an idle connection costs one goroutine; the keepalive
-// goroutine of the Transport starts short-lived ping and abort goroutines.
-// The writers, pings and aborts are counted in helpers, which the
-// connection's goroutine waits for before it ends.
+// goroutine of the Transport has the writer send the pings (the pong is
+// seen by the read loop, see hijackWriter.pong) and starts short-lived abort goroutines.
+// The writers and aborts are counted in helpers, which the connection's
+// goroutine waits for before it ends.
 type conn struct {
 	id     string
 	t      *Transport
@@ -32,6 +32,7 @@ type conn struct {
 	mu       sync.Mutex
 	queue    [][]byte             // frames waiting for the writer
 	writing  bool                 // a writer goroutine runs (or is starting)
+	pingDue  bool                 // the writer is to send a ping
 	closing  bool                 // no more frames are accepted
 	code     websocket.StatusCode // close code the writer sends; 0: none
 	reason   string
@@ -44,7 +45,7 @@ type conn struct {
 	// Owned by the keepalive goroutine (atomic so the race detector
 	// needn't reason about which lock orders it).
 	nextPing atomic.Int64
-	pinging  atomic.Bool
+	pingSent atomic.Int64 // t.now() when the unanswered ping was queued; 0: none
 	aborted  atomic.Bool
 
 	helloWait int64        // the handler's hello timeout in ns, 0: none
@@ -83,32 +84,38 @@ func (c *conn) enqueue(frame []byte) sendResult {
 		c.reason = "too slow"
 		clear(c.queue)
 		c.queue = c.queue[:0]
-		start := !c.writing
-		c.writing = true
-		c.mu.Unlock()
-		if start {
-			c.startWriter()
-		}
+		c.wakeWriterUnlock()
 		c.t.log.Info("wstransport: closing slow consumer", "conn", c.id, "queued", c.t.opts.QueueSize)
 		return sendOverflow
 	}
 	c.queue = append(c.queue, frame)
-	start := !c.writing
-	c.writing = true
-	c.mu.Unlock()
-	// A running writer takes the queue before it exits, so one is started
-	// only when none runs.
-	if start {
-		c.startWriter()
-	}
+	c.wakeWriterUnlock()
 	return sendOK
 }
 
-// startWriter starts the writer goroutine, after the caller set c.writing.
+// wakeWriterUnlock starts the writer goroutine unless one runs, and unlocks
+// c.mu, which the caller holds. A running writer looks at the queue (and
+// pingDue, closing) before it exits, so one is started only when none runs.
 // Once the connection's goroutine is finishing, no writer starts: the
 // connection is ending and its queue is dropped.
-func (c *conn) startWriter() {
-	c.spawn(c.writeLoop)
+func (c *conn) wakeWriterUnlock() {
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		c.spawn(c.writeLoop)
+	}
+}
+
+// queuePing has the writer send a ping (unless the connection is closing).
+func (c *conn) queuePing() {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.pingDue = true
+	c.wakeWriterUnlock()
 }
 
 // requestClose asks the writer to send what is queued, then close with code
@@ -122,12 +129,7 @@ func (c *conn) requestClose(code websocket.StatusCode, reason string) {
 	c.closing = true
 	c.code = code
 	c.reason = truncateReason(reason)
-	start := !c.writing
-	c.writing = true
-	c.mu.Unlock()
-	if start {
-		c.startWriter()
-	}
+	c.wakeWriterUnlock()
 }
 
 // stopWriter makes a running writer exit without writing anything more
@@ -201,9 +203,10 @@ func (c *conn) writeLoop() {
 	var spare [][]byte
 	for {
 		c.mu.Lock()
-		batch := c.queue
+		batch, ping := c.queue, c.pingDue && !c.closing
 		closing, code, reason := c.closing, c.code, c.reason
-		if len(batch) == 0 && !closing {
+		c.pingDue = false
+		if len(batch) == 0 && !closing && !ping {
 			// Idle: exit. The next enqueue starts a new writer.
 			c.writing = false
 			if cap(batch) > maxIdleQueue {
@@ -215,8 +218,8 @@ func (c *conn) writeLoop() {
 		c.queue = spare[:0]
 		c.mu.Unlock()
 
-		if len(batch) > 0 {
-			err := c.flush(batch)
+		if len(batch) > 0 || ping {
+			err := c.flush(batch, ping)
 			clear(batch) // let the frames be collected
 			spare = batch[:0]
 			if cap(batch) > maxKeptQueue && len(batch) <= maxKeptQueue/8 {
@@ -234,9 +237,7 @@ func (c *conn) writeLoop() {
 			if code != 0 {
 				// Close handshake: at most 5 s to write the close frame
 				// and 5 s for the client's answer (coder/websocket).
-				if c.lc != nil {
-					c.lc.beginDrain()
-				}
+				c.lc.beginDrain()
 				err := c.ws.Close(code, reason)
 				if err != nil {
 					c.t.log.Debug("wstransport: close", "conn", c.id, "code", int(code), "err", err)
@@ -248,20 +249,26 @@ func (c *conn) writeLoop() {
 }
 
 // flush writes batch as few WebSocket messages as the limits allow: frames
-// joined by '\n' up to MaxFramesPerWrite frames and MaxWriteBytes bytes.
-// The messages are framed here, into one pooled buffer, and reach the
-// socket in one system call (lazyConn.writeMessages).
-func (c *conn) flush(batch [][]byte) error {
+// joined by '\n' up to MaxFramesPerWrite frames and MaxWriteBytes bytes;
+// with ping, a ping frame first. The messages are framed here, into one
+// pooled buffer, and reach the socket in one system call
+// (lazyConn.writeMessages). The write has no deadline of its own: the
+// keepalive goroutine enforces WriteTimeout from writeStart.
+func (c *conn) flush(batch [][]byte, ping bool) error {
 	c.writeStart.Store(c.t.now())
 	defer c.writeStart.Store(0)
-	if c.lc == nil {
-		return c.flushEach(batch)
-	}
 	bp := c.t.getBuf()
 	b := (*bp)[:0]
+	if ping {
+		b = append(b, 0x80|opPing, 0) // final, no payload
+	}
 	maxFrames, maxBytes := c.t.opts.MaxFramesPerWrite, c.t.opts.MaxWriteBytes
 	for len(batch) > 0 {
-		n, size := c.message(batch, maxFrames, maxBytes)
+		n, size := 1, len(batch[0])
+		for n < len(batch) && n < maxFrames && size+1+len(batch[n]) <= maxBytes {
+			size += 1 + len(batch[n])
+			n++
+		}
 		b = appendFrameHeader(b, size)
 		for i, f := range batch[:n] {
 			if i > 0 {
@@ -275,51 +282,6 @@ func (c *conn) flush(batch [][]byte) error {
 	*bp = b
 	c.t.putBuf(bp)
 	return err
-}
-
-// message returns how many frames at the head of batch go into the next
-// message, and its size in bytes.
-func (c *conn) message(batch [][]byte, maxFrames, maxBytes int) (n, size int) {
-	n, size = 1, len(batch[0])
-	for n < len(batch) && n < maxFrames && size+1+len(batch[n]) <= maxBytes {
-		size += 1 + len(batch[n])
-		n++
-	}
-	return n, size
-}
-
-// flushEach is flush through the WebSocket library, one message at a
-// time, for a connection without lazyConn.
-func (c *conn) flushEach(batch [][]byte) error {
-	maxFrames, maxBytes := c.t.opts.MaxFramesPerWrite, c.t.opts.MaxWriteBytes
-	for len(batch) > 0 {
-		n, _ := c.message(batch, maxFrames, maxBytes)
-		msg := bytes.Join(batch[:n], []byte{'\n'})
-		if err := c.write(msg); err != nil {
-			return err
-		}
-		batch = batch[n:]
-	}
-	return nil
-}
-
-// write writes one text message. The context has no deadline, so
-// coder/websocket sets up no timer for it: the keepalive goroutine enforces
-// WriteTimeout from writeStart, which flush sets.
-func (c *conn) write(p []byte) error {
-	return c.ws.Write(context.Background(), websocket.MessageText, p)
-}
-
-// ping sends a WebSocket ping and waits for the pong. It runs in a helper
-// goroutine started by the keepalive goroutine.
-func (c *conn) ping() {
-	ctx, cancel := context.WithTimeout(context.Background(), c.t.opts.PingTimeout)
-	err := c.ws.Ping(ctx)
-	cancel()
-	c.pinging.Store(false)
-	if err != nil && !c.isClosing() {
-		c.abort("ping: " + err.Error())
-	}
 }
 
 // truncateReason cuts a close reason to the 123 bytes a close frame can

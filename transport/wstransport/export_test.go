@@ -8,3 +8,11 @@ func (t *Transport) Writing(id string) bool {
 	t.mu.RUnlock()
 	return c != nil && c.writeStart.Load() != 0
 }
+
+// PingOutstanding reports whether connection id has a ping without pong.
+func (t *Transport) PingOutstanding(id string) bool {
+	t.mu.RLock()
+	c := t.conns[id]
+	t.mu.RUnlock()
+	return c != nil && c.pingSent.Load() != 0
+}

@@ -16,11 +16,12 @@ import (
 //     connection;
 //   - a connection that has not said hello by its deadline is closed with
 //     4002 (chatfly.CloseHelloTimeout);
-//   - a connection whose ping is due gets one, sent by a short-lived
-//     goroutine that waits at most PingTimeout for the pong.
+//   - a connection whose ping is due gets one, sent by its writer; one
+//     whose pong (seen by the read loop, hijackWriter.pong) has not come back
+//     within PingTimeout is aborted.
 //
 // So an idle connection holds no timer and no goroutine of its own besides
-// its reader.
+// its reader, also while a ping is out.
 func (t *Transport) keepalive(stop <-chan struct{}) {
 	defer t.release()
 	tick := t.opts.tick(t.minHello.Load())
@@ -28,6 +29,7 @@ func (t *Transport) keepalive(stop <-chan struct{}) {
 	defer ticker.Stop()
 	writeTimeout := int64(t.opts.WriteTimeout)
 	pingInterval := int64(t.opts.PingInterval)
+	pingTimeout := int64(t.opts.PingTimeout)
 	for {
 		select {
 		case <-stop:
@@ -50,12 +52,14 @@ func (t *Transport) keepalive(stop <-chan struct{}) {
 				c.requestClose(websocket.StatusCode(chatfly.CloseHelloTimeout), "hello timeout")
 				continue
 			}
-			if pingInterval > 0 && now >= c.nextPing.Load() && !c.pinging.Load() {
+			if ps := c.pingSent.Load(); ps != 0 && now-ps > pingTimeout {
+				c.abort("ping timeout")
+				continue
+			}
+			if pingInterval > 0 && now >= c.nextPing.Load() && c.pingSent.Load() == 0 {
 				c.nextPing.Store(now + pingInterval)
-				c.pinging.Store(true)
-				if !c.spawn(c.ping) {
-					c.pinging.Store(false)
-				}
+				c.pingSent.Store(now)
+				c.queuePing()
 			}
 		}
 		t.mu.RUnlock()

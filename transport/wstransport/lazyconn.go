@@ -2,6 +2,7 @@ package wstransport
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -41,8 +42,17 @@ var readBufs = sync.Pool{New: func() any {
 // and net/http's buffers.
 type hijackWriter struct {
 	http.ResponseWriter
-	t  *Transport
-	lc *lazyConn // set by Hijack
+	t    *Transport
+	lc   *lazyConn // set by Hijack
+	conn *conn     // set once accepted, before the read loop starts
+}
+
+// pong is the OnPongReceived of the WebSocket library, called in the read
+// loop.
+func (w *hijackWriter) pong(context.Context, []byte) {
+	if w.conn != nil {
+		w.conn.pingSent.Store(0)
+	}
 }
 
 // Hijack implements http.Hijacker.
@@ -308,8 +318,11 @@ func (f *frameTrack) advance(p []byte) {
 	}
 }
 
-// opClose is the opcode of a WebSocket close frame.
-const opClose = 0x8
+// Opcodes of WebSocket control frames.
+const (
+	opClose = 0x8
+	opPing  = 0x9
+)
 
 // headerLen returns the length of a frame header whose second byte is b1.
 func headerLen(b1 byte) int {

@@ -108,6 +108,31 @@ func TestIdleConnectionsHoldOneGoroutine(t *testing.T) {
 	})
 }
 
+// TestUnansweredPingsHoldNoGoroutine pings clients that do not read, so
+// every ping stays unanswered: waiting for the pongs must cost no goroutine
+// (nor timer) per connection, only the keepalive goroutine's bookkeeping.
+func TestUnansweredPingsHoldNoGoroutine(t *testing.T) {
+	e := newEnv(t, envConfig{opts: &wstransport.Options{PingInterval: 10 * time.Millisecond, PingTimeout: time.Minute}})
+	const n = 20
+	base := runtime.NumGoroutine()
+	ids := make([]string, n)
+	for i := range ids {
+		_, ids[i] = e.dial(e.url, nil)
+	}
+	waitUntil(t, "pings out to all", func() bool {
+		for _, id := range ids {
+			if !e.tr.PingOutstanding(id) {
+				return false
+			}
+		}
+		return true
+	})
+	// Readers, plus the keepalive goroutine and a writer or two finishing.
+	waitUntil(t, "goroutines of idle pinged connections", func() bool {
+		return runtime.NumGoroutine()-base <= n+3
+	})
+}
+
 // TestPongsBetweenBatches pings the server over and over while it sends a
 // stream of frames: the pongs (written by the WebSocket library) and the
 // Transport's batches (framed by the Transport) share the socket, and must
