@@ -105,6 +105,8 @@ type Options struct {
 	// app does not know, registerScreen(name, view, opts) adds a screen
 	// (README: Embedding and theming the web app). A module that fails to
 	// load is reported in the page's status line; the app still starts.
+	// A module runs with the page's rights (it sees the session and its
+	// resume token): name only code you control.
 	Modules []string
 }
 
