@@ -137,9 +137,11 @@ func (h *Hub) applyGuarded(ctx context.Context, ops []guarded) []error {
 	}
 	items, err := h.getMany(ctx, reads)
 	for j, i := range readOps {
-		switch it := &items[j]; {
-		case err != nil:
+		if err != nil { // items is then empty
 			errs[i] = err
+			continue
+		}
+		switch it := &items[j]; {
 		case it.Version == 0 || !ops[i].cond.Holds(it):
 			errs[i] = ErrConflict
 		default:

@@ -60,7 +60,9 @@ func talk(t *testing.T, a, b *client.Client, room string) {
 // in it, and a newcomer lists and joins.
 func TestAbuseDirectoryFlood(t *testing.T) {
 	const sessions, each = 120, 25
-	s := startServer(t, serverConfig{hub: &chatfly.Options{RoomsPerHour: each}})
+	// A minute for storage: 120 flooders on a loaded 2-core machine must be
+	// slow, not cut (the deadline is tested in abuse_flood_test.go).
+	s := startServer(t, serverConfig{hub: &chatfly.Options{RoomsPerHour: each, StorageTimeout: time.Minute}})
 	ada, bob := s.dial("Ada", nil), s.dial("Bob", nil)
 	real := createRoom(t, ada, "Book club")
 	talk(t, ada, bob, real)
