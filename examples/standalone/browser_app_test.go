@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"testing"
 
 	"github.com/chromedp/cdproto/emulation"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/games/builtin"
+	"github.com/chatfly/chatfly/internal/browsertest"
 	"github.com/chatfly/chatfly/web"
 )
 
@@ -184,5 +186,18 @@ func TestBrowserTheme(t *testing.T) {
 	if eval[bool](tb, `performance.getEntriesByType("resource").some((e) => e.name.includes("/views/games.js")) || !!document.querySelector(".games")`) {
 		t.Error("games are hidden, yet the games panel was loaded")
 	}
+	tb.Check()
+}
+
+// TestBrowserModuleFails: a module that does not load is reported in the
+// status line, and the app starts anyway with the modules that did.
+func TestBrowserModuleFails(t *testing.T) {
+	browser := newBrowser(t)
+	srv := startServerWith(t, "127.0.0.1:0", &config{hub: &chatfly.Options{Secret: secret}, web: &web.Options{Modules: []string{"/ext/missing.js", "/ext/nim.js"}}})
+	tb := browsertest.NewTab(t, browser, "visitor", regexp.MustCompile(`Failed to load resource: the server responded with a status of 404`))
+	tb.Do("open the app", chromedp.Navigate(srv.url()+"/"))
+	tb.WaitJS("the name screen and the report", `document.querySelector("#name") && document.querySelector("#status").textContent.startsWith("Could not load the extension /ext/missing.js")`)
+	tb.ClickJS("the other module's link", `document.querySelector('.top a.nav[href="#/nim-rules"]')`)
+	tb.WaitJS("its screen", `document.querySelector("h1").textContent === "Nim"`)
 	tb.Check()
 }
