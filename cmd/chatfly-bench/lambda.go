@@ -30,12 +30,14 @@ const lambdaStage = "ws"
 // newLambdaServer serves the serverless stack on mux over store, with
 // rooms rooms named prefix+i.
 func newLambdaServer(mux *http.ServeMux, store chatfly.Storage, rooms int, prefix string, post latency, log *slog.Logger) (*server, error) {
-	mgmt := apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("bench", "bench", ""),
-		HTTPClient:  apigw.NewHTTPClient(0),
-	})
+	// Every environment has its own management API client, with its own
+	// connections, as on Lambda.
 	newHub := func() *chatfly.Hub {
+		mgmt := apigatewaymanagementapi.New(apigatewaymanagementapi.Options{
+			Region:      "us-east-1",
+			Credentials: credentials.NewStaticCredentialsProvider("bench", "bench", ""),
+			HTTPClient:  apigw.NewHTTPClient(0),
+		})
 		return chatfly.New(store, apigw.New(mgmt, &apigw.Options{Logger: log}), hubOptions(log))
 	}
 	if err := openRooms(newHub(), rooms, prefix); err != nil {
