@@ -137,6 +137,7 @@ type call struct {
 	conn   connRecord
 	ver    int64     // version of the connection item
 	exp    time.Time // expiry of the connection item
+	hc     *Conn     // the connection's handle, nil in Hub.Receive
 	f      *inFrame
 	raw    []byte // the frame as received, for peekID before it is decoded
 	now    time.Time
@@ -170,42 +171,43 @@ func (c *call) member() Member { return Member{ID: c.conn.Session, Name: c.conn.
 // [ErrUnavailable] means the storage failed or took longer than
 // Options.StorageTimeout. The connection's record expires after
 // Options.HelloTimeout unless the connection says hello.
-func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) (err error) {
+//
+// A host adapter that serves the connection for its whole life in this
+// process uses [Hub.Open] instead.
+func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) error {
+	_, err := h.Open(ctx, req)
+	return err
+}
+
+// connect stores the record of a new connection and returns its handle.
+func (h *Hub) connect(ctx context.Context, req *ConnectRequest) (*Conn, error) {
 	if req == nil || req.ConnID == "" {
-		return Errorf(ErrBadRequest, "connect request without a connection id")
+		return nil, Errorf(ErrBadRequest, "connect request without a connection id")
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.opts.StorageTimeout)
-	defer cancel()
-	ctx, fo := h.observeStart(ctx, ActionConnect, req.ConnID)
-	defer func() {
-		if err == nil {
-			h.conns.Add(1)
-		}
-		h.observeEnd(ctx, fo, errCode(err))
-	}()
 	rec := connRecord{Addr: req.RemoteAddr}
 	if h.opts.Identify != nil {
 		id, err := h.opts.Identify(ctx, req)
 		if err != nil {
-			return h.publicError(ctx, "Identify", err, ErrRejected, "conn", req.ConnID)
+			return nil, h.publicError(ctx, "Identify", err, ErrRejected, "conn", req.ConnID)
 		}
 		if id != nil {
 			name, err := CleanName(id.Name, h.opts.MaxNameRunes)
 			if err != nil || id.UserID == "" {
-				return Errorf(ErrRejected, "the identity hook returned an invalid identity")
+				return nil, Errorf(ErrRejected, "the identity hook returned an invalid identity")
 			}
 			rec.User, rec.Name = id.UserID, name
 		}
 	}
-	now := h.opts.Now()
-	if err := h.admitConn(ctx, req.ConnID, rec.Addr, now.Add(h.opts.HelloTimeout)); err != nil {
-		return timedOut(ctx, err)
+	exp := h.opts.Now().Add(h.opts.HelloTimeout)
+	if err := h.admitConn(ctx, req.ConnID, rec.Addr, exp); err != nil {
+		return nil, err
 	}
-	_, err = h.store.Put(ctx, Item{Key: connKey(req.ConnID), Value: mustJSON(rec), Expires: now.Add(h.opts.HelloTimeout)}, Always)
+	ver, err := h.store.Put(ctx, Item{Key: connKey(req.ConnID), Value: mustJSON(rec), Expires: exp}, Always)
 	if err != nil {
 		_ = h.releaseAddr(ctx, req.ConnID, rec)
+		return nil, err
 	}
-	return timedOut(ctx, err)
+	return &Conn{h: h, id: req.ConnID, rec: rec, ver: ver, exp: exp}, nil
 }
 
 // Receive handles one frame read from connection connID. Protocol errors
@@ -219,14 +221,21 @@ func (h *Hub) Connect(ctx context.Context, req *ConnectRequest) (err error) {
 // answered with an "unavailable" or "internal" error frame carrying the
 // frame's id.
 //
-// A frame is first counted against the rate limit (two storage calls: the
-// connection record and the counter); a frame over the limit goes no
-// further (see RateLimit.CloseAfter).
+// A frame is first counted against the rate limit of its connection, with
+// two storage calls issued at once: the read of the connection's record and
+// the counter's increment. A frame over the limit goes no further (see
+// RateLimit.CloseAfter). [Conn.Receive] needs neither call.
 func (h *Hub) Receive(ctx context.Context, connID string, frame []byte) error {
+	return h.handleFrame(ctx, &call{connID: connID, raw: frame})
+}
+
+// handleFrame handles the frame of c (Receive and Conn.Receive) within
+// Options.StorageTimeout, observed.
+func (h *Hub) handleFrame(ctx context.Context, c *call) error {
 	ctx, cancel := context.WithTimeout(ctx, h.opts.StorageTimeout)
 	defer cancel()
-	c := &call{ctx: ctx, connID: connID, raw: frame, now: h.opts.Now()}
-	if c.ctx, c.obs = h.observeStart(ctx, "", connID); c.obs != nil {
+	c.ctx, c.now = ctx, h.opts.Now()
+	if c.ctx, c.obs = h.observeStart(ctx, "", c.connID); c.obs != nil {
 		defer func() { h.observeEnd(c.ctx, c.obs, c.code) }()
 	}
 	return h.receive(c)
@@ -234,25 +243,10 @@ func (h *Hub) Receive(ctx context.Context, connID string, frame []byte) error {
 
 // receive is Receive's work on the frame of c.
 func (h *Hub) receive(c *call) error {
-	ctx, connID, frame := c.ctx, c.connID, c.raw
-	item, err := h.store.Get(ctx, connKey(connID))
-	if errors.Is(err, ErrNotFound) {
-		return h.lost(c)
+	if done, err := h.prelude(c); done {
+		return err
 	}
-	if err != nil {
-		return h.fail(c, err)
-	}
-	if err := json.Unmarshal(item.Value, &c.conn); err != nil {
-		return h.fail(c, err)
-	}
-	c.ver, c.exp = item.Version, item.Expires
-
-	if shed, err := h.overLimit(c); shed || err != nil {
-		if err != nil {
-			return h.fail(c, err)
-		}
-		return nil
-	}
+	frame := c.raw
 	if len(frame) > h.opts.MaxFrameBytes {
 		return h.replyError(c, nil, Errorf(ErrTooLarge, "frame is larger than "+itoa(int64(h.opts.MaxFrameBytes))+" bytes"))
 	}
@@ -272,22 +266,72 @@ func (h *Hub) receive(c *call) error {
 		return h.replyError(c, f, ErrHelloRequired)
 	}
 	if h.refreshDue(c) {
-		if err := h.touch(c); errors.Is(err, ErrGone) {
+		if err := h.touch(c); errors.Is(err, errStateLost) {
 			return h.lost(c)
 		}
 	}
 	before := c.conn.Session
-	if err := handler(c); err != nil {
+	if err := handler(c); errors.Is(err, errStateLost) {
+		return h.lost(c)
+	} else if err != nil {
 		return h.replyError(c, f, err)
 	}
 	if before == "" && c.conn.Session != "" {
 		h.sessions.Add(1)
 		if h.ht != nil {
-			h.ht.SaidHello(connID) // hello was accepted: no more hello deadline
+			h.ht.SaidHello(c.connID) // hello was accepted: no more hello deadline
 		}
 	}
 	return nil
 }
+
+// prelude finds the connection's record and counts the frame against the
+// rate limit, and reports whether the frame goes no further (then with
+// the error to return). With a handle (c.hc) both are in memory; without,
+// the record is read and the connection's counter in Storage incremented
+// at once (the counter is keyed by the connection, which is known before
+// the read, and not by its session: see RateLimit).
+func (h *Hub) prelude(c *call) (bool, error) {
+	var n int64 // the frame's number in its window
+	if c.hc != nil {
+		if Expired(c.exp, c.now) {
+			return true, h.lost(c) // presence lost, or no hello in time
+		}
+		n = c.hc.count(c.now, h.opts.RateLimit)
+	} else {
+		var item Item
+		var getErr, addErr error
+		calls := 1
+		if h.opts.RateLimit.Count >= 0 {
+			calls = 2
+		}
+		_ = each(calls, func(i int) error {
+			if i == 0 {
+				item, getErr = h.store.Get(c.ctx, connKey(c.connID))
+			} else {
+				n, addErr = h.countStored(c)
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(getErr, ErrNotFound):
+			return true, h.lost(c)
+		case getErr != nil:
+			return true, h.fail(c, getErr)
+		case addErr != nil:
+			return true, h.fail(c, addErr)
+		}
+		if err := json.Unmarshal(item.Value, &c.conn); err != nil {
+			return true, h.fail(c, err)
+		}
+		c.ver, c.exp = item.Version, item.Expires
+	}
+	return h.overLimit(c, n), nil
+}
+
+// errStateLost is returned by the work on a frame that found the
+// connection's record gone: the connection is closed (see lost).
+var errStateLost = errors.New("chatfly: connection state lost")
 
 // lost closes c's connection, whose state in Storage is gone: it expired
 // (no hello within HelloTimeout, or presence lost), was deleted (another
@@ -298,41 +342,42 @@ func (h *Hub) lost(c *call) error {
 	return h.tr.Close(c.ctx, c.connID, CloseGoingAway, "session state lost, reconnect")
 }
 
-// overLimit counts the frame against the rate limit of its subject: the
-// session, or before hello the connection. A frame over the limit is shed
-// as cheaply as possible, and overLimit returns true: it is not decoded,
-// only the first one of a window is answered (rate_limited, with the id
-// found by peekID), and past RateLimit.CloseAfter the connection is closed
-// with ClosePolicy. The count is the storage counter's, so it holds across
-// Hubs.
-func (h *Hub) overLimit(c *call) (bool, error) {
+// countStored counts the frame of c in its connection's rate counter in
+// Storage, which holds across Hubs (on API Gateway, the frames of one
+// connection reach many Lambda invocations), and returns the frame's
+// number in its window.
+func (h *Hub) countStored(c *call) (int64, error) {
 	rl := h.opts.RateLimit
-	if rl.Count < 0 {
-		return false, nil
-	}
-	subject := c.conn.Session
-	if subject == "" {
-		subject = "c:" + c.connID
-	}
 	w := c.now.UnixNano() / int64(rl.Window)
-	n, err := h.store.Add(c.ctx, Key{Partition: "rate#" + subject, Sort: itoa(w)}, 1, time.Unix(0, (w+2)*int64(rl.Window)))
+	return h.store.Add(c.ctx, Key{Partition: "rate#c:" + c.connID, Sort: itoa(w)}, 1, time.Unix(0, (w+2)*int64(rl.Window)))
+}
+
+// overLimit decides on the frame of c, the n-th of its connection in the
+// current window of the rate limit (counted by countStored or Conn.count).
+// A frame over the limit is shed as cheaply as possible, and overLimit
+// returns true: it is not decoded, only the first one of a window is
+// answered (rate_limited, with the id found by peekID), and past
+// RateLimit.CloseAfter the connection is closed with ClosePolicy.
+func (h *Hub) overLimit(c *call, n int64) bool {
+	rl := h.opts.RateLimit
 	over := n - int64(rl.Count)
-	switch {
-	case err != nil || over <= 0:
-		return false, err
+	if rl.Count < 0 || over <= 0 {
+		return false
 	}
 	c.code = ErrRateLimited.Code
 	switch {
 	case rl.CloseAfter >= 0 && over > int64(rl.CloseAfter):
 		if over == int64(rl.CloseAfter)+1 {
-			h.log.InfoContext(c.ctx, "chatfly: closing a connection that kept flooding", "conn", c.connID, "subject", subject)
+			h.log.InfoContext(c.ctx, "chatfly: closing a connection that kept flooding", "conn", c.connID, "session", c.conn.Session)
 		}
-		return true, h.tr.Close(c.ctx, c.connID, ClosePolicy, "rate limit exceeded")
+		if err := h.tr.Close(c.ctx, c.connID, ClosePolicy, "rate limit exceeded"); err != nil {
+			h.log.DebugContext(c.ctx, "chatfly: closing a flooding connection", "conn", c.connID, "err", err)
+		}
 	case over == 1:
 		h.reply(c, errorFrameFor(peekID(c.raw), Errorf(ErrRateLimited,
 			"more than "+itoa(int64(rl.Count))+" frames in "+rl.Window.String()+": frames are dropped until the window ends")))
 	}
-	return true, nil
+	return true
 }
 
 // Disconnect removes a connection: its session leaves every room it was in
@@ -341,11 +386,17 @@ func (h *Hub) overLimit(c *call) (bool, error) {
 // Host adapters call it once for every connection that Connect accepted:
 // that is what [Hub.Stats] counts.
 func (h *Hub) Disconnect(ctx context.Context, connID string) error {
+	return h.ended(ctx, connID, func(ctx context.Context) (bool, error) { return h.disconnect(ctx, connID) })
+}
+
+// ended does the work of Disconnect or Conn.Close: the connection's
+// removal, within Options.StorageTimeout, observed.
+func (h *Hub) ended(ctx context.Context, connID string, remove func(context.Context) (bool, error)) error {
 	h.conns.Add(-1)
 	ctx, cancel := context.WithTimeout(ctx, h.opts.StorageTimeout)
 	defer cancel()
 	ctx, fo := h.observeStart(ctx, ActionDisconnect, connID)
-	_, err := h.disconnect(ctx, connID)
+	_, err := remove(ctx)
 	err = timedOut(ctx, err)
 	h.observeEnd(ctx, fo, errCode(err))
 	return err

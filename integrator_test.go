@@ -286,7 +286,7 @@ func TestDisconnectSession(t *testing.T) {
 // An application action answers with its id and data, sees the session,
 // needs hello, maps its errors, and counts against the rate limit.
 func TestCustomActions(t *testing.T) {
-	th := newTestHub(t, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: 4, CloseAfter: -1}, Actions: map[string]chatfly.ActionFunc{
+	th := newTestHub(t, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: 6, CloseAfter: -1}, Actions: map[string]chatfly.ActionFunc{
 		"app.echo": func(_ context.Context, r chatfly.ActionRequest) (any, error) {
 			return map[string]any{"you": r.Session.Name(), "sent": r.Data, "action": r.Action}, nil
 		},
@@ -307,7 +307,7 @@ func TestCustomActions(t *testing.T) {
 	require.Equal(t, "rejected", r["code"])
 	require.NotContains(t, r["message"], "secret")
 	require.Equal(t, "result", th.reply(conn, `{"action":"app.echo","id":4}`)["type"])
-	th.wantError(conn, `{"action":"app.echo","id":5}`, "rate_limited") // the fifth frame of the window
+	th.wantError(conn, `{"action":"app.echo","id":5}`, "rate_limited") // the seventh frame of the connection's window
 	th.clock.Advance(10 * time.Second)
 	require.Equal(t, "result", th.reply(conn, `{"action":"app.echo","id":5}`)["type"])
 

@@ -23,7 +23,8 @@ import (
 //	room#<room>      msg#<seq:016d>   message event frame        MessageTTL (custom: ≤ RoomTTL)
 //	rooms            <room>           dirEntry JSON: the summary with the room
 //	                                  a page shows; ≤ MaxListedRooms custom rooms
-//	rate#<subject>   <window>         counter N                  two windows
+//	rate#c:<conn>    <window>         counter N: frames (Hub.    two windows
+//	                                  Receive; a Conn counts in memory)
 //	typing#<sess>    <room>#<window>  counter N: typing notices  two TypingIntervals
 //	rcreate#<sess>   <hour>           counter N                  two hours
 //	room#<room>      game#<id>        gameRecord JSON (ids sort  open: OpenGameTTL from opening;

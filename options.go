@@ -129,10 +129,19 @@ type Options struct {
 	// seconds, about as long as clients show a notice.
 	TypingInterval time.Duration
 
-	// RateLimit limits how many frames a session (before hello: a
-	// connection) may send. The default is 50 frames per 10 seconds, and a
-	// connection that goes on to send twice that in one window is closed.
-	// Set Count to a negative value to disable.
+	// RateLimit limits how many frames a connection may send, hello
+	// included. The default is 50 frames per 10 seconds, and a connection
+	// that goes on to send twice that in one window is closed. Set Count to
+	// a negative value to disable.
+	//
+	// It is counted per connection, not per session: the connection is
+	// known before its record is read, so the count needs no storage call
+	// of its own on a host that holds the connection ([Conn]: in memory)
+	// and runs beside that read on API Gateway (a counter in Storage). It
+	// still bounds a session, which has one connection at a time (a hello
+	// on a new connection closes the previous one with [CloseReplaced]): a
+	// new connection starts a fresh count, but costs a Connect, which the
+	// address limits bound, and a hello.
 	RateLimit RateLimit
 	// HelloTimeout is how long a new connection may take to say hello.
 	// Until hello, its record in Storage expires after HelloTimeout (and

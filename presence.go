@@ -25,9 +25,9 @@ func (h *Hub) refreshDue(c *call) bool {
 // two round trips with a Toucher and a ValueConditioner, three without,
 // however many rooms. Failures are logged or left to the next refresh.
 //
-// It returns ErrGone if the connection's record is gone (deleted, or
-// expired) and ErrConflict if it changed since c read it (a concurrent
-// frame's refresh on API Gateway).
+// It returns errStateLost if the connection's record is gone (deleted
+// behind its back, or expired). If the record changed since c read it (a
+// concurrent frame's refresh on API Gateway), c takes its new version.
 func (h *Hub) touch(c *call) error {
 	ctx := c.ctx
 	exp := c.now.Add(h.opts.PresenceTTL)
@@ -44,12 +44,17 @@ func (h *Hub) touch(c *call) error {
 		h.touchSession(c, exp)
 		return nil
 	})
-	if errors.Is(recErr, ErrConflict) {
-		if _, err := h.store.Get(ctx, connKey(c.connID)); errors.Is(err, ErrNotFound) {
-			return ErrGone
-		}
+	if !errors.Is(recErr, ErrConflict) {
+		return recErr
 	}
-	return recErr
+	it, err := h.store.Get(ctx, connKey(c.connID))
+	if errors.Is(err, ErrNotFound) {
+		return errStateLost
+	}
+	if err == nil {
+		c.ver, c.exp = it.Version, it.Expires // written by a concurrent frame
+	}
+	return err
 }
 
 // touchSession is the part of touch that is not the connection's record.

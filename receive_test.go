@@ -16,26 +16,26 @@ import (
 
 func TestRateLimitShedsAndCloses(t *testing.T) {
 	th := newTestHub(t, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: 20, Window: 10 * time.Second}})
-	conn, _ := th.hello("Ada") // hello counted against the connection, not the session
+	conn, _ := th.hello("Ada") // every frame counts against the connection, hello included
 	th.join(conn, "lobby")
 	var answered []map[string]any
-	for i := range 40 { // frames 2..41 of the window: 19 in the limit, then 21 over it
+	for i := range 39 { // frames 3..41 of the window: 18 in the limit, then 21 over it
 		evs := th.do(conn, `{"action":"send","id":`+strconv.Itoa(i)+`,"room":"lobby","text":"spam"}`)
 		answered = append(answered, ofType(evs, "sent")...)
 		answered = append(answered, ofType(evs, "error")...)
-		if i < 39 {
-			require.NotContains(t, th.tr.closed, conn, "closed at frame %d", i+2)
+		if i < 38 {
+			require.NotContains(t, th.tr.closed, conn, "closed at frame %d", i+3)
 		}
 	}
-	require.Len(t, answered, 20, "19 sent and one rate_limited, the rest dropped silently")
-	limited := answered[19]
+	require.Len(t, answered, 19, "18 sent and one rate_limited, the rest dropped silently")
+	limited := answered[18]
 	assert.Equal(t, "rate_limited", limited["code"])
-	assert.Equal(t, float64(19), limited["id"], "the first frame over the limit is the one answered")
+	assert.Equal(t, float64(18), limited["id"], "the first frame over the limit is the one answered")
 	assert.Equal(t, chatfly.ClosePolicy, th.tr.closed[conn], "the 41st frame (twice the limit) closes")
 
 	msgs, err := roomHistory(th, "lobby")
 	require.NoError(t, err)
-	assert.Len(t, msgs, 19)
+	assert.Len(t, msgs, 18)
 
 	// A new window: the session (reconnected, say) may talk again.
 	th.clock.Advance(20 * time.Second)
@@ -57,9 +57,9 @@ func TestRateLimitNeverClose(t *testing.T) {
 // A frame over the limit is not decoded: its id is found by a scan, even
 // after a large field, and a frame too malformed to decode still counts.
 func TestRateLimitedReplyFindsID(t *testing.T) {
-	th := newTestHub(t, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: 1}})
+	th := newTestHub(t, &chatfly.Options{RateLimit: chatfly.RateLimit{Count: 2}})
 	conn, _ := th.hello("Ada")
-	th.do(conn, `{"action":"ping"}`)
+	th.do(conn, `{"action":"ping"}`) // the second frame of the connection, with hello
 	r := th.reply(conn, `{"action":"send","text":"`+strings.Repeat("x", 10000)+`","x":{"id":1},"id":"late"}`)
 	assert.Equal(t, "rate_limited", r["code"])
 	assert.Equal(t, "late", r["id"])

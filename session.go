@@ -45,7 +45,10 @@ func (h *Hub) handleHello(c *call) error {
 	rec.Session, rec.Name = sid, name
 	ver, err := h.store.Put(c.ctx, Item{Key: connKey(c.connID), Value: mustJSON(rec), Expires: exp}, IfVersion(c.ver))
 	if err != nil {
-		if errors.Is(err, ErrConflict) {
+		switch {
+		case errors.Is(err, ErrConflict) && c.hc != nil:
+			return errStateLost // its frames are not concurrent: the record is gone
+		case errors.Is(err, ErrConflict):
 			return ErrAlreadyHello // a concurrent hello on the same connection won
 		}
 		return err

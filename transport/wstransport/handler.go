@@ -42,6 +42,45 @@ type Hub interface {
 	Disconnect(ctx context.Context, connID string) error
 }
 
+// Opener is an optional interface of a [Hub] that hands out a handle per
+// connection; *chatfly.Hub implements it. The Handler then calls Open in
+// place of Connect (with the same meaning of its error), and the handle's
+// Receive and Close in place of the Hub's Receive and Disconnect, with the
+// same guarantees: the handle keeps what the Hub needs of the connection
+// between frames (see chatfly.Conn), so a frame costs fewer storage calls.
+type Opener interface {
+	Open(ctx context.Context, req *chatfly.ConnectRequest) (*chatfly.Conn, error)
+}
+
+// hubConn is what the Handler calls for one connection: a *chatfly.Conn,
+// or byID over a Hub that is not an Opener.
+type hubConn interface {
+	Receive(ctx context.Context, frame []byte) error
+	Close(ctx context.Context) error
+}
+
+// byID is a hubConn that calls the Hub with the connection's id.
+type byID struct {
+	hub Hub
+	id  string
+}
+
+func (c byID) Receive(ctx context.Context, frame []byte) error {
+	return c.hub.Receive(ctx, c.id, frame)
+}
+func (c byID) Close(ctx context.Context) error { return c.hub.Disconnect(ctx, c.id) }
+
+// open registers the connection of req with the Hub.
+func (hd *handler) open(ctx context.Context, req *chatfly.ConnectRequest) (hubConn, error) {
+	if o, ok := hd.hub.(Opener); ok {
+		return o.Open(ctx, req)
+	}
+	if err := hd.hub.Connect(ctx, req); err != nil {
+		return nil, err
+	}
+	return byID{hd.hub, req.ConnID}, nil
+}
+
 var (
 	errShuttingDown = errors.New("wstransport: shutting down")
 	errDuplicateID  = errors.New("wstransport: NewConnID returned the id of a live connection")
@@ -54,7 +93,7 @@ var (
 //  1. Refused with 503 once Shutdown has begun, with 426 if it is not a
 //     WebSocket upgrade, with 403 if its Origin is not allowed (see
 //     Options.OriginPatterns). The Hub sees none of these.
-//  2. h.Connect with a new connection id and the client's address (the
+//  2. h.Connect (h.Open if h is an [Opener]) with a new connection id and the client's address (the
 //     peer's, or from Options.ClientIPHeader behind Options.TrustedProxies).
 //     An error refuses the upgrade with a JSON body {"code":...,"message":...}:
 //     the code and message of the *chatfly.Error in the error's chain, or
@@ -62,15 +101,16 @@ var (
 //     code is "too_many" (a per-address connection limit), or 503 with
 //     Retry-After when it is "unavailable" (the storage failed or timed out),
 //     or 500 when it is "internal".
-//  3. The upgrade. From then on h.Receive gets every text message, in
-//     order, and Send reaches the client. Frames sent during Connect are
+//  3. The upgrade. From then on h.Receive (or the handle's Receive) gets
+//     every text message, in order, and Send reaches the client. Frames sent during Connect are
 //     refused with ErrGone, as on API Gateway. If the connection has not
 //     said hello (see [Transport.SaidHello]) within the hello timeout (see
 //     Options.HelloTimeout), it is closed with 4002
 //     (chatfly.CloseHelloTimeout).
 //  4. When the connection ends (closed by either side, read limit
 //     exceeded, ping or write timeout, network error, Shutdown),
-//     h.Disconnect, after the connection is removed from the Transport.
+//     h.Disconnect (or the handle's Close), after the connection is
+//     removed from the Transport.
 //
 // After the upgrade, ServeHTTP returns and the connection is served by a
 // goroutine of the Transport, so that net/http releases the request, its
@@ -132,7 +172,8 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Query:      r.URL.Query(),
 		RemoteAddr: t.opts.clientAddr(r),
 	}
-	if err := hd.hub.Connect(r.Context(), req); err != nil {
+	hc, err := hd.open(r.Context(), req)
+	if err != nil {
 		t.log.Debug("wstransport: connection refused", "conn", id, "remote", req.RemoteAddr, "err", err)
 		refuse(w, err)
 		return
@@ -144,7 +185,7 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	disconnect := func() {
 		ctx, cancel := context.WithTimeout(base, disconnectTimeout)
 		defer cancel()
-		if err := hd.hub.Disconnect(ctx, id); err != nil {
+		if err := hc.Close(ctx); err != nil {
 			t.log.Warn("wstransport: hub disconnect failed", "conn", id, "err", err)
 		}
 	}
@@ -177,12 +218,12 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	served = true
-	go hd.serve(ctx, c, disconnect)
+	go hd.serve(ctx, c, hc, disconnect)
 }
 
 // serve is the connection's goroutine: it runs the read loop, then ends
 // the connection and calls the Hub's Disconnect.
-func (hd *handler) serve(ctx context.Context, c *conn, disconnect func()) {
+func (hd *handler) serve(ctx context.Context, c *conn, hc hubConn, disconnect func()) {
 	t, ws := hd.t, c.ws
 	defer t.release()
 	var readErr error
@@ -209,7 +250,7 @@ func (hd *handler) serve(ctx context.Context, c *conn, disconnect func()) {
 		logEnd(t, c, readErr)
 		disconnect()
 	}()
-	readErr = hd.readLoop(ctx, c)
+	readErr = hd.readLoop(ctx, c, hc)
 	panicked = false
 }
 
@@ -217,7 +258,7 @@ func (hd *handler) serve(ctx context.Context, c *conn, disconnect func()) {
 // context has no Done channel, so coder/websocket arms no timer per read:
 // reads end when the socket is closed (by the client, the writer, the
 // keepalive goroutine or Shutdown).
-func (hd *handler) readLoop(ctx context.Context, c *conn) error {
+func (hd *handler) readLoop(ctx context.Context, c *conn, hc hubConn) error {
 	rctx := context.WithoutCancel(ctx)
 	for {
 		typ, data, err := c.ws.Read(rctx)
@@ -233,7 +274,7 @@ func (hd *handler) readLoop(ctx context.Context, c *conn) error {
 			c.requestClose(websocket.StatusCode(chatfly.CloseUnsupported), "binary frames are not supported")
 			continue
 		}
-		if err := hd.hub.Receive(ctx, c.id, data); err != nil {
+		if err := hc.Receive(ctx, data); err != nil {
 			hd.t.log.Debug("wstransport: hub receive failed", "conn", c.id, "err", err)
 		}
 	}
