@@ -11,12 +11,15 @@
 // with its resume token, joins its rooms again with `after` set to the last
 // seq it saw, and delivers each message once, whether it came live or from a
 // join's history, or fetched to fill a gap in seq. Requests made while it
-// reconnects wait until it is back.
+// reconnects wait until it is back. It keeps to the limits the server
+// advertises in its welcome (text length, frame size, frame rate). Types and
+// docs: chatfly.d.ts of the npm package @chatfly/client.
 
 export const PROTOCOL = 1;
 
 // An error frame from the server, or a local failure ("disconnected",
-// "timeout", "closed", "too_large"). `code` is the stable protocol code.
+// "timeout", "closed", "aborted", "too_large", "too_long"). `code` is the
+// stable protocol code.
 export class ChatflyError extends Error {
   constructor(code, message, frame) {
     super(message || code);
@@ -26,7 +29,9 @@ export class ChatflyError extends Error {
   }
 }
 
-// Close codes after which reconnecting would not help (PROTOCOL.md).
+// Close codes after which reconnecting would not help (PROTOCOL.md); 1000
+// only when a close frame said so (API Gateway closes every socket with
+// 1000, also at its idle and 2-hour limits).
 const FINAL_CLOSE = new Set([1000, 1008, 4001]);
 // Hello errors that another attempt would not fix.
 const FINAL_HELLO = new Set(["invalid_name", "rejected", "forbidden", "bad_request", "already_hello"]);
@@ -56,8 +61,10 @@ function defaultStorage() {
 //   presence  {room, event: "join"|"leave", member, members}
 //   typing    {room, member}
 //   joined    the join reply plus {rejoin, reset}; sent before that join's messages.
-//             reset: the room's seq went backwards (its storage was wiped,
-//             for example a memory server restarted): earlier seqs are void.
+//   reset     {room, epoch, seq}: before a joined whose room is a new sequence
+//             (another epoch, or its seq went backwards: it was wiped and
+//             refilled): the seqs seen before are void, the join's history
+//             is the latest page, show the room afresh.
 //   welcome   the welcome frame, after every (re)connection's hello
 //   state     {state: "connecting"|"open"|"reconnecting"|"closed", code?, reason?, delay?, attempt?}
 //   error     a ChatflyError that answers no request (a failed rejoin, an error frame without id)
@@ -80,11 +87,14 @@ export class Client extends EventTarget {
       // storage blocked: start without a token
     }
     this.timeout = opts.timeout || 15000;
+    this.WebSocket = opts.WebSocket || globalThis.WebSocket;
     // connectTimeout (ms): a connection that is not welcomed within it (the
     // dial hangs, or the server never answers hello) is dropped and tried
     // again with backoff, like any other drop.
     this.connectTimeout = opts.connectTimeout || 10000;
     this.maxFrameBytes = opts.maxFrameBytes || 16384;
+    // limits: the server's (welcome.limits) once welcomed.
+    this.limits = { frameBytes: this.maxFrameBytes, textRunes: 2000, typingInterval: 3000, historyPage: 100 };
     this.minDelay = opts.minDelay || 250;
     this.maxDelay = opts.maxDelay || 15000;
     this.state = "idle";
@@ -100,6 +110,7 @@ export class Client extends EventTarget {
     this._closed = false;
     this._handshaking = null;
     this._lastSent = 0;
+    this._log = []; // times of the frames sent within the rate window
     this.ready = new Promise((res, rej) => {
       this._ready = { res, rej };
     });
@@ -111,8 +122,12 @@ export class Client extends EventTarget {
     this._ping = setInterval(() => {
       if (this.state === "open" && Date.now() - this._lastSent > 300000) this.request("ping").catch(() => {});
     }, 60000);
+    // signal: aborting it closes the client ("aborted").
+    const sig = (this._signal = opts.signal);
+    this._abort = () => this._shut(new ChatflyError("aborted", String(sig.reason?.message || sig.reason || "aborted")), 1000);
+    sig?.addEventListener?.("abort", this._abort);
     // Dial after the caller had a chance to subscribe (it sees "connecting").
-    queueMicrotask(() => this._closed || this._dial());
+    queueMicrotask(() => (sig?.aborted ? this._abort() : this._closed || this._dial()));
   }
 
   // on subscribes fn to events of type and returns the function that
@@ -168,7 +183,11 @@ export class Client extends EventTarget {
     return this.request("leave", { room });
   }
 
-  send(room, text) {
+  // send posts text and resolves with {room, seq}; a text over the server's
+  // textRunes rejects with "too_long" without sending.
+  async send(room, text) {
+    const max = this.limits.textRunes;
+    if ([...text].length > max) throw new ChatflyError("too_long", "text is longer than " + max + " characters");
     return this.request("send", { room, text });
   }
 
@@ -185,7 +204,7 @@ export class Client extends EventTarget {
   // per room; it returns whether it sent the notice.
   typing(room) {
     const now = Date.now();
-    if (this.state !== "open" || now - (this._typed.get(room) || 0) < 3000) return false;
+    if (this.state !== "open" || now - (this._typed.get(room) || 0) < this.limits.typingInterval || this._wait() > 0) return false;
     try {
       this._write({ action: "typing", room });
     } catch {
@@ -199,8 +218,79 @@ export class Client extends EventTarget {
     return this.request("ping");
   }
 
+  // call invokes the application's action a ("app.…") with data and
+  // resolves with its result's data.
   call(a, data) {
     return this.request(a, { data }).then((r) => r.data);
+  }
+
+  // roomCreate creates a custom room and resolves with it.
+  async roomCreate(name, opts = {}) {
+    return (await this.request("room.create", { ...opts, name })).room;
+  }
+
+  // roomUpdate changes a room's name, topic or visibility (owner).
+  roomUpdate(room, changes) {
+    return this.request("room.update", { ...changes, room });
+  }
+
+  roomDelete(room) {
+    return this.request("room.delete", { room });
+  }
+
+  // roomBans resolves with {bans, mutes} (owner, moderators).
+  roomBans(room) {
+    return this.request("room.bans", { room });
+  }
+
+  // gameStart opens a game in room and resolves with its state.
+  async gameStart(room, game, opts = {}) {
+    return (await this.request("game.start", { ...opts, room, game })).game;
+  }
+
+  async gameMove(room, game, move) {
+    return (await this.request("game.move", { room, game, move })).game;
+  }
+
+  // gameList resolves with {games, available}: the room's games (their
+  // game.state frames) and the kinds the server offers.
+  gameList(room) {
+    return this.request("game.list", { room });
+  }
+
+  // rouletteJoin queues the session (or answers its pair) and resolves with
+  // the roulette.waiting or roulette.matched reply. While it waits the client
+  // asks again when the server says (retry), until a pair is found (emitted
+  // as "roulette.matched", once) or rouletteLeave; rouletteNext ends the pair first.
+  rouletteJoin(interests = []) {
+    return this._roulette("roulette.join", interests);
+  }
+
+  rouletteNext(interests = []) {
+    this._pair = null;
+    return this._roulette("roulette.next", interests);
+  }
+
+  rouletteLeave() {
+    clearTimeout(this._rl);
+    this._pair = null;
+    return this.request("roulette.leave");
+  }
+
+  async _roulette(action, interests) {
+    clearTimeout(this._rl);
+    const f = await this.request(action, { interests });
+    if (f.type === "roulette.matched") this._pair = f.room;
+    else if (!this._pair && !this._closed) {
+      this._rl = setTimeout(() => {
+        const known = this._pair;
+        this._roulette("roulette.join", f.interests || interests).then(
+          (m) => m.type === "roulette.matched" && m.room !== known && this._emit("roulette.matched", m),
+          (err) => err.code === "closed" || err.code === "aborted" || this._emit("error", err),
+        );
+      }, f.retry || 20000);
+    }
+    return f;
   }
 
   // lastSeq is the highest message seq seen in room (0 if none).
@@ -211,18 +301,24 @@ export class Client extends EventTarget {
 
   // close hangs up for good. Pending requests reject with code "closed".
   close() {
+    this._shut(new ChatflyError("closed", "client closed"), 1000);
+  }
+
+  // _shut ends the client with err (closed by us, by the server, aborted).
+  _shut(err, code, reason) {
     if (this._closed) return;
     this._closed = true;
-    clearTimeout(this._timer);
-    clearTimeout(this._dialTimer);
+    this._err = err;
+    this._signal?.removeEventListener?.("abort", this._abort);
+    for (const t of [this._timer, this._dialTimer, this._rl]) clearTimeout(t);
     clearInterval(this._ping);
     globalThis.removeEventListener?.("online", this._online);
     const ws = this._ws;
     this._ws = null;
     if (ws) ws.close(1000);
-    this._fail(new ChatflyError("closed", "client closed"));
-    this._ready.rej(new ChatflyError("closed", "client closed"));
-    this._setState("closed", { code: 1000 });
+    this._fail(err);
+    this._ready.rej(err);
+    this._setState("closed", { code, reason });
   }
 
   _emit(type, detail) {
@@ -238,7 +334,7 @@ export class Client extends EventTarget {
   _dial() {
     this._timer = null;
     this._setState(this._opened ? "reconnecting" : "connecting", { attempt: this._attempt });
-    const ws = new WebSocket(this.url);
+    const ws = new this.WebSocket(this.url);
     this._ws = ws;
     clearTimeout(this._dialTimer);
     this._dialTimer = setTimeout(() => this._handshakeFailed(ws, new ChatflyError("timeout", "connecting timed out")), this.connectTimeout);
@@ -253,7 +349,7 @@ export class Client extends EventTarget {
     ws.onclose = (e) => {
       const n = ws === this._ws ? this._closeNotice : null;
       this._closeNotice = null;
-      this._onClose(ws, n ? n.code : e.code, n ? n.reason : e.reason);
+      this._onClose(ws, n ? n.code : e.code, n ? n.reason : e.reason, false, !!n);
     };
   }
 
@@ -279,17 +375,21 @@ export class Client extends EventTarget {
     if (!w) w = await this._call("hello", { name: this.name }, ws);
     this.welcome = w;
     this.name = w.name;
+    this.limits = { ...this.limits, ...w.limits };
+    this.limits.frameBytes = Math.min(this.maxFrameBytes, this.limits.frameBytes);
     this._saveToken(w.token || "");
     this._emit("welcome", w);
     for (const [room, r] of [...this._rooms]) {
       const f = { room };
       if (r.seq > 0) f.after = r.seq;
       try {
-        const j = await this._call("join", f, ws);
+        let j = await this._call("join", f, ws);
+        // A new sequence: after meant nothing there, the latest page does.
+        if (f.after && this._isReset(r, j)) j = await this._call("join", { room }, ws);
         const d = this._joined(room, j, true);
         // A join with after returns at most one page: fetch the rest of a long absence.
-        const top = d.reset ? 0 : this.lastSeq(room);
-        if (j.room && j.room.seq > top) await this._fill(room, top, j.room.seq, ws);
+        const top = this.lastSeq(room);
+        if (!d.reset && j.room && j.room.seq > top) await this._fill(room, top, j.room.seq, ws);
       } catch (err) {
         if (err.code === "disconnected") throw err;
         this._rooms.delete(room);
@@ -298,7 +398,7 @@ export class Client extends EventTarget {
       }
     }
     if (ws === this._ws) clearTimeout(this._dialTimer);
-    this._attempt = 0;
+    this._openedAt = Date.now();
     this._opened = true;
     this._setState("open");
     this._ready.res(this);
@@ -325,9 +425,8 @@ export class Client extends EventTarget {
   _handshakeFailed(ws, err) {
     if (ws !== this._ws) return;
     if (FINAL_HELLO.has(err.code)) {
-      this._ready.rej(err);
       this._emit("error", err);
-      this.close();
+      this._shut(err, 1000);
       return;
     }
     // Anything else (unavailable, rate_limited, a dropped socket): try again later.
@@ -348,24 +447,25 @@ export class Client extends EventTarget {
     }
   }
 
-  _onClose(ws, code, reason, detached) {
+  // _onClose: told, the code came in a close frame.
+  _onClose(ws, code, reason, detached, told) {
     if (!detached && ws !== this._ws) return;
     this._ws = null;
     if (this._closed) return;
-    if (FINAL_CLOSE.has(code)) {
-      this._closed = true;
-      this._fail(new ChatflyError("closed", reason || "closed by the server (" + code + ")"));
-      clearInterval(this._ping);
-      globalThis.removeEventListener?.("online", this._online);
-      this._ready.rej(new ChatflyError("closed", reason || "closed by the server (" + code + ")"));
-      this._setState("closed", { code, reason });
+    if (FINAL_CLOSE.has(code) && (code !== 1000 || told)) {
+      this._shut(new ChatflyError("closed", reason || "closed by the server (" + code + ")"), code, reason);
       return;
     }
     this._fail(new ChatflyError("disconnected", "connection lost"));
+    // A connection that lasted a minute starts the backoff over; one closed
+    // sooner (a server that keeps dropping us) does not.
+    if (this._openedAt && Date.now() - this._openedAt >= 60000) this._attempt = 0;
+    this._openedAt = 0;
     // Full jitter within [d/2, d], d doubling from minDelay up to maxDelay.
-    // A server going away (1001) gets a short spread-out first delay.
+    // A server going away (1001, or a bare 1000: an API Gateway limit) gets
+    // a short spread-out first delay.
     let d = Math.min(this.maxDelay, this.minDelay * 2 ** this._attempt);
-    if (code === 1001 && this._attempt === 0) d = 4 * this.minDelay; // 0.5–1 s by default
+    if ((code === 1001 || code === 1000) && this._attempt === 0) d = 4 * this.minDelay; // 0.5–1 s by default
     const delay = Math.round(d / 2 + (Math.random() * d) / 2);
     this._attempt++;
     this._timer = setTimeout(() => this._dial(), delay);
@@ -392,7 +492,7 @@ export class Client extends EventTarget {
 
   _whenOpen() {
     if (this.state === "open") return Promise.resolve();
-    if (this._closed) return Promise.reject(new ChatflyError("closed", "client closed"));
+    if (this._closed) return Promise.reject(this._err);
     return new Promise((res, rej) => {
       const w = {
         res: () => done(res),
@@ -412,13 +512,27 @@ export class Client extends EventTarget {
     const ws = this._ws;
     if (!ws || ws.readyState !== 1) throw new ChatflyError("disconnected", "not connected");
     const s = JSON.stringify(frame);
-    if (new TextEncoder().encode(s).length > this.maxFrameBytes) throw new ChatflyError("too_large", "frame too large");
+    if (new TextEncoder().encode(s).length > this.limits.frameBytes) throw new ChatflyError("too_large", "frame too large");
     ws.send(s);
     this._lastSent = Date.now();
+    if (this.limits.rate) this._log.push(this._lastSent);
   }
 
-  _call(action, fields, ws) {
+  // _wait returns how long (ms) until a frame keeps within the server's
+  // rate: count frames in any window (plus a margin for network jitter).
+  _wait() {
+    const r = this.limits.rate;
+    if (!r) return 0;
+    const now = Date.now();
+    const span = r.window + Math.min(500, r.window / 10);
+    while (this._log.length && now - this._log[0] >= span) this._log.shift();
+    return this._log.length < r.count ? 0 : this._log[this._log.length - r.count] + span - now;
+  }
+
+  async _call(action, fields, ws) {
+    for (let d; (d = this._wait()) > 0; ) await new Promise((res) => setTimeout(res, d));
     return new Promise((resolve, reject) => {
+      if (this._closed) return reject(this._err);
       if (ws !== this._ws) return reject(new ChatflyError("disconnected", "connection lost"));
       const id = this._nextId++;
       try {
@@ -457,6 +571,10 @@ export class Client extends EventTarget {
       else p.resolve(f);
       return;
     }
+    if (f.type === "roulette.matched") {
+      clearTimeout(this._rl);
+      this._pair = f.room;
+    } else if (f.type === "roulette.ended" && f.room === this._pair) this._pair = null;
     if (f.type === "message") {
       this._live(f);
     } else if (f.type === "error") {
@@ -481,19 +599,44 @@ export class Client extends EventTarget {
     return true;
   }
 
+  // _isReset reports whether joined j is of another sequence than the one
+  // seen in r: another epoch, or a seq below the last seen.
+  _isReset(r, j) {
+    const i = j.room || {};
+    return !!r && ((r.epoch && i.epoch && i.epoch !== r.epoch) || i.seq < r.seq);
+  }
+
   _joined(room, j, rejoin) {
     let r = this._rooms.get(room);
-    const reset = !!(r && j.room && typeof j.room.seq === "number" && j.room.seq < r.seq);
+    const reset = this._isReset(r, j);
+    if (reset) this._emit("reset", { room, epoch: j.room.epoch || 0, seq: r.seq });
     if (!r || reset) {
       r = { seq: 0, seen: new Set() };
       this._rooms.set(room, r);
     }
+    r.epoch = j.room?.epoch || r.epoch || 0;
     const fresh = (j.history || []).filter((m) => this._accept({ ...m, room }));
     const detail = { ...j, rejoin, reset };
     this._emit("joined", detail);
     for (const m of fresh) this._emit("message", { room, ...m });
     return detail;
   }
+}
+
+// Moderation, by the protocol's names: kick(room, member, {reason}),
+// ban(room, member, {reason, address}), mute(room, member, {duration}),
+// unban, unmute, promote, demote, transfer (room, member).
+for (const a of ["kick", "ban", "unban", "mute", "unmute", "promote", "demote", "transfer"]) {
+  Client.prototype[a] = function (room, member, opts) {
+    return this.request("room." + a, { ...opts, room, member });
+  };
+}
+// The moves of a game but game.move: gameAccept(room, game) and the like
+// resolve with the game's new state.
+for (const a of ["Accept", "Resign", "Claim", "Rematch"]) {
+  Client.prototype["game" + a] = async function (room, game) {
+    return (await this.request("game." + a.toLowerCase(), { room, game })).game;
+  };
 }
 
 // connect opens a Client and resolves with it once welcomed, or rejects with
