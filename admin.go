@@ -58,7 +58,8 @@ func (h *Hub) Rooms(ctx context.Context, cursor string, limit int) (rooms []Room
 // transport's Close; on API Gateway the client gets a close frame first, see
 // PROTOCOL.md). The session then leaves its rooms as on any disconnect; it
 // may come back with its resume token unless it is also revoked
-// ([Hub.RevokeSession]). Code 0 is [CloseDisconnected]; others must be 1000,
+// ([Hub.RevokeSession]). With 1000 the Hub sends a close frame first, so
+// that clients know not to reconnect (they do after a bare 1000). Code 0 is [CloseDisconnected]; others must be 1000,
 // 1001, 1008, 1011 or 4000–4999 (bad_request otherwise). A reason is at
 // most 120 bytes. A session without a connection is ErrNotFound.
 func (h *Hub) DisconnectSession(ctx context.Context, sid string, code CloseCode, reason string) error {
@@ -80,6 +81,18 @@ func (h *Hub) DisconnectSession(ctx context.Context, sid string, code CloseCode,
 	}
 	if err != nil {
 		return err
+	}
+	if code == CloseNormal {
+		// Clients reconnect after a bare 1000 (API Gateway closes every
+		// socket with it): a close frame says this one is meant.
+		notice := mustJSON(struct {
+			Type   string    `json:"type"`
+			Code   CloseCode `json:"code"`
+			Reason string    `json:"reason"`
+		}{"close", code, reason})
+		if err := h.tr.Send(ctx, string(cur.Value), notice); err != nil && !errors.Is(err, ErrGone) {
+			return err
+		}
 	}
 	return h.tr.Close(ctx, string(cur.Value), code, reason)
 }

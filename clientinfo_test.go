@@ -97,3 +97,19 @@ func TestRoomEpochKeptByActivity(t *testing.T) {
 	require.Equal(t, before, after["epoch"], "%v", after)
 	require.Equal(t, 1.0, after["seq"])
 }
+
+// DisconnectSession with 1000 announces it with a close frame first, since
+// clients reconnect after a bare 1000 (API Gateway's); other codes carry
+// their meaning on the socket.
+func TestDisconnectNormalAnnounced(t *testing.T) {
+	th := newTestHub(t, nil)
+	ctx := context.Background()
+	ada, w := th.hello("Ada")
+	require.NoError(t, th.hub.DisconnectSession(ctx, w["session"].(string), chatfly.CloseNormal, "bye"))
+	require.Equal(t, []map[string]any{{"type": "close", "code": 1000.0, "reason": "bye"}}, th.tr.take(ada))
+	require.Equal(t, chatfly.CloseNormal, th.tr.closed[ada])
+
+	lin, w := th.hello("Lin")
+	require.NoError(t, th.hub.DisconnectSession(ctx, w["session"].(string), chatfly.ClosePolicy, ""))
+	require.Empty(t, th.tr.take(lin))
+}
