@@ -360,7 +360,11 @@ export declare class Client extends EventTarget {
   /** A page of public rooms, busiest first; next is absent on the last page. */
   rooms(opts?: { cursor?: string; limit?: number }): Promise<{ rooms: RoomInfo[]; next?: string }>;
   roomInfo(room: string): Promise<RoomInfo>;
-  /** Joins room (again after every reconnection, until leave); its history comes as "message" events. */
+  /**
+   * Joins room and rejoins it after every reconnection (with after, catching
+   * up), until leave, a kick or ban of this user, or the room's deletion; its
+   * history comes as "message" events.
+   */
   join(room: string, opts?: { after?: number }): Promise<Joined>;
   leave(room: string): Promise<{ type: "left"; room: string }>;
   /** Posts text; one over limits.textRunes rejects with "too_long", unsent. */

@@ -1,25 +1,16 @@
-// chatfly.js: the browser client for the chatfly wire protocol, version 1
-// (PROTOCOL.md). A plain ES module with no dependencies:
+// chatfly.js: the browser client of the chatfly wire protocol, version 1
+// (PROTOCOL.md), an ES module with no dependencies. Its API, events and
+// behaviour are documented in chatfly.d.ts and README.md of the npm package
+// @chatfly/client (clients/js of the chatfly repository):
 //
 //   import { connect } from "/chatfly.js";
-//   const chat = await connect({ name: "Ada" });   // url defaults to /ws on this host
+//   const chat = await connect({ name: "Ada" }); // url: /ws on this host
 //   chat.on("message", (m) => console.log(m.from?.name, m.text));
 //   await chat.join("lobby");
 //   await chat.send("lobby", "hello");
-//
-// The client reconnects by itself (server restart, network drop, too slow)
-// with its resume token, joins its rooms again with `after` set to the last
-// seq it saw, and delivers each message once, whether it came live or from a
-// join's history, or fetched to fill a gap in seq. Requests made while it
-// reconnects wait until it is back. It keeps to the limits the server
-// advertises in its welcome (text length, frame size, frame rate). Types and
-// docs: chatfly.d.ts of the npm package @chatfly/client.
 
 export const PROTOCOL = 1;
 
-// An error frame from the server, or a local failure ("disconnected",
-// "timeout", "closed", "aborted", "too_large", "too_long"). `code` is the
-// stable protocol code.
 export class ChatflyError extends Error {
   constructor(code, message, frame) {
     super(message || code);
@@ -53,26 +44,9 @@ function defaultStorage() {
   }
 }
 
-// Client is one chatfly session. It is an EventTarget: `on(type, fn)` calls
-// fn with each event's frame; addEventListener gets CustomEvents whose
-// `detail` is the frame. Events:
-//
-//   message   {room, seq, from, text, ts, system?}  once per seq, live or from a join's history
-//   presence  {room, event: "join"|"leave", member, members}
-//   typing    {room, member}
-//   joined    the join reply plus {rejoin, reset}; sent before that join's messages.
-//   reset     {room, epoch, seq}: before a joined whose room is a new sequence
-//             (another epoch, or its seq went backwards: it was wiped and
-//             refilled): the seqs seen before are void, the join's history
-//             is the latest page, show the room afresh.
-//   welcome   the welcome frame, after every (re)connection's hello
-//   state     {state: "connecting"|"open"|"reconnecting"|"closed", code?, reason?, delay?, attempt?}
-//   error     a ChatflyError that answers no request (a failed rejoin, an error frame without id)
-//   any other server event type, under its own name: moderation, roulette.matched,
-//             roulette.ended, game.state, … (PROTOCOL.md). A reply never doubles
-//             as an event: request("game.move", …) resolves with its game.state.
-//             After a moderation event that puts the user out of a room (kick
-//             or ban of them, delete) the client no longer rejoins that room.
+// Client is one session (chatfly.d.ts). A reply never doubles as an event;
+// after a moderation event that puts the user out of a room (kick or ban of
+// them, delete) it no longer rejoins that room.
 export class Client extends EventTarget {
   constructor(opts = {}) {
     super();
@@ -88,12 +62,8 @@ export class Client extends EventTarget {
     }
     this.timeout = opts.timeout || 15000;
     this.WebSocket = opts.WebSocket || globalThis.WebSocket;
-    // connectTimeout (ms): a connection that is not welcomed within it (the
-    // dial hangs, or the server never answers hello) is dropped and tried
-    // again with backoff, like any other drop.
     this.connectTimeout = opts.connectTimeout || 10000;
     this.maxFrameBytes = opts.maxFrameBytes || 16384;
-    // limits: the server's (welcome.limits) once welcomed.
     this.limits = { frameBytes: this.maxFrameBytes, textRunes: 2000, typingInterval: 3000, historyPage: 100 };
     this.minDelay = opts.minDelay || 250;
     this.maxDelay = opts.maxDelay || 15000;
@@ -122,7 +92,6 @@ export class Client extends EventTarget {
     this._ping = setInterval(() => {
       if (this.state === "open" && Date.now() - this._lastSent > 300000) this.request("ping").catch(() => {});
     }, 60000);
-    // signal: aborting it closes the client ("aborted").
     const sig = (this._signal = opts.signal);
     this._abort = () => this._shut(new ChatflyError("aborted", String(sig.reason?.message || sig.reason || "aborted")), 1000);
     sig?.addEventListener?.("abort", this._abort);
@@ -130,17 +99,12 @@ export class Client extends EventTarget {
     queueMicrotask(() => (sig?.aborted ? this._abort() : this._closed || this._dial()));
   }
 
-  // on subscribes fn to events of type and returns the function that
-  // unsubscribes it.
   on(type, fn) {
     const h = (e) => fn(e.detail);
     this.addEventListener(type, h);
     return () => this.removeEventListener(type, h);
   }
 
-  // request sends an action and resolves with the reply frame, or rejects
-  // with a ChatflyError; it waits while reconnecting. One in flight when the
-  // connection drops rejects with "disconnected" (done or not).
   async request(action, fields = {}) {
     await this._whenOpen();
     try {
@@ -153,8 +117,6 @@ export class Client extends EventTarget {
     }
   }
 
-  // rooms resolves with a page of public rooms, busiest first, {rooms, next}:
-  // next (absent on the last page) is the cursor of the next one; limit defaults to 20.
   async rooms({ cursor, limit } = {}) {
     const f = {};
     if (cursor) f.cursor = cursor;
@@ -163,15 +125,10 @@ export class Client extends EventTarget {
     return { rooms: r.rooms, next: r.next };
   }
 
-  // roomInfo resolves with the room with that id, listed or not ({id, name,
-  // topic, public, members, seq, active, custom}); unknown: "not_found".
   async roomInfo(room) {
     return (await this.request("room.info", { room })).room;
   }
 
-  // join enters room and resolves with the joined frame (members, history,
-  // reset), emitting its history as "message" events; it is joined again
-  // after every reconnection until leave.
   async join(room, opts = {}) {
     const f = { room };
     if (opts.after > 0) f.after = opts.after;
@@ -183,16 +140,12 @@ export class Client extends EventTarget {
     return this.request("leave", { room });
   }
 
-  // send posts text and resolves with {room, seq}; a text over the server's
-  // textRunes rejects with "too_long" without sending.
   async send(room, text) {
     const max = this.limits.textRunes;
     if ([...text].length > max) throw new ChatflyError("too_long", "text is longer than " + max + " characters");
     return this.request("send", { room, text });
   }
 
-  // history resolves with {messages, more}: messages with seq < before
-  // (the latest if omitted), oldest first.
   history(room, opts = {}) {
     const f = { room };
     if (opts.before > 0) f.before = opts.before;
@@ -200,8 +153,6 @@ export class Client extends EventTarget {
     return this.request("history", f);
   }
 
-  // typing tells the room that the user is typing, at most every 3 seconds
-  // per room; it returns whether it sent the notice.
   typing(room) {
     const now = Date.now();
     if (this.state !== "open" || now - (this._typed.get(room) || 0) < this.limits.typingInterval || this._wait() > 0) return false;
@@ -218,18 +169,14 @@ export class Client extends EventTarget {
     return this.request("ping");
   }
 
-  // call invokes the application's action a ("app.…") with data and
-  // resolves with its result's data.
   call(a, data) {
     return this.request(a, { data }).then((r) => r.data);
   }
 
-  // roomCreate creates a custom room and resolves with it.
   async roomCreate(name, opts = {}) {
     return (await this.request("room.create", { ...opts, name })).room;
   }
 
-  // roomUpdate changes a room's name, topic or visibility (owner).
   roomUpdate(room, changes) {
     return this.request("room.update", { ...changes, room });
   }
@@ -238,12 +185,10 @@ export class Client extends EventTarget {
     return this.request("room.delete", { room });
   }
 
-  // roomBans resolves with {bans, mutes} (owner, moderators).
   roomBans(room) {
     return this.request("room.bans", { room });
   }
 
-  // gameStart opens a game in room and resolves with its state.
   async gameStart(room, game, opts = {}) {
     return (await this.request("game.start", { ...opts, room, game })).game;
   }
@@ -252,16 +197,10 @@ export class Client extends EventTarget {
     return (await this.request("game.move", { room, game, move })).game;
   }
 
-  // gameList resolves with {games, available}: the room's games (their
-  // game.state frames) and the kinds the server offers.
   gameList(room) {
     return this.request("game.list", { room });
   }
 
-  // rouletteJoin queues the session (or answers its pair) and resolves with
-  // the roulette.waiting or roulette.matched reply. While it waits the client
-  // asks again when the server says (retry), until a pair is found (emitted
-  // as "roulette.matched", once) or rouletteLeave; rouletteNext ends the pair first.
   rouletteJoin(interests = []) {
     return this._roulette("roulette.join", interests);
   }
@@ -293,13 +232,11 @@ export class Client extends EventTarget {
     return f;
   }
 
-  // lastSeq is the highest message seq seen in room (0 if none).
   lastSeq(room) {
     const r = this._rooms.get(room);
     return r ? r.seq : 0;
   }
 
-  // close hangs up for good. Pending requests reject with code "closed".
   close() {
     this._shut(new ChatflyError("closed", "client closed"), 1000);
   }
@@ -623,25 +560,19 @@ export class Client extends EventTarget {
   }
 }
 
-// Moderation, by the protocol's names: kick(room, member, {reason}),
-// ban(room, member, {reason, address}), mute(room, member, {duration}),
-// unban, unmute, promote, demote, transfer (room, member).
+// Moderation: kick(room, member, {reason}) and the like (chatfly.d.ts).
 for (const a of ["kick", "ban", "unban", "mute", "unmute", "promote", "demote", "transfer"]) {
   Client.prototype[a] = function (room, member, opts) {
     return this.request("room." + a, { ...opts, room, member });
   };
 }
-// The moves of a game but game.move: gameAccept(room, game) and the like
-// resolve with the game's new state.
+// gameAccept(room, game) and the like resolve with the game's new state.
 for (const a of ["Accept", "Resign", "Claim", "Rematch"]) {
   Client.prototype["game" + a] = async function (room, game) {
     return (await this.request("game." + a.toLowerCase(), { room, game })).game;
   };
 }
 
-// connect opens a Client and resolves with it once welcomed, or rejects with
-// the ChatflyError of a refused hello (invalid_name, …); it keeps trying
-// while the server cannot be reached (see "state" events).
 export async function connect(opts) {
   const c = new Client(opts);
   try {
