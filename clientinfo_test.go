@@ -93,7 +93,8 @@ func TestRoomEpochKeptByActivity(t *testing.T) {
 	lin, _ := th.hello("Lin")
 	th.join(lin, id)
 	th.clock.Advance(20 * time.Hour) // past the first expiry: only the extension keeps the room
-	after := th.reply(lin, `{"action":"room.info","id":4,"room":"`+id+`"}`)["room"].(map[string]any)
+	kim, _ := th.hello("Kim")
+	after := th.reply(kim, `{"action":"room.info","id":4,"room":"`+id+`"}`)["room"].(map[string]any)
 	require.Equal(t, before, after["epoch"], "%v", after)
 	require.Equal(t, 1.0, after["seq"])
 }
