@@ -175,14 +175,16 @@ func (r *roomHandle) Publish(ctx context.Context, typ string, payload any) error
 	if _, err := r.h.loadRoom(ctx, r.id); err != nil {
 		return err
 	}
-	mu := r.h.roomLock(r.id)
-	mu.Lock()
+	release, err := r.h.holdRoom(ctx, r.id)
+	if err != nil {
+		return err
+	}
 	ms, err := r.h.members(ctx, r.id)
 	var gone []memberRec
 	if err == nil {
 		gone = r.h.fanout(ctx, ms, "", frame)
 	}
-	mu.Unlock()
+	release()
 	r.h.dropGone(ctx, gone)
 	return err
 }

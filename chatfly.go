@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -38,11 +37,11 @@ type Hub struct {
 	rooms    map[string]RoomConfig // the default rooms of Options.Rooms
 	handlers map[string]func(*call) error
 
-	// roomLocks serialise, per room and within this Hub, the steps whose
-	// order members can observe: assigning a message's seq and fanning it
-	// out, and a join's snapshot of history and members. They are locks,
-	// not state: across Hubs, clients order by seq instead.
-	roomLocks [64]sync.Mutex
+	// gates order, per room and within this Hub, the steps whose order
+	// members can observe (roomgate.go). They are queues, not state:
+	// across Hubs, clients order by seq instead.
+	gateMu sync.Mutex
+	gates  map[string]*roomGate
 	// dirMu serialises this Hub's admissions to the directory (see admit).
 	dirMu sync.Mutex
 
@@ -486,12 +485,6 @@ func (s *session) Name() string       { return s.name }
 func (s *session) UserID() string     { return s.user }
 func (s *session) ConnID() string     { return s.conn }
 func (s *session) RemoteAddr() string { return s.addr }
-
-func (h *Hub) roomLock(rid string) *sync.Mutex {
-	f := fnv.New32a()
-	f.Write([]byte(rid))
-	return &h.roomLocks[f.Sum32()%uint32(len(h.roomLocks))]
-}
 
 // userSession is the session id of a verified user: derived from the user
 // id, so the user's roles and bans follow them, and keyed with the Hub's

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 )
 
@@ -17,8 +18,11 @@ import (
 //	room#<room>      meta             roomMeta JSON: config,     custom rooms: RoomTTL after the
 //	                                  owner, mods, bans, mutes   last activity; app rooms: never
 //	room#<room>      seq              counter N = latest seq     custom rooms: with the room
+//	room#<room>      mem              roomStatus JSON: what a    with the meta
+//	                                  send needs of the meta (the members Query reads it)
 //	room#<room>      mem#<session>    "<conn>\n<name>\n<addr>    PresenceTTL, refreshed
-//	                                  [\n<role>]" (role: OnJoin)
+//	                                  [\n<role>[\n<mute>]]" (role: OnJoin; mute: Unix s
+//	                                  the mute ends, 0 until unmuted)
 //	room#<room>      name#<skeleton>  session id owning the name PresenceTTL, refreshed
 //	room#<room>      msg#<seq:016d>   message event frame        MessageTTL (custom: ≤ RoomTTL)
 //	rooms            <room>           dirEntry JSON: the summary with the room
@@ -79,6 +83,19 @@ func seqKey(rid string) Key { return Key{Partition: roomPart(rid), Sort: "seq"} 
 
 func memKey(rid, sid string) Key { return Key{Partition: roomPart(rid), Sort: "mem#" + sid} }
 
+// statusSort is the sort key of a room's status item. It is a prefix of
+// the member items' sort keys, so that the members Query (prefix "mem")
+// reads it with them.
+const statusSort = "mem"
+
+func statusKey(rid string) Key { return Key{Partition: roomPart(rid), Sort: statusSort} }
+
+// msgSeq returns the seq of a message item's sort key (see msgSort).
+func msgSeq(sort string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimLeft(sort[len("msg#"):], "0"), 10, 64)
+	return n
+}
+
 func nameKeyOf(rid, name string) Key {
 	return Key{Partition: roomPart(rid), Sort: "name#" + nameKey(name)}
 }
@@ -115,27 +132,59 @@ func EvictablePrefix(partition string) (string, bool) {
 }
 
 // memberRec is a decoded member item. role is the role the OnJoin hook
-// gave for this membership ("" if none).
+// gave for this membership ("" if none); mute is "" when the member may
+// send, else the Unix second its mute ends ("0": until unmuted), copied
+// from the room's meta at join and by room.mute and room.unmute, so that a
+// send needs no read of the meta.
 type memberRec struct {
-	sid, conn, name, addr, role string
-	room                        string // the room whose member it is
+	sid, conn, name, addr, role, mute string
+	room                              string // the room whose member it is
+	version                           int64  // the member item's version
 }
 
-// memberValue encodes a member item's value; addr is the AddrKey of the
-// member's connection, role the role OnJoin gave ("" for none).
-func memberValue(conn, name, addr, role string) []byte {
-	v := conn + "\n" + name + "\n" + addr
-	if role != "" {
-		v += "\n" + role
+// value encodes a member item's value.
+func (r *memberRec) value() []byte {
+	v := r.conn + "\n" + r.name + "\n" + r.addr
+	if r.role != "" || r.mute != "" {
+		v += "\n" + r.role
+	}
+	if r.mute != "" {
+		v += "\n" + r.mute
 	}
 	return []byte(v)
 }
 
+// memberValue encodes the value of a member item without a mute; addr is
+// the AddrKey of the member's connection, role the role OnJoin gave ("" for
+// none).
+func memberValue(conn, name, addr, role string) []byte {
+	r := memberRec{conn: conn, name: name, addr: addr, role: role}
+	return r.value()
+}
+
+// muted reports whether the member may not send at now.
+func (r *memberRec) muted(now time.Time) bool {
+	if r.mute == "" {
+		return false
+	}
+	until, _ := strconv.ParseInt(r.mute, 10, 64)
+	return until == 0 || now.Unix() < until
+}
+
+// muteField is a member item's mute field for mu (ok: a mute exists).
+func muteField(mu muteInfo, ok bool) string {
+	if !ok {
+		return ""
+	}
+	return strconv.FormatInt(mu.Until, 10)
+}
+
 // parseMember decodes a member item's value: "<conn>\n<name>\n<addr>",
-// followed by "\n<role>" when OnJoin gave one ("<conn>\n<name>" before
-// per-address limits: addr is then empty). Names, address keys and roles
-// never contain a newline (CleanName rejects control characters; AddrKey
-// hashes them away; roles are one of the Role constants).
+// followed by "\n<role>" when OnJoin gave one or a mute follows, then
+// "\n<mute>" when muted ("<conn>\n<name>" before per-address limits: addr
+// is then empty). Names, address keys, roles and mutes never contain a
+// newline (CleanName rejects control characters; AddrKey hashes them away;
+// roles are one of the Role constants; mutes are numbers).
 //
 // The strings share memory with v instead of copying it: Storage values are
 // immutable by contract, and fan-out to a large room decodes every member
@@ -143,8 +192,9 @@ func memberValue(conn, name, addr, role string) []byte {
 func parseMember(v []byte) memberRec {
 	conn, rest, _ := bytes.Cut(v, []byte{'\n'})
 	name, rest, _ := bytes.Cut(rest, []byte{'\n'})
-	addr, role, _ := bytes.Cut(rest, []byte{'\n'})
-	return memberRec{conn: view(conn), name: view(name), addr: view(addr), role: view(role)}
+	addr, rest, _ := bytes.Cut(rest, []byte{'\n'})
+	role, mute, _ := bytes.Cut(rest, []byte{'\n'})
+	return memberRec{conn: view(conn), name: view(name), addr: view(addr), role: view(role), mute: view(mute)}
 }
 
 // view returns b as a string without copying. b must never change.

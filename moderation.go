@@ -219,6 +219,12 @@ func (h *Hub) moderate(c *call, a *moderationAction) error {
 	if a.name == "delete" {
 		return h.deleteRoom(c, m, by)
 	}
+	if a.name == "mute" || a.name == "unmute" {
+		mu, ok := m.Mutes[target.ID]
+		if err := h.setMute(c.ctx, rid, target.ID, muteField(mu, ok)); err != nil {
+			return err
+		}
+	}
 
 	ev := moderationEvent{Type: "moderation", Room: rid, Action: a.name, By: c.actor(by), Target: target, Reason: c.f.Reason}
 	if target != nil {
@@ -329,6 +335,9 @@ func (h *Hub) deleteRoom(c *call, m *roomMeta, by Member) error {
 		return err
 	}
 	h.releaseRoomSlot(c.ctx, m)
+	if err := h.store.Delete(c.ctx, statusKey(m.ID), Always); err != nil {
+		return err
+	}
 	m.Public = false
 	if err := h.listRoom(c.ctx, m); err != nil {
 		return err
@@ -545,6 +554,31 @@ func updateText(by, _ *Member, c *call, m *roomMeta) string {
 		return "The room was updated: " + strings.Join(parts, ", ")
 	}
 	return by.Name + " " + strings.Join(parts, ", ")
+}
+
+// setMute writes a mute (see memberRec.mute; "": none) into sid's member
+// item in rid, if sid is a member, after the room's meta got it: a send
+// reads the member item, a join copies the meta's mutes into it.
+func (h *Hub) setMute(ctx context.Context, rid, sid, mute string) error {
+	key := memKey(rid, sid)
+	for range 5 {
+		it, err := h.store.Get(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			return nil // not in the room: a join copies the mute
+		}
+		if err != nil {
+			return err
+		}
+		r := parseMember(it.Value)
+		if r.mute == mute {
+			return nil
+		}
+		r.mute = mute
+		if _, err = h.store.Put(ctx, Item{Key: key, Value: r.value(), Expires: it.Expires}, IfVersion(it.Version)); !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return Errorf(ErrUnavailable, "the membership is changing too fast, try again")
 }
 
 // checkMuted refuses an action of a muted member with ErrMuted: typing,

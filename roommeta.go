@@ -137,14 +137,20 @@ func (h *Hub) saveRoom(ctx context.Context, m *roomMeta, now time.Time) error {
 }
 
 // storeRoom writes m as it is if nobody changed it since it was read
-// (ErrConflict otherwise), and its directory entry.
+// (ErrConflict otherwise), and with it its status item and directory entry.
 func (h *Hub) storeRoom(ctx context.Context, m *roomMeta) error {
 	v, err := h.store.Put(ctx, Item{Key: metaKey(m.ID), Value: mustJSON(m), Expires: m.expires}, IfVersion(m.version))
 	if err != nil {
 		return err
 	}
 	m.version, m.created = v, m.version == 0
-	return h.listRoom(ctx, m)
+	return atOnce(func() error { return h.listRoom(ctx, m) }, func() error { return h.putStatus(ctx, m) })
+}
+
+// putStatus writes the status item of the room m (see roomStatus).
+func (h *Hub) putStatus(ctx context.Context, m *roomMeta) error {
+	_, err := h.store.Put(ctx, Item{Key: statusKey(m.ID), Value: mustJSON(m.status()), Expires: m.expires}, Always)
+	return err
 }
 
 // listRoom puts a public room in the directory, or takes a private one out.
@@ -206,27 +212,68 @@ type activity struct {
 	poster  string // session id; "" for system messages
 }
 
+// roomStatus is the part of a room's meta that a send needs: whether the
+// message is worth noting in the meta (see noteActivity) and how long the
+// message and the room's seq live. The Hub writes it in the room's status
+// item with every write of the meta, and a send reads it with the members
+// (one Query) instead of reading the meta, which holds up to ~100 KB of
+// bans and mutes. Writes of two Hubs may leave it behind the meta: the
+// send that acts on a stale status reads the meta and mends it.
+type roomStatus struct {
+	Custom  bool     `json:"c,omitempty"`
+	Public  bool     `json:"p,omitempty"`
+	Talkers []string `json:"k,omitempty"`
+	Shown   *shown   `json:"s,omitempty"`
+	Expires int64    `json:"x,omitempty"` // Unix s; 0: never
+	Version int64    `json:"v"`           // of the meta it was written with
+}
+
+// status is m's roomStatus.
+func (m *roomMeta) status() roomStatus {
+	s := roomStatus{Custom: m.Custom, Public: m.Public, Talkers: m.Talkers, Shown: m.Shown, Version: m.version}
+	if !m.expires.IsZero() {
+		s.Expires = m.expires.Unix()
+	}
+	return s
+}
+
+// due decides what activity a at now changes in a room of status s:
+// whether it extends the room's life (see keepAlive), whether its poster
+// becomes one of the first two people who wrote in it, and what the
+// directory should show, if that changed enough to write it now (see
+// shown.update; nil otherwise).
+func (h *Hub) due(s roomStatus, now time.Time, a activity) (extend, talker bool, show *shown) {
+	var expires time.Time
+	if s.Expires != 0 {
+		expires = time.Unix(s.Expires, 0)
+	}
+	extend = s.Custom && expires.Sub(now) <= h.opts.RoomTTL*3/4
+	talker = s.Custom && a.poster != "" && len(s.Talkers) < 2 && !slices.Contains(s.Talkers, a.poster)
+	if s.Public {
+		next, due := s.Shown.update(a, now)
+		if due || extend || talker {
+			show = &next
+		}
+	}
+	return extend, talker, show
+}
+
 // noteActivity keeps a room's stored meta up to date with an event, in one
 // write (and the directory entry's) that is rare by design: it extends a
 // custom room's life (see keepAlive), records the first two people who wrote in it, and refreshes
 // what the directory shows about it when that changed enough (see
-// shown.update). Failures are left to the next activity.
-func (h *Hub) noteActivity(ctx context.Context, m *roomMeta, now time.Time, a activity) {
+// shown.update). It reports whether it wrote. Failures are left to the
+// next activity.
+func (h *Hub) noteActivity(ctx context.Context, m *roomMeta, now time.Time, a activity) bool {
 	if m.version == 0 {
-		return // a default room: nothing stored
+		return false // a default room: nothing stored
 	}
-	extend := m.Custom && m.expires.Sub(now) <= h.opts.RoomTTL*3/4
-	save := extend
-	if m.Custom && a.poster != "" && len(m.Talkers) < 2 && !slices.Contains(m.Talkers, a.poster) {
+	extend, talker, show := h.due(m.status(), now, a)
+	if talker {
 		m.Talkers = append(m.Talkers, a.poster)
-		save = true
 	}
-	if m.Public {
-		next, due := m.Shown.update(a, now)
-		if due || save {
-			m.Shown = &next
-			save = true
-		}
+	if show != nil {
+		m.Shown = show
 	}
 	var err error
 	switch {
@@ -238,25 +285,28 @@ func (h *Hub) noteActivity(ctx context.Context, m *roomMeta, now time.Time, a ac
 			// epoch (RoomInfo.Epoch) stays; Add(0) bumps it, and clients
 			// then see a reset (PROTOCOL.md).
 			if t, ok := h.store.(Toucher); ok {
-				if err = t.Touch(ctx, seqKey(m.ID), h.seqExpiry(m, now), Always); errors.Is(err, ErrConflict) {
+				if err = t.Touch(ctx, seqKey(m.ID), h.seqExpiry(m.Custom, now), Always); errors.Is(err, ErrConflict) {
 					err = nil // no message yet: nothing to keep
 				}
 			} else {
-				_, err = h.store.Add(ctx, seqKey(m.ID), 0, h.seqExpiry(m, now))
+				_, err = h.store.Add(ctx, seqKey(m.ID), 0, h.seqExpiry(m.Custom, now))
 			}
 		}
-	case save:
+	case talker || show != nil:
 		err = h.storeRoom(ctx, m)
+	default:
+		return false
 	}
 	if err != nil && !errors.Is(err, ErrConflict) {
 		h.log.WarnContext(ctx, "chatfly: extending room", "room", m.ID, "err", err)
 	}
+	return err == nil
 }
 
 // seqExpiry is when a room's sequence counter may be forgotten: never for
 // default and application rooms; for custom rooms, with the room.
-func (h *Hub) seqExpiry(m *roomMeta, now time.Time) time.Time {
-	if !m.Custom {
+func (h *Hub) seqExpiry(custom bool, now time.Time) time.Time {
+	if !custom {
 		return time.Time{}
 	}
 	return now.Add(h.opts.RoomTTL)
@@ -265,9 +315,9 @@ func (h *Hub) seqExpiry(m *roomMeta, now time.Time) time.Time {
 // messageExpiry is when a message posted at t expires: after MessageTTL,
 // and in custom rooms no later than the room could expire, so that a room
 // goes with all its messages.
-func (h *Hub) messageExpiry(m *roomMeta, t time.Time) time.Time {
+func (h *Hub) messageExpiry(custom bool, t time.Time) time.Time {
 	ttl := h.opts.MessageTTL
-	if m.Custom {
+	if custom {
 		ttl = min(ttl, h.opts.RoomTTL)
 	}
 	return t.Add(ttl)

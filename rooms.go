@@ -10,47 +10,79 @@ import (
 	"unicode/utf8"
 )
 
-// members returns the unexpired member records of a room.
-func (h *Hub) members(ctx context.Context, rid string) ([]memberRec, error) {
-	q := Query{Partition: roomPart(rid), Prefix: "mem#"}
+// roomMembers reads the unexpired member records of a room and its status
+// item (nil if it has none: a default room, or one whose status was not
+// written yet) in one Query.
+func (h *Hub) roomMembers(ctx context.Context, rid string) ([]memberRec, *roomStatus, error) {
+	q := Query{Partition: roomPart(rid), Prefix: statusSort}
+	var ms []memberRec
+	var st *roomStatus
+	add := func(it *Item, left int) {
+		if it.Sort == statusSort {
+			var s roomStatus
+			if json.Unmarshal(it.Value, &s) == nil {
+				st = &s
+			}
+			return
+		}
+		if ms == nil {
+			ms = make([]memberRec, 0, left)
+		}
+		m := parseMember(it.Value)
+		m.sid, m.room, m.version = it.Sort[len("mem#"):], rid, it.Version
+		ms = append(ms, m)
+	}
 	if sc, ok := h.store.(Scanner); ok {
 		// Without copying every member item first (see Scanner).
-		var ms []memberRec
-		err := sc.Scan(ctx, q, func(it *Item, left int) bool {
-			if ms == nil {
-				ms = make([]memberRec, 0, left)
-			}
-			m := parseMember(it.Value)
-			m.sid, m.room = it.Sort[len("mem#"):], rid
-			ms = append(ms, m)
-			return true
-		})
-		return ms, err
+		err := sc.Scan(ctx, q, func(it *Item, left int) bool { add(it, left); return true })
+		return ms, st, err
 	}
 	items, err := h.store.Query(ctx, q)
-	if err != nil {
-		return nil, err
+	for i := range items {
+		add(&items[i], len(items)-i)
 	}
-	ms := make([]memberRec, len(items))
-	for i, it := range items {
-		ms[i] = parseMember(it.Value)
-		ms[i].sid, ms[i].room = it.Sort[len("mem#"):], rid
+	return ms, st, err
+}
+
+// members returns the unexpired member records of a room.
+func (h *Hub) members(ctx context.Context, rid string) ([]memberRec, error) {
+	ms, _, err := h.roomMembers(ctx, rid)
+	return ms, err
+}
+
+// memberOf returns sid's record in ms, or nil.
+func memberOf(ms []memberRec, sid string) *memberRec {
+	for i := range ms {
+		if ms[i].sid == sid {
+			return &ms[i]
+		}
 	}
-	return ms, nil
+	return nil
+}
+
+// seqState is a room's seq counter: the seq of its latest message (0 if
+// none) and its stream epoch (Version-N of the counter, constant while it
+// lives: Add writes it alone, see storage.go; 0 if none).
+type seqState struct{ seq, epoch int64 }
+
+// seqOf reads a room's seq counter.
+func (h *Hub) seqOf(ctx context.Context, rid string) (seqState, error) {
+	it, err := h.store.Get(ctx, seqKey(rid))
+	if errors.Is(err, ErrNotFound) {
+		return seqState{}, nil
+	}
+	return seqState{it.N, it.Version - it.N}, err
 }
 
 // roomInfo describes a room with its occupancy.
 func (h *Hub) roomInfo(ctx context.Context, m *roomMeta, members int) (RoomInfo, error) {
-	info := RoomInfo{ID: m.ID, Name: m.Name, Topic: m.Topic, Public: m.Public, Members: members, Custom: m.Custom}
-	it, err := h.store.Get(ctx, seqKey(m.ID))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return info, err
-	}
-	info.Seq = it.N
-	if err == nil {
-		info.Epoch = it.Version - it.N // constant while the counter lives: Add writes it alone (storage.go)
-	}
-	return info, nil
+	sq, err := h.seqOf(ctx, m.ID)
+	return infoOf(m, members, sq), err
+}
+
+// infoOf describes a room with its occupancy and its seq counter.
+func infoOf(m *roomMeta, members int, sq seqState) RoomInfo {
+	return RoomInfo{ID: m.ID, Name: m.Name, Topic: m.Topic, Public: m.Public, Members: members, Custom: m.Custom, Seq: sq.seq, Epoch: sq.epoch}
 }
 
 // fanout sends one frame to every member except the session skip and
@@ -124,24 +156,15 @@ func (h *Hub) handleJoin(c *call) error {
 	if rid == "" {
 		return Errorf(ErrBadRequest, `missing "room"`)
 	}
-	m, err := h.loadRoom(c.ctx, rid)
-	if err != nil {
-		return err
-	}
-	if !m.admits(c.conn.Session) {
+	if _, ok := h.rooms[rid]; !ok && !ValidRoomID(rid) {
 		return Errorf(ErrNotFound, "no such room")
 	}
-	if m.banned(c.conn.Session, c.conn.Addr) {
-		return ErrBanned
-	}
-	role, err := h.checkJoin(c, m)
+	release, err := h.holdRoom(c.ctx, rid)
 	if err != nil {
 		return err
 	}
-	mu := h.roomLock(rid)
-	mu.Lock()
-	gone, n, err := h.join(c, m, role)
-	mu.Unlock()
+	m, gone, n, err := h.join(c, rid)
+	release()
 	h.dropGone(c.ctx, gone)
 	if err == nil {
 		h.noteActivity(c.ctx, m, c.now, activity{members: n})
@@ -149,115 +172,210 @@ func (h *Hub) handleJoin(c *call) error {
 	return err
 }
 
-// join does the work of handleJoin under the room's lock: the membership,
-// the presence event to the others, and the reply with the history, so that
-// no message falls between the history and the live events. role is the
-// role OnJoin gave. It returns the number of members after the join.
-func (h *Hub) join(c *call, m *roomMeta, role string) (gone []memberRec, members int, err error) {
-	rid, sid := m.ID, c.conn.Session
+// join does the work of handleJoin while it holds the room (see holdRoom):
+// the membership, the presence event to the others, and the reply with the
+// history, so that no message of this Hub falls between the history and the
+// live events. It returns the room and its number of members after the join.
+//
+// Its storage calls take three rounds: the room's meta, members, history
+// and seq are read while the session's index entry is written; then the
+// session's rooms are counted while the name is claimed; then the
+// membership is written. A join that is refused takes back what it wrote.
+func (h *Hub) join(c *call, rid string) (m *roomMeta, gone []memberRec, members int, err error) {
+	sid := c.conn.Session
 	exp := c.now.Add(h.opts.PresenceTTL)
-	ms, err := h.members(c.ctx, rid)
-	if err != nil {
-		return gone, 0, err
-	}
-	if i := slices.IndexFunc(ms, func(m memberRec) bool { return m.sid == sid }); i >= 0 {
-		// Already a member (a reconnect): move the membership to this
-		// connection; nobody sees a second join.
-		if ms[i].conn != c.connID || ms[i].role != role {
-			if _, err := h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name, c.addrKey(), role), Expires: exp}, Always); err != nil {
-				return gone, 0, err
-			}
-			ms[i].conn, ms[i].role = c.connID, role
-		}
-	} else {
-		if len(ms) >= h.opts.MaxMembersPerRoom || (m.MaxMembers > 0 && len(ms) >= m.MaxMembers) {
-			return gone, 0, Errorf(ErrTooMany, "the room is full")
-		}
-		if h.shareFull(ms, c.addrKey()) {
-			return gone, 0, Errorf(ErrTooMany, "too many people from your network are in this room (at most "+itoa(int64(h.opts.AddressLimits.RoomShare))+")")
-		}
-		if err := h.addMember(c, rid, role, exp); err != nil {
-			return gone, 0, err
-		}
-		me := memberRec{sid: sid, conn: c.connID, name: c.conn.Name, addr: c.addrKey(), role: role, room: rid}
-		ms = append(ms, me)
-		who := c.member()
-		who.Role = m.memberRole(me)
-		frame := mustJSON(presenceEvent{Type: "presence", Room: rid, Event: "join", Member: who, Members: len(ms)})
-		gone = h.fanout(c.ctx, ms, sid, frame)
-	}
-
-	var q Query
+	idx := Key{Partition: sessPart(sid), Sort: roomSort(rid)}
+	q := Query{Partition: roomPart(rid), Prefix: "msg#", Reverse: true, Limit: h.opts.HistoryLength}
 	if c.f.After > 0 {
 		q = Query{Partition: roomPart(rid), Prefix: "msg#", StartAfter: msgSort(c.f.After), Limit: h.opts.MaxHistoryPage}
-	} else {
-		q = Query{Partition: roomPart(rid), Prefix: "msg#", Reverse: true, Limit: h.opts.HistoryLength}
 	}
-	hist, err := h.store.Query(c.ctx, q)
+	var (
+		ms   []memberRec
+		st   *roomStatus
+		hist []Item
+		sq   seqState
+	)
+	err = atOnce(
+		func() (err error) { m, err = h.loadRoom(c.ctx, rid); return err },
+		func() (err error) { ms, st, err = h.roomMembers(c.ctx, rid); return err },
+		func() (err error) { hist, err = h.store.Query(c.ctx, q); return err },
+		func() (err error) { sq, err = h.seqOf(c.ctx, rid); return err },
+		// Add-then-check (see addMember): the entry is written first.
+		func() error { _, err := h.store.Put(c.ctx, Item{Key: idx, Expires: exp}, Always); return err },
+	)
+	old := memberOf(ms, sid)
+	if err == nil {
+		if old != nil {
+			err = h.rejoin(c, m, old, exp)
+		} else {
+			gone, err = h.addMember(c, m, &ms, exp)
+		}
+	}
 	if err != nil {
-		return gone, 0, err
+		if old == nil {
+			if derr := h.store.Delete(c.ctx, idx, Always); derr != nil {
+				h.log.WarnContext(c.ctx, "chatfly: undoing a refused join", "session", sid, "room", rid, "err", derr)
+			}
+		}
+		return nil, gone, 0, err
+	}
+	if st == nil && m.version != 0 {
+		if err := h.putStatus(c.ctx, m); err != nil { // a room of an older version
+			h.log.WarnContext(c.ctx, "chatfly: writing a room's status", "room", rid, "err", err)
+		}
 	}
 	if q.Reverse {
 		slices.Reverse(hist)
 	}
-	info, err := h.roomInfo(c.ctx, m, len(ms))
-	if err != nil {
-		return gone, 0, err
-	}
-	reply := joinedFrame{Type: "joined", ID: c.f.ID, Room: info, Members: withRoles(ms, m), History: rawValues(hist)}
+	hist = h.capped(hist, sq.seq)
+	reply := joinedFrame{Type: "joined", ID: c.f.ID, Room: infoOf(m, len(ms), sq), Members: withRoles(ms, m), History: rawValues(hist)}
 	// Over a size limit, a catch-up keeps its oldest messages (the client
 	// joins again from where it got to), a plain join its newest.
 	h.reply(c, h.fit(&reply.History, !q.Reverse, func() []byte { return mustJSON(reply) }))
-	return gone, len(ms), nil
+	return m, gone, len(ms), nil
 }
 
-// addMember makes the calling session a member of rid: it enters the room in
-// the session's index of rooms, claims the name in the room, then writes
-// the membership. The index entry comes first and is counted after it is
-// written (add-then-check), so concurrent joins of one session, on any
-// number of Hubs, never leave it in more than MaxRoomsPerSession rooms; a
-// refused or failed join takes its entry back.
-func (h *Hub) addMember(c *call, rid, role string, exp time.Time) error {
+// admitted runs the checks of a join of room m that do not depend on its
+// members (visibility, bans, the OnJoin hook) and returns the membership
+// it would write.
+func (h *Hub) admitted(c *call, m *roomMeta) (memberRec, error) {
 	sid := c.conn.Session
-	idx := Key{Partition: sessPart(sid), Sort: roomSort(rid)}
-	if _, err := h.store.Put(c.ctx, Item{Key: idx, Expires: exp}, Always); err != nil {
+	me := memberRec{sid: sid, conn: c.connID, name: c.conn.Name, addr: c.addrKey(), room: m.ID}
+	if !m.admits(sid) {
+		return me, Errorf(ErrNotFound, "no such room")
+	}
+	if m.banned(sid, c.conn.Addr) {
+		return me, ErrBanned
+	}
+	role, err := h.checkJoin(c, m)
+	if m.muted(sid, c.now) {
+		me.mute = muteField(m.Mutes[sid], true) // a mute holds across a rejoin
+	}
+	me.role = role
+	return me, err
+}
+
+// rejoin moves the membership old of the calling session (a reconnect) to
+// this connection; nobody sees a second join.
+func (h *Hub) rejoin(c *call, m *roomMeta, old *memberRec, exp time.Time) error {
+	me, err := h.admitted(c, m)
+	if err != nil {
 		return err
 	}
-	err := h.claimMember(c, rid, role, exp)
-	if err != nil {
-		if derr := h.store.Delete(c.ctx, idx, Always); derr != nil {
-			h.log.WarnContext(c.ctx, "chatfly: undoing a refused join", "session", sid, "room", rid, "err", derr)
-		}
+	if old.conn == me.conn && old.role == me.role && old.mute == me.mute {
+		return nil
 	}
+	me.version, err = h.putMember(c.ctx, me, exp, old.version)
+	*old = me
 	return err
 }
 
-// claimMember does the checks and writes of addMember after the index
-// entry: the count of the session's rooms, the name, the membership.
-func (h *Hub) claimMember(c *call, rid, role string, exp time.Time) error {
-	sid, limit := c.conn.Session, h.opts.MaxRoomsPerSession
-	rooms, err := h.store.Query(c.ctx, Query{Partition: sessPart(sid), Prefix: "room#", Limit: limit + 1})
+// addMember makes the calling session a member of room m, whose members
+// *ms were read with the session's index entry written (add-then-check):
+// the room's limits, then the count of the session's rooms and the claim
+// of the name, then the membership, and the presence event to the others.
+// Concurrent joins of one session, on any number of Hubs, thus never leave
+// it in more than MaxRoomsPerSession rooms. A refused or failed join takes
+// back the name it claimed (the caller, the index entry).
+func (h *Hub) addMember(c *call, m *roomMeta, ms *[]memberRec, exp time.Time) ([]memberRec, error) {
+	me, err := h.admitted(c, m)
 	if err != nil {
+		return nil, err
+	}
+	if n := len(*ms); n >= h.opts.MaxMembersPerRoom || (m.MaxMembers > 0 && n >= m.MaxMembers) {
+		return nil, Errorf(ErrTooMany, "the room is full")
+	}
+	if h.shareFull(*ms, me.addr) {
+		return nil, Errorf(ErrTooMany, "too many people from your network are in this room (at most "+itoa(int64(h.opts.AddressLimits.RoomShare))+")")
+	}
+	sid, limit := me.sid, h.opts.MaxRoomsPerSession
+	nk := nameKeyOf(m.ID, me.name)
+	var rooms []Item
+	var nameV int64
+	var nameErr error
+	err = atOnce(
+		func() (err error) {
+			rooms, err = h.store.Query(c.ctx, Query{Partition: sessPart(sid), Prefix: "room#", Limit: limit + 1})
+			return err
+		},
+		func() error {
+			nameV, nameErr = h.store.Put(c.ctx, Item{Key: nk, Value: []byte(sid), Expires: exp}, IfAbsent)
+			return nil
+		},
+	)
+	if err == nil && len(rooms) > limit {
+		err = Errorf(ErrTooMany, "in too many rooms at once (at most "+itoa(int64(limit))+")")
+	}
+	if err == nil {
+		err = h.nameFree(c, nk, nameErr)
+	}
+	if err == nil {
+		me.version, err = h.putMember(c.ctx, me, exp, 0)
+	}
+	if err != nil {
+		if nameErr == nil {
+			_ = h.store.Delete(c.ctx, nk, IfVersion(nameV))
+		}
+		return nil, err
+	}
+	*ms = append(*ms, me)
+	who := c.member()
+	who.Role = m.memberRole(me)
+	frame := mustJSON(presenceEvent{Type: "presence", Room: m.ID, Event: "join", Member: who, Members: len(*ms)})
+	return h.fanout(c.ctx, *ms, sid, frame), nil
+}
+
+// nameFree checks the outcome claimErr of claiming the name item nk for
+// the calling session: a name taken by another session is name_taken, one
+// left over from this session's lost leave is fine.
+func (h *Hub) nameFree(c *call, nk Key, claimErr error) error {
+	if !errors.Is(claimErr, ErrConflict) {
+		return claimErr
+	}
+	it, err := h.store.Get(c.ctx, nk)
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if len(rooms) > limit {
-		return Errorf(ErrTooMany, "in too many rooms at once (at most "+itoa(int64(limit))+")")
+	if err != nil || string(it.Value) != c.conn.Session {
+		return Errorf(ErrNameTaken, "the name "+quote(c.conn.Name)+" is already taken in this room")
 	}
-	nk := nameKeyOf(rid, c.conn.Name)
-	if _, err := h.store.Put(c.ctx, Item{Key: nk, Value: []byte(sid), Expires: exp}, IfAbsent); errors.Is(err, ErrConflict) {
-		// Taken, unless by this same session (left over from a lost leave).
-		it, gerr := h.store.Get(c.ctx, nk)
-		if gerr != nil && !errors.Is(gerr, ErrNotFound) {
-			return gerr
+	return nil
+}
+
+// putMember writes the membership me, guarded by the version of the item
+// its writer read (0: absent), and returns the new version. When the item
+// changed meanwhile (a mute, or a join of the same session on another Hub)
+// it reads it again, keeps its mute (room.mute writes it after the meta,
+// so the member item has the latest) and tries again.
+func (h *Hub) putMember(ctx context.Context, me memberRec, exp time.Time, version int64) (int64, error) {
+	key := memKey(me.room, me.sid)
+	for range 5 {
+		v, err := h.store.Put(ctx, Item{Key: key, Value: me.value(), Expires: exp}, IfVersion(version))
+		if !errors.Is(err, ErrConflict) {
+			return v, err
 		}
-		if gerr != nil || string(it.Value) != sid {
-			return Errorf(ErrNameTaken, "the name "+quote(c.conn.Name)+" is already taken in this room")
+		it, err := h.store.Get(ctx, key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			version = 0
+		case err != nil:
+			return 0, err
+		default:
+			version, me.mute = it.Version, strings.Clone(parseMember(it.Value).mute)
 		}
-	} else if err != nil {
-		return err
 	}
-	_, err = h.store.Put(c.ctx, Item{Key: memKey(rid, sid), Value: memberValue(c.connID, c.conn.Name, c.addrKey(), role), Expires: exp}, Always)
-	return err
+	return 0, Errorf(ErrUnavailable, "the membership is changing too fast, try again")
+}
+
+// capped drops from items (message items) those a room of latest seq no
+// longer keeps under RoomMessageCap: pruning deletes them in batches (see
+// prune), and until it has they are hidden.
+func (h *Hub) capped(items []Item, latest int64) []Item {
+	limit := int64(h.opts.RoomMessageCap)
+	if limit <= 0 {
+		return items
+	}
+	return slices.DeleteFunc(items, func(it Item) bool { return msgSeq(it.Sort) <= latest-limit })
 }
 
 func rawValues(items []Item) []json.RawMessage {
@@ -281,56 +399,66 @@ func (h *Hub) handleLeave(c *call) error {
 
 // leaveRoom removes session sid from room rid if its membership belongs to
 // connection conn, and tells the others. A membership that has already moved
-// to another connection of the session is left alone.
+// to another connection of the session is left alone. It takes three
+// rounds of storage calls: the members and the meta are read; the
+// membership is deleted while the name item is read; the name and the
+// session's index entry are deleted while the session's games are
+// forfeited.
 func (h *Hub) leaveRoom(ctx context.Context, rid, sid, conn string) error {
-	mu := h.roomLock(rid)
-	mu.Lock()
-	gone, n, err := h.leave(ctx, rid, sid, conn)
-	mu.Unlock()
-	h.dropGone(ctx, gone)
-	if n >= 0 {
-		now := h.opts.Now()
-		h.forfeitOnLeave(ctx, rid, sid, now)
-		if m, err := h.loadRoom(ctx, rid); err == nil {
-			h.noteActivity(ctx, m, now, activity{members: n})
-		}
+	var m *roomMeta
+	var ms []memberRec
+	err := atOnce(
+		func() (err error) { ms, _, err = h.roomMembers(ctx, rid); return err },
+		func() error {
+			var err error
+			if m, err = h.loadRoom(ctx, rid); errors.Is(err, ErrNotFound) {
+				m, err = nil, nil // a deleted room: its members are still cleaned up
+			}
+			return err
+		},
+	)
+	if err != nil {
+		return err
+	}
+	idx := Key{Partition: sessPart(sid), Sort: roomSort(rid)}
+	found := memberOf(ms, sid)
+	if found == nil {
+		_ = h.store.Delete(ctx, idx, Always)
+		return ErrNotMember
+	}
+	me := *found
+	if me.conn != conn {
+		return nil
+	}
+	nk := nameKeyOf(rid, me.name)
+	var name Item
+	err = atOnce(
+		func() error { return h.store.Delete(ctx, memKey(rid, sid), IfVersion(me.version)) },
+		func() error { name, _ = h.store.Get(ctx, nk); return nil },
+	)
+	if errors.Is(err, ErrConflict) {
+		return nil // it moved to another connection meanwhile
+	} else if err != nil {
+		return err
+	}
+	now := h.opts.Now()
+	err = atOnce(
+		func() error { return h.store.Delete(ctx, idx, Always) },
+		func() error {
+			if string(name.Value) == sid {
+				_ = h.store.Delete(ctx, nk, IfVersion(name.Version))
+			}
+			return nil
+		},
+		func() error { h.forfeitOnLeave(ctx, rid, sid, now); return nil },
+	)
+	left := slices.DeleteFunc(ms, func(r memberRec) bool { return r.sid == sid })
+	frame := mustJSON(presenceEvent{Type: "presence", Room: rid, Event: "leave", Member: Member{ID: sid, Name: me.name}, Members: len(left)})
+	h.dropGone(ctx, h.fanout(ctx, left, sid, frame))
+	if m != nil {
+		h.noteActivity(ctx, m, now, activity{members: len(left)})
 	}
 	return err
-}
-
-// leave does the work of leaveRoom under the room's lock. It returns the
-// number of members left, or -1 if the session did not leave.
-func (h *Hub) leave(ctx context.Context, rid, sid, conn string) (gone []memberRec, members int, err error) {
-	idx := Key{Partition: sessPart(sid), Sort: roomSort(rid)}
-	it, err := h.store.Get(ctx, memKey(rid, sid))
-	if errors.Is(err, ErrNotFound) {
-		_ = h.store.Delete(ctx, idx, Always)
-		return nil, -1, ErrNotMember
-	}
-	if err != nil {
-		return nil, -1, err
-	}
-	m := parseMember(it.Value)
-	if m.conn != conn {
-		return nil, -1, nil
-	}
-	if err := h.store.Delete(ctx, memKey(rid, sid), IfVersion(it.Version)); errors.Is(err, ErrConflict) {
-		return nil, -1, nil // it moved to another connection meanwhile
-	} else if err != nil {
-		return nil, -1, err
-	}
-	if nit, err := h.store.Get(ctx, nameKeyOf(rid, m.name)); err == nil && string(nit.Value) == sid {
-		_ = h.store.Delete(ctx, nit.Key, IfVersion(nit.Version))
-	}
-	if err := h.store.Delete(ctx, idx, Always); err != nil {
-		return nil, -1, err
-	}
-	ms, err := h.members(ctx, rid)
-	if err != nil {
-		return nil, -1, err
-	}
-	frame := mustJSON(presenceEvent{Type: "presence", Room: rid, Event: "leave", Member: Member{ID: sid, Name: m.name}, Members: len(ms)})
-	return h.fanout(ctx, ms, sid, frame), len(ms), nil
 }
 
 // membership returns the calling connection's membership of the frame's
@@ -344,6 +472,16 @@ func (h *Hub) membership(c *call) error {
 		return ErrNotMember
 	}
 	return err
+}
+
+// memberCheck checks the calling connection's membership of the frame's
+// room in ms, the room's members, and returns it (ErrNotMember if none).
+func (c *call) memberCheck(ms []memberRec) (*memberRec, error) {
+	me := memberOf(ms, c.conn.Session)
+	if me == nil || me.conn != c.connID {
+		return nil, ErrNotMember
+	}
+	return me, nil
 }
 
 // checkText validates message text against the limits.
@@ -360,21 +498,37 @@ func (h *Hub) checkText(text string) error {
 	return nil
 }
 
+// handleSend posts a message: three rounds of storage calls. The members
+// Query (which the fan-out needs) also tells the sender's membership and
+// mute and, from the room's status item, what the meta would; then the
+// seq is taken; then the message is stored. Noting the message in the
+// room's meta is rare (see roomStatus); pruning (every pruneEvery
+// messages) comes after the reply.
 func (h *Hub) handleSend(c *call) error {
-	if err := h.membership(c); err != nil {
-		return err
+	rid := c.f.Room
+	if rid == "" {
+		return Errorf(ErrBadRequest, `missing "room"`)
 	}
-	room, err := h.loadRoom(c.ctx, c.f.Room)
+	turn, err := h.beginPost(c.ctx, rid)
 	if err != nil {
 		return err
 	}
-	if room.muted(c.conn.Session, c.now) {
+	defer turn.end()
+	ms, st, err := h.roomMembers(c.ctx, rid)
+	if err != nil {
+		return err
+	}
+	me, err := c.memberCheck(ms)
+	if err != nil {
+		return err
+	}
+	if me.muted(c.now) {
 		return ErrMuted
 	}
 	if c.f.Text == nil {
 		return Errorf(ErrBadRequest, `missing "text"`)
 	}
-	m := Message{Room: c.f.Room, From: c.member(), Text: *c.f.Text, Time: c.now}
+	m := Message{Room: rid, From: c.member(), Text: *c.f.Text, Time: c.now}
 	if err := h.checkText(m.Text); err != nil {
 		return err
 	}
@@ -382,62 +536,115 @@ func (h *Hub) handleSend(c *call) error {
 		if err := h.opts.OnMessage(c.ctx, c.session(), &m); err != nil {
 			return h.publicError(c.ctx, "OnMessage", err, ErrRejected, c.attrs()...)
 		}
-		m.Room, m.From, m.System = c.f.Room, c.member(), false // the hook may only rewrite the text
+		m.Room, m.From, m.System = rid, c.member(), false // the hook may only rewrite the text
 		if err := h.checkText(m.Text); err != nil {
 			return err
 		}
 	}
-	if err := h.post(c.ctx, &m, room); err != nil {
+	var room *roomMeta // read only for a room without a status item
+	_, isDefault := h.rooms[rid]
+	custom := st != nil && st.Custom
+	if !isDefault && st == nil {
+		if room, err = h.loadRoom(c.ctx, rid); err != nil {
+			return err
+		}
+		custom = room.Custom
+	}
+	gone, err := h.deliver(c.ctx, turn, &m, custom, ms)
+	turn.end()
+	if err != nil {
 		return err
 	}
+	// Noted before the reply, so that a client that saw "sent" sees the
+	// room as the message left it (in the directory, say).
+	a := activity{members: len(ms), seq: m.Seq, active: m.Time.UnixMilli(), poster: m.From.ID}
+	if st != nil {
+		if extend, talker, show := h.due(*st, c.now, a); extend || talker || show != nil {
+			room, _ = h.loadRoom(c.ctx, rid)
+		}
+	}
+	if room != nil && !h.noteActivity(c.ctx, room, c.now, a) && (st == nil || st.Version != room.version) {
+		_ = h.putStatus(c.ctx, room) // the status was behind the meta: mend it
+	}
 	h.reply(c, mustJSON(roomReplyFrame{Type: "sent", ID: c.f.ID, Room: m.Room, Seq: m.Seq}))
+	h.afterPost(c.ctx, &m, gone)
 	return nil
 }
 
 // post assigns m its sequence number, stores it and delivers it to the
-// members of room, in seq order within this Hub.
+// members of room, in seq order within this Hub (for the application's
+// and the moderators' messages, who need not be members).
 func (h *Hub) post(ctx context.Context, m *Message, room *roomMeta) error {
-	rid := m.Room
-	mu := h.roomLock(rid)
-	mu.Lock()
-	seq, err := h.store.Add(ctx, seqKey(rid), 1, h.seqExpiry(room, m.Time))
+	turn, err := h.beginPost(ctx, m.Room)
 	if err != nil {
-		mu.Unlock()
 		return err
 	}
-	m.Seq = seq
-	frame := encodeMessage(m)
-	if _, err := h.store.Put(ctx, Item{Key: msgKey(rid, seq), Value: frame, Expires: h.messageExpiry(room, m.Time)}, IfAbsent); err != nil {
-		mu.Unlock()
-		return err
-	}
-	ms, err := h.members(ctx, rid)
+	defer turn.end()
+	ms, err := h.members(ctx, m.Room)
 	if err != nil {
-		mu.Unlock()
 		return err
 	}
-	gone := h.fanout(ctx, ms, "", frame)
-	mu.Unlock()
-
-	if limit := int64(h.opts.RoomMessageCap); limit > 0 && seq > limit {
-		if err := h.store.Delete(ctx, msgKey(rid, seq-limit), Always); err != nil {
-			h.log.WarnContext(ctx, "chatfly: pruning old message", "room", rid, "err", err)
-		}
+	gone, err := h.deliver(ctx, turn, m, room.Custom, ms)
+	turn.end()
+	if err != nil {
+		return err
 	}
-	h.dropGone(ctx, gone)
-	h.noteActivity(ctx, room, m.Time, activity{members: len(ms), seq: seq, active: m.Time.UnixMilli(), poster: m.From.ID})
+	h.afterPost(ctx, m, gone)
+	h.noteActivity(ctx, room, m.Time, activity{members: len(ms), seq: m.Seq, active: m.Time.UnixMilli(), poster: m.From.ID})
 	return nil
 }
 
-func (h *Hub) handleHistory(c *call) error {
-	if err := h.membership(c); err != nil {
-		return err
+// deliver takes m's seq, stores m and, once every post of this Hub that may
+// hold a lower seq is delivered, fans it out to ms (see roomgate.go). It
+// returns the members whose connections are gone.
+func (h *Hub) deliver(ctx context.Context, turn *postTurn, m *Message, custom bool, ms []memberRec) ([]memberRec, error) {
+	seq, err := h.store.Add(ctx, seqKey(m.Room), 1, h.seqExpiry(custom, m.Time))
+	if err != nil {
+		return nil, err
 	}
+	turn.assigned(seq)
+	m.Seq = seq
+	frame := encodeMessage(m)
+	if _, err := h.store.Put(ctx, Item{Key: msgKey(m.Room, seq), Value: frame, Expires: h.messageExpiry(custom, m.Time)}, IfAbsent); err != nil {
+		return nil, err
+	}
+	if err := turn.turn(ctx); err != nil {
+		return nil, err
+	}
+	return h.fanout(ctx, ms, "", frame), nil
+}
+
+// pruneEvery is how many messages pass between two prunings of a room.
+const pruneEvery = 16
+
+// afterPost does what follows a delivered message: every pruneEvery
+// messages the ones beyond RoomMessageCap are deleted in one batch
+// (readers hide them meanwhile: see capped), and gone connections are
+// dropped.
+func (h *Hub) afterPost(ctx context.Context, m *Message, gone []memberRec) {
+	if limit := int64(h.opts.RoomMessageCap); limit > 0 && m.Seq > limit && m.Seq%pruneEvery == 0 {
+		var keys []Key
+		for s := max(1, m.Seq-limit-pruneEvery+1); s <= m.Seq-limit; s++ {
+			keys = append(keys, msgKey(m.Room, s))
+		}
+		if err := h.deleteAll(ctx, keys); err != nil {
+			h.log.WarnContext(ctx, "chatfly: pruning old messages", "room", m.Room, "err", err)
+		}
+	}
+	h.dropGone(ctx, gone)
+}
+
+func (h *Hub) handleHistory(c *call) error {
 	limit := c.f.Limit
 	if limit <= 0 || limit > h.opts.MaxHistoryPage {
 		limit = h.opts.MaxHistoryPage
 	}
-	msgs, more, err := h.history(c.ctx, c.f.Room, c.f.Before, limit)
+	var msgs []Item
+	var more bool
+	err := atOnce(
+		func() error { return h.membership(c) },
+		func() (err error) { msgs, more, err = h.history(c.ctx, c.f.Room, c.f.Before, limit); return err },
+	)
 	if err != nil {
 		return err
 	}
@@ -450,48 +657,79 @@ func (h *Hub) handleHistory(c *call) error {
 }
 
 // history returns up to limit stored message items with seq < before
-// (before <= 0: the latest), oldest first, and whether older ones may exist.
+// (before <= 0: the latest), oldest first, and whether older ones may
+// exist: one round of storage calls, the messages and the latest seq (for
+// RoomMessageCap).
 func (h *Hub) history(ctx context.Context, rid string, before int64, limit int) ([]Item, bool, error) {
 	q := Query{Partition: roomPart(rid), Prefix: "msg#", Reverse: true, Limit: limit}
 	if before > 0 {
 		q.StartAfter = msgSort(before)
 	}
-	items, err := h.store.Query(ctx, q)
+	var items []Item
+	latest := int64(-1) // unknown: no cap
+	err := atOnce(
+		func() (err error) { items, err = h.store.Query(ctx, q); return err },
+		func() (err error) {
+			if h.opts.RoomMessageCap > 0 {
+				var sq seqState
+				sq, err = h.seqOf(ctx, rid)
+				latest = sq.seq
+			}
+			return err
+		},
+	)
 	if err != nil {
 		return nil, false, err
 	}
 	slices.Reverse(items)
-	more := len(items) == limit
-	if more {
-		var first Message
-		if first, err = decodeMessage(items[0].Value); err == nil && first.Seq <= 1 {
-			more = false
-		}
+	more := len(items) == limit && msgSeq(items[0].Sort) > 1
+	if latest >= 0 {
+		kept := h.capped(items, latest)
+		more = more && len(kept) == len(items)
+		items = kept
 	}
 	return items, more, nil
 }
 
-func (h *Hub) handleTyping(c *call) error {
-	if err := h.membership(c); err != nil {
-		return err
+// mayType checks that the caller is a member of the frame's room, whose
+// members are ms, and is not muted.
+func (c *call) mayType(ms []memberRec) error {
+	me, err := c.memberCheck(ms)
+	if err == nil && me.muted(c.now) {
+		err = ErrMuted
 	}
-	if err := h.checkMuted(c); err != nil {
-		return err
+	return err
+}
+
+// handleTyping tells the room that the caller is typing, at most once per
+// TypingInterval: one round of storage calls, the members (membership and
+// mute) and the window's counter.
+func (h *Hub) handleTyping(c *call) error {
+	if c.f.Room == "" {
+		return Errorf(ErrBadRequest, `missing "room"`)
 	}
 	w := c.now.UnixNano() / int64(h.opts.TypingInterval)
-	n, err := h.store.Add(c.ctx, Key{Partition: "typing#" + c.conn.Session, Sort: c.f.Room + "#" + itoa(w)}, 1, time.Unix(0, (w+2)*int64(h.opts.TypingInterval)))
+	key := Key{Partition: "typing#" + c.conn.Session, Sort: c.f.Room + "#" + itoa(w)}
+	exp := time.Unix(0, (w+2)*int64(h.opts.TypingInterval))
+	var ms []memberRec
+	var n int64
+	err := atOnce(
+		func() (err error) { ms, _, err = h.roomMembers(c.ctx, c.f.Room); return err },
+		func() (err error) { n, err = h.store.Add(c.ctx, key, 1, exp); return err },
+	)
 	if err != nil {
 		return err
 	}
-	if n == 1 { // the first of its window
-		ms, err := h.members(c.ctx, c.f.Room)
-		if err != nil {
-			return err
+	if err := c.mayType(ms); err != nil {
+		// Not counted: a refused notice does not take its window's turn.
+		if _, aerr := h.store.Add(c.ctx, key, -1, exp); aerr != nil {
+			h.log.WarnContext(c.ctx, "chatfly: uncounting a refused typing notice", "err", aerr)
 		}
-		if limit := h.opts.TypingMaxMembers; limit < 0 || len(ms) <= limit {
-			frame := mustJSON(typingEvent{Type: "typing", Room: c.f.Room, Member: c.member()})
-			h.dropGone(c.ctx, h.fanout(c.ctx, ms, c.conn.Session, frame))
-		}
+		return err
+	}
+	if limit := h.opts.TypingMaxMembers; n == 1 && (limit < 0 || len(ms) <= limit) { // the first of its window
+		frame := mustJSON(typingEvent{Type: "typing", Room: c.f.Room, Member: c.member()})
+		h.dropGone(c.ctx, h.fanout(c.ctx, ms, c.conn.Session, frame))
 	}
 	if c.f.ID != nil {
 		h.reply(c, mustJSON(roomReplyFrame{Type: "ok", ID: c.f.ID}))
