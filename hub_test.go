@@ -417,12 +417,18 @@ func TestRoomMessageCap(t *testing.T) {
 	th := newTestHub(t, &chatfly.Options{RoomMessageCap: 10, RateLimit: chatfly.RateLimit{Count: -1}})
 	a, _ := th.hello("Ada")
 	th.join(a, "lobby")
-	for range 25 {
+	for range 40 {
 		th.do(a, `{"action":"send","room":"lobby","text":"x"}`)
 	}
 	msgs, err := roomHistory(th, "lobby")
-	if err != nil || len(msgs) != 10 || msgs[0].Seq != 16 {
+	if err != nil || len(msgs) != 10 || msgs[0].Seq != 31 {
 		t.Fatalf("kept %d messages from %v (%v), want the 10 latest", len(msgs), msgs[0].Seq, err)
+	}
+	// Older ones are deleted in batches, every 16 messages: the room
+	// stores fewer than 10+16.
+	stored, err := th.store.Query(context.Background(), chatfly.Query{Partition: "room#lobby", Prefix: "msg#"})
+	if err != nil || len(stored) >= 10+16 {
+		t.Fatalf("%d messages stored (%v), want fewer than 26", len(stored), err)
 	}
 }
 

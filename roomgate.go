@@ -209,16 +209,3 @@ func atOnce(fs ...func() error) error {
 	}
 	return nil
 }
-
-// deleteAll deletes keys unconditionally: in one WriteMany if the Storage
-// is a Batcher, else with parallel Deletes.
-func (h *Hub) deleteAll(ctx context.Context, keys []Key) error {
-	if b, ok := h.store.(Batcher); ok {
-		ws := make([]Write, len(keys))
-		for i, k := range keys {
-			ws[i] = Write{Item: Item{Key: k}, Delete: true}
-		}
-		return b.WriteMany(ctx, ws)
-	}
-	return parallel(len(keys), func(i int) error { return h.store.Delete(ctx, keys[i], Always) })
-}

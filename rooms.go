@@ -623,11 +623,11 @@ const pruneEvery = 16
 // dropped.
 func (h *Hub) afterPost(ctx context.Context, m *Message, gone []memberRec) {
 	if limit := int64(h.opts.RoomMessageCap); limit > 0 && m.Seq > limit && m.Seq%pruneEvery == 0 {
-		var keys []Key
+		var dels []Write
 		for s := max(1, m.Seq-limit-pruneEvery+1); s <= m.Seq-limit; s++ {
-			keys = append(keys, msgKey(m.Room, s))
+			dels = append(dels, Write{Item: Item{Key: msgKey(m.Room, s)}, Delete: true})
 		}
-		if err := h.deleteAll(ctx, keys); err != nil {
+		if err := h.writeMany(ctx, dels); err != nil {
 			h.log.WarnContext(ctx, "chatfly: pruning old messages", "room", m.Room, "err", err)
 		}
 	}
