@@ -9,6 +9,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/internal/wsframe"
 )
 
 // conn is one accepted WebSocket connection: its send queue, the state of
@@ -260,7 +261,7 @@ func (c *conn) flush(batch [][]byte, ping bool) error {
 	bp := c.t.getBuf()
 	b := (*bp)[:0]
 	if ping {
-		b = append(b, 0x80|opPing, 0) // final, no payload
+		b = wsframe.AppendHeader(b, wsframe.OpPing, 0)
 	}
 	maxFrames, maxBytes := c.t.opts.MaxFramesPerWrite, c.t.opts.MaxWriteBytes
 	for len(batch) > 0 {
@@ -269,7 +270,7 @@ func (c *conn) flush(batch [][]byte, ping bool) error {
 			size += 1 + len(batch[n])
 			n++
 		}
-		b = appendFrameHeader(b, size)
+		b = wsframe.AppendHeader(b, wsframe.OpText, size)
 		for i, f := range batch[:n] {
 			if i > 0 {
 				b = append(b, '\n')

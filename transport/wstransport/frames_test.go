@@ -9,13 +9,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatfly/chatfly/internal/wsframe"
 )
 
 // frame returns a whole server frame (unmasked) with opcode op and payload p.
 func frame(op byte, p []byte) []byte {
-	b := appendFrameHeader(nil, len(p))
-	b[0] = 0x80 | op
-	return append(b, p...)
+	return append(wsframe.AppendHeader(nil, op, len(p)), p...)
 }
 
 // parseFrames splits a stream of unmasked frames into their opcodes and
@@ -41,42 +41,6 @@ func parseFrames(t *testing.T, b []byte) (ops []byte, payloads [][]byte) {
 		b = b[h+n:]
 	}
 	return ops, payloads
-}
-
-// TestFrameTrackFollowsSplitWrites feeds frameTrack a stream of frames of
-// every header size, cut at every possible offset, and checks that it is
-// between frames exactly at the frame boundaries.
-func TestFrameTrackFollowsSplitWrites(t *testing.T) {
-	var stream []byte
-	bounds := map[int]bool{0: true}
-	for _, n := range []int{0, 5, 125, 126, 300, 0xffff, 0x10000} {
-		stream = append(stream, frame(0x1, bytes.Repeat([]byte("x"), n))...)
-		bounds[len(stream)] = true
-	}
-	masked := []byte{0x89, 0x80 | 3, 1, 2, 3, 4, 'a', 'b', 'c'} // a masked ping, as a client sends
-	stream = append(stream, masked...)
-	bounds[len(stream)] = true
-	for _, step := range []int{1, 2, 3, 7, 64, 4096} {
-		var f frameTrack
-		for i := 0; i < len(stream); i += step {
-			f.advance(stream[i:min(i+step, len(stream))])
-			end := min(i+step, len(stream))
-			if f.midFrame() == bounds[end] {
-				t.Fatalf("step %d: at %d midFrame=%v, boundary=%v", step, end, f.midFrame(), bounds[end])
-			}
-		}
-		if f.midFrame() {
-			t.Errorf("step %d: midFrame after the whole stream", step)
-		}
-		if f.closeSent {
-			t.Errorf("step %d: closeSent without a close frame", step)
-		}
-	}
-	var f frameTrack
-	f.advance(frame(opClose, []byte{0x03, 0xe8}))
-	if !f.closeSent || f.midFrame() {
-		t.Errorf("after a close frame: closeSent=%v midFrame=%v", f.closeSent, f.midFrame())
-	}
 }
 
 // pipeConn returns a lazyConn writing into one end of a pipe, and a
@@ -127,7 +91,7 @@ func TestWriteMessagesWaitsForFrameBoundary(t *testing.T) {
 // that a batch waiting for a frame boundary is released by Close.
 func TestWriteMessagesAfterClose(t *testing.T) {
 	lc, read := pipeConn(t)
-	if _, err := lc.Write(frame(opClose, []byte{0x03, 0xe8})); err != nil {
+	if _, err := lc.Write(frame(wsframe.OpClose, []byte{0x03, 0xe8})); err != nil {
 		t.Fatal(err)
 	}
 	if err := lc.writeMessages(frame(0x1, []byte("late"))); !errors.Is(err, net.ErrClosed) {

@@ -3,7 +3,6 @@ package wstransport
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -13,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/chatfly/chatfly/internal/wsframe"
 )
 
 // Buffers. net/http hands a hijacked connection over with a 4 KiB read
@@ -99,11 +100,12 @@ type lazyConn struct {
 	pending []byte  // unread bytes: in rbuf, or left from net/http
 	rbuf    *[]byte // the pooled buffer behind pending, if any
 
-	wmu     sync.Mutex
-	wcond   sync.Cond  // signalled (with wmu) when out is at a frame boundary or broken
-	out     frameTrack // the frames the library has written
-	broken  bool       // a write failed, or the connection is closed
-	waiting int        // batches waiting on wcond
+	wmu       sync.Mutex
+	wcond     sync.Cond       // signalled (with wmu) when out is at a frame boundary or broken
+	out       wsframe.Tracker // the frames the library has written
+	closeSent bool            // the library has written a close frame
+	broken    bool            // a write failed, or the connection is closed
+	waiting   int             // batches waiting on wcond
 
 	// The close handshake's drain (see beginDrain).
 	nread     atomic.Int64 // bytes read from the socket
@@ -231,29 +233,36 @@ func (c *lazyConn) Write(p []byte) (int, error) {
 	defer c.wmu.Unlock()
 	c.writes.Add(1)
 	n, err := c.Conn.Write(p)
-	c.out.advance(p[:n])
+	c.out.Feed(p[:n], c.sawFrame)
 	if err != nil {
 		c.broken = true
 	}
-	if c.waiting > 0 && (err != nil || !c.out.midFrame()) {
+	if c.waiting > 0 && (err != nil || !c.out.MidFrame()) {
 		c.wcond.Broadcast()
 	}
 	return n, err
 }
 
-// writeMessages writes b, whole WebSocket frames (see appendFrameHeader),
+// sawFrame notes a frame header the library wrote.
+func (c *lazyConn) sawFrame(h wsframe.Header) {
+	if h.Opcode == wsframe.OpClose {
+		c.closeSent = true
+	}
+}
+
+// writeMessages writes b, whole WebSocket frames (see wsframe.AppendHeader),
 // in one system call, between two frames of the library. It fails with
 // net.ErrClosed once the library has sent a close frame (nothing may follow
 // it) or a write has failed.
 func (c *lazyConn) writeMessages(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	for c.out.midFrame() && !c.broken {
+	for c.out.MidFrame() && !c.broken {
 		c.waiting++
 		c.wcond.Wait()
 		c.waiting--
 	}
-	if c.broken || c.out.closeSent {
+	if c.broken || c.closeSent {
 		return net.ErrClosed
 	}
 	c.writes.Add(1)
@@ -273,82 +282,4 @@ func (c *lazyConn) Close() error {
 	c.wcond.Broadcast()
 	c.wmu.Unlock()
 	return err
-}
-
-// frameTrack follows the frame boundaries in the bytes of the WebSocket
-// frames written to a connection.
-type frameTrack struct {
-	hdr       [14]byte // the current frame's header so far
-	n         int      // bytes in hdr
-	rem       int64    // payload bytes of the current frame still to come
-	closeSent bool     // a close frame was written
-}
-
-// midFrame reports whether a frame has begun and is not complete.
-func (f *frameTrack) midFrame() bool { return f.n > 0 || f.rem > 0 }
-
-// advance follows p, the next bytes written.
-func (f *frameTrack) advance(p []byte) {
-	for len(p) > 0 {
-		if f.rem > 0 {
-			k := min(int64(len(p)), f.rem)
-			f.rem -= k
-			p = p[k:]
-			continue
-		}
-		f.hdr[f.n] = p[0]
-		f.n++
-		p = p[1:]
-		if f.n < 2 || f.n < headerLen(f.hdr[1]) {
-			continue
-		}
-		h := f.hdr[:f.n]
-		switch h[1] & 0x7f {
-		case 126:
-			f.rem = int64(binary.BigEndian.Uint16(h[2:]))
-		case 127:
-			f.rem = int64(binary.BigEndian.Uint64(h[2:]) &^ (1 << 63))
-		default:
-			f.rem = int64(h[1] & 0x7f)
-		}
-		if h[0]&0x0f == opClose {
-			f.closeSent = true
-		}
-		f.n = 0
-	}
-}
-
-// Opcodes of WebSocket control frames.
-const (
-	opClose = 0x8
-	opPing  = 0x9
-)
-
-// headerLen returns the length of a frame header whose second byte is b1.
-func headerLen(b1 byte) int {
-	n := 2
-	switch b1 & 0x7f {
-	case 126:
-		n += 2
-	case 127:
-		n += 8
-	}
-	if b1&0x80 != 0 { // masked
-		n += 4
-	}
-	return n
-}
-
-// appendFrameHeader appends the header of an unmasked, final text frame
-// of n payload bytes (RFC 6455, section 5.2), as a server sends it.
-func appendFrameHeader(b []byte, n int) []byte {
-	const finText = 0x80 | 0x1
-	switch {
-	case n < 126:
-		return append(b, finText, byte(n))
-	case n <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(b, finText, 126), uint16(n))
-	default:
-		return binary.BigEndian.AppendUint64(append(b, finText, 127), uint64(n))
-	}
 }
