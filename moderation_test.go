@@ -658,3 +658,33 @@ func TestMutedCannotTypeOrStartGames(t *testing.T) {
 		t.Fatalf("accept after unmute: %v", g)
 	}
 }
+
+// A mute lives in the member's membership item as well as in the room's
+// meta: a send checks it without reading the meta, it holds across a leave
+// and a rejoin (the join copies it from the meta), and an unmute lifts it
+// from both.
+func TestMuteHoldsAcrossRejoinWithoutMetaRead(t *testing.T) {
+	th, owner, max, maxID, room := modRoom(t, nil)
+	cs := newCountingStore(th.store)
+	th.hub = chatfly.New(cs, th.tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Now: th.clock.Now})
+	th.do(max, `{"action":"send","room":"`+room+`","text":"hi"}`) // the room notes its first writers once
+	th.reply(owner, `{"action":"room.mute","id":1,"room":"`+room+`","member":"`+maxID+`"}`)
+	cs.take()
+	th.wantError(max, `{"action":"send","room":"`+room+`","text":"hello?"}`, "muted")
+	if n := cs.take()["Get"]; n != 1 {
+		t.Fatalf("a muted send made %d Gets, want 1 (the connection record, not the meta)", n)
+	}
+
+	th.reply(max, `{"action":"leave","id":1,"room":"`+room+`"}`)
+	th.join(max, room)
+	th.wantError(max, `{"action":"send","room":"`+room+`","text":"back?"}`, "muted")
+
+	th.reply(owner, `{"action":"room.unmute","id":1,"room":"`+room+`","member":"`+maxID+`"}`)
+	cs.take()
+	if r := th.reply(max, `{"action":"send","id":2,"room":"`+room+`","text":"thanks"}`); r["type"] != "sent" {
+		t.Fatalf("after the unmute: %v", r)
+	}
+	if n := cs.take()["Get"]; n != 1 {
+		t.Fatalf("a send made %d Gets, want 1 (the connection record)", n)
+	}
+}

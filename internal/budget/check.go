@@ -12,29 +12,32 @@ import (
 )
 
 // Budget is the storage budget of one protocol action, in sequential
-// rounds (see [Store]).
+// rounds (see [Store]) until the reply.
 type Budget struct {
 	// Action names the row: the protocol action and where it is done.
 	Action string
 	// Handler is the most rounds the action may take after the frame's
 	// prelude (the rounds a ping takes).
 	Handler int
-	// Total is the most rounds of the whole frame handled by
+	// Lambda is the most rounds of the whole frame handled by
 	// Hub.Receive (the Lambda host's path), prelude included; 0: no
 	// budget of its own.
-	Total int
+	Lambda int
+	// Standalone is the most rounds of the whole frame handled by a
+	// chatfly.Conn (the standalone host's path); 0: not measured.
+	Standalone int
 }
 
 // Budgets are issue 15's budgets per action. Send is ≤ 3 rounds on the
 // standalone host and ≤ 4 on the Lambda host (whose prelude costs one),
 // join ≤ 5, typing ≤ 2; the others are kept where they are.
 var Budgets = []Budget{
-	{Action: "send", Handler: 3, Total: 4},
-	{Action: "send in a custom room", Handler: 3, Total: 4},
-	{Action: "join", Handler: 3, Total: 5},
-	{Action: "join a custom room", Handler: 3, Total: 5},
-	{Action: "join again", Handler: 2, Total: 5},
-	{Action: "typing", Handler: 1, Total: 2},
+	{Action: "send", Handler: 3, Lambda: 4, Standalone: 3},
+	{Action: "send in a custom room", Handler: 3, Lambda: 4},
+	{Action: "join", Handler: 3, Lambda: 5, Standalone: 5},
+	{Action: "join a custom room", Handler: 3, Lambda: 5},
+	{Action: "join again", Handler: 2, Lambda: 5},
+	{Action: "typing", Handler: 1, Lambda: 2, Standalone: 2},
 	{Action: "history", Handler: 1},
 	{Action: "leave", Handler: 3},
 }
@@ -77,6 +80,7 @@ type run struct {
 	st    chatfly.Storage
 	tr    *transport
 	clock *clock
+	conns map[string]*chatfly.Conn // connections opened as the standalone host does
 }
 
 // do handles frame from conn, checks that the reply (the last frame sent
@@ -84,7 +88,11 @@ type run struct {
 func (r *run) do(conn, frame, want string) Cost {
 	r.t.Helper()
 	take(r.st, time.Time{})
-	if err := r.hub.Receive(r.t.Context(), conn, []byte(frame)); err != nil {
+	receive := func() error { return r.hub.Receive(r.t.Context(), conn, []byte(frame)) }
+	if cn := r.conns[conn]; cn != nil {
+		receive = func() error { return cn.Receive(r.t.Context(), []byte(frame)) }
+	}
+	if err := receive(); err != nil {
 		r.t.Fatalf("Receive(%s): %v", frame, err)
 	}
 	r.tr.mu.Lock()
@@ -100,12 +108,29 @@ func (r *run) do(conn, frame, want string) Cost {
 	return c
 }
 
+// enter connects conn as the Lambda host does (Hub.Connect, then frames by
+// id) and says hello.
 func (r *run) enter(conn, name string) {
 	r.t.Helper()
-	if err := r.hub.Connect(r.t.Context(), &chatfly.ConnectRequest{ConnID: conn, RemoteAddr: "192.0.2.1:1000"}); err != nil {
+	if err := r.hub.Connect(r.t.Context(), r.request(conn)); err != nil {
 		r.t.Fatal(err)
 	}
 	r.do(conn, `{"action":"hello","id":1,"name":"`+name+`"}`, "welcome")
+}
+
+// open connects conn as the standalone host does (a Conn) and says hello.
+func (r *run) open(conn, name string) {
+	r.t.Helper()
+	cn, err := r.hub.Open(r.t.Context(), r.request(conn))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.conns[conn] = cn
+	r.do(conn, `{"action":"hello","id":1,"name":"`+name+`"}`, "welcome")
+}
+
+func (r *run) request(conn string) *chatfly.ConnectRequest {
+	return &chatfly.ConnectRequest{ConnID: conn, RemoteAddr: "192.0.2.1:1000"}
 }
 
 // Check measures each action of [Budgets] through a Hub over newStore's
@@ -115,7 +140,7 @@ func Check(t *testing.T, newStore func(now func() time.Time) chatfly.Storage) {
 	ck := &clock{t: time.Now().Truncate(time.Second)}
 	st := Wrap(newStore(ck.Now), Delay)
 	tr := &transport{last: map[string][]byte{}, at: map[string]time.Time{}}
-	r := &run{t: t, st: st, tr: tr, clock: ck,
+	r := &run{t: t, st: st, tr: tr, clock: ck, conns: map[string]*chatfly.Conn{},
 		hub: chatfly.New(st, tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Now: ck.Now})}
 	r.enter("a", "Ada")
 	r.enter("b", "Bob")
@@ -169,6 +194,16 @@ func Check(t *testing.T, newStore func(now func() time.Time) chatfly.Storage) {
 		t.Errorf("sends in a custom room: %.2f calls each after the prelude, want at most 3.25 (notes and prunes amortised)", perSend)
 	}
 
+	// The standalone host: frames through a Conn.
+	r.open("s", "Sam")
+	r.open("u", "Una")
+	r.do("s", `{"action":"join","id":2,"room":"lobby"}`, "joined")
+	standalone := map[string]Cost{
+		"send":   r.do("s", `{"action":"send","id":3,"room":"lobby","text":"hi"}`, "sent"),
+		"join":   r.do("u", `{"action":"join","id":4,"room":"lobby"}`, "joined"),
+		"typing": r.do("s", `{"action":"typing","id":5,"room":"lobby"}`, "ok"),
+	}
+
 	for _, b := range Budgets {
 		c, ok := costs[b.Action]
 		if !ok {
@@ -176,9 +211,19 @@ func Check(t *testing.T, newStore func(now func() time.Time) chatfly.Storage) {
 			continue
 		}
 		handler := c.Replied - prelude.Replied
-		t.Logf("%-24s %v; after the prelude %d (budget %d)", b.Action, c, handler, b.Handler)
+		t.Logf("%-22s %v; after the prelude %d (budget %d, on Lambda %d)", b.Action, c, handler, b.Handler, b.Lambda)
 		if handler > b.Handler {
 			t.Errorf("%s: %d rounds to the reply after the prelude, budget %d (%v)", b.Action, handler, b.Handler, c)
+		}
+		if b.Lambda > 0 && c.Replied > b.Lambda {
+			t.Errorf("%s: %d rounds to the reply through Hub.Receive, budget %d (%v)", b.Action, c.Replied, b.Lambda, c)
+		}
+		if b.Standalone > 0 {
+			c := standalone[b.Action]
+			t.Logf("%-22s standalone: %v (budget %d)", b.Action, c, b.Standalone)
+			if c.Replied > b.Standalone {
+				t.Errorf("%s: %d rounds to the reply through a Conn, budget %d (%v)", b.Action, c.Replied, b.Standalone, c)
+			}
 		}
 	}
 }
