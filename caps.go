@@ -22,8 +22,10 @@ import (
 // maxParallel bounds the storage calls that one operation of the Hub
 // issues at once (the rooms of a disconnect, the items of a presence
 // refresh). The number of items is bounded anyway (MaxRoomsPerSession), so
-// this only keeps one operation from opening many backend connections.
-const maxParallel = 8
+// this only keeps one operation from opening many backend connections; it
+// is large enough for the three touches per room of a refresh in the
+// default MaxRoomsPerSession (10) to go in one round.
+const maxParallel = 32
 
 // each calls f(i) for every i in [0, n), at most maxParallel at once, and
 // returns their errors joined. With n == 1 it calls f on this goroutine.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -112,15 +113,16 @@ func (h *Hub) disconnect(ctx context.Context, connID string) (bool, error) {
 }
 
 // disconnectRecord removes the state of connection connID, whose record is
-// rec, and reports whether the record was still there. Its steps go in two
-// rounds of parallel calls: the record, the address holds, the session's
-// current-connection item, roulette and the listing of the session's rooms;
-// then every room is left at once (leaveRoom). Roulette's pair room is
-// listed too, and left by roulette first: its leaveRoom finds no member.
-// A failed step does not stop the others.
+// rec, and reports whether the record was still there. Its steps go at
+// once: the record, the address holds, the session's current-connection
+// item, roulette, and the listing of the session's rooms, each of which is
+// then left at once (leaveRoom). A roulette pair room is left after
+// roulette is done with it (endPair takes both out of it and tells the
+// partner; its leaveRoom then finds no member). A failed step does not
+// stop the others.
 func (h *Hub) disconnectRecord(ctx context.Context, connID string, rec connRecord) (bool, error) {
 	var found bool
-	var rooms []string
+	var pairRooms []string
 	steps := []func() error{
 		func() error {
 			// IfExists: of two disconnects racing, only the one that
@@ -134,22 +136,42 @@ func (h *Hub) disconnectRecord(ctx context.Context, connID string, rec connRecor
 		},
 		func() error { return h.releaseAddr(ctx, connID, rec) },
 	}
-	if sid := rec.Session; sid != "" {
+	sid := rec.Session
+	if sid != "" {
 		steps = append(steps,
 			func() error { return h.leaveRoulette(ctx, sid, connID) },
-			func() (err error) { rooms, err = h.sessionRooms(ctx, sid); return err },
+			func() error {
+				rooms, err := h.sessionRooms(ctx, sid)
+				if err != nil {
+					return err
+				}
+				var now []string
+				for _, rid := range rooms {
+					if strings.HasPrefix(rid, pairRoomPrefix) {
+						pairRooms = append(pairRooms, rid)
+					} else {
+						now = append(now, rid)
+					}
+				}
+				return h.leaveRooms(ctx, now, sid, connID)
+			},
 			func() error {
 				// The session's current connection, if it is still this one.
 				return ignoreConflict(h.applyGuarded(ctx, []guarded{{key: sessKey(sid), cond: IfValue([]byte(connID)), del: true}})[0])
 			})
 	}
 	err := each(len(steps), func(i int) error { return steps[i]() })
-	return found, errors.Join(err, each(len(rooms), func(i int) error {
-		if err := h.leaveRoom(ctx, rooms[i], rec.Session, connID); !errors.Is(err, ErrNotMember) {
+	return found, errors.Join(err, h.leaveRooms(ctx, pairRooms, sid, connID))
+}
+
+// leaveRooms takes session sid on connection conn out of rooms, at once.
+func (h *Hub) leaveRooms(ctx context.Context, rooms []string, sid, conn string) error {
+	return each(len(rooms), func(i int) error {
+		if err := h.leaveRoom(ctx, rooms[i], sid, conn); !errors.Is(err, ErrNotMember) {
 			return err
 		}
 		return nil
-	}))
+	})
 }
 
 // ignoreConflict returns err, or nil if it is ErrConflict.

@@ -21,6 +21,9 @@ type pairRecord struct {
 	Shared  []string `json:"shared,omitempty"`
 }
 
+// pairRoomPrefix starts the id of every roulette pair room.
+const pairRoomPrefix = "rp-"
+
 func pairKey(sid string) Key { return Key{Partition: sessPart(sid), Sort: "pair"} }
 
 func lastPartnerKey(sid string) Key { return Key{Partition: sessPart(sid), Sort: "rlast"} }
@@ -113,7 +116,7 @@ func (h *Hub) rouletteJoin(c *call, last string) error {
 // the pair for both. It returns the room's id.
 func (h *Hub) openPair(ctx context.Context, now time.Time, m *Match) (string, error) {
 	h.leftRoulette(ctx, m.A, m.B)
-	rid := "rp-" + newID()
+	rid := pairRoomPrefix + newID()
 	room := &roomMeta{RoomConfig: RoomConfig{ID: rid, Name: "Roulette"}, Custom: true, Pair: []string{m.A.Session, m.B.Session}, Created: now.Unix()}
 	if err := h.saveRoom(ctx, room, now); err != nil {
 		return "", err
