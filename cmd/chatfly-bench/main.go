@@ -113,7 +113,7 @@ func runMain(args []string) error {
 	svgDir := fs.String("svg", "", "write latency histograms (SVG) into this directory")
 	timeout := fs.Duration("timeout", 40*time.Minute, "stop everything after this long")
 	inProcess := fs.Bool("in-process", false, "serve chatfly and the floor from this process (CPU and RSS are then not measured)")
-	serverPprof := fs.String("chatfly-pprof", "", "have the chatfly child serve pprof on this loopback address")
+	serverPprof := fs.String("chatfly-pprof", "", "have the chatfly (or lambda) child serve pprof on this loopback address")
 	cpuProfile := fs.String("cpuprofile", "", "write the load generator's CPU profile to this file")
 	var so serveOptions
 	fs.Var(&so.storageLatency, "storage-latency", "latency added to every storage call of the chatfly, lambda, single and cluster targets (storage/latencystore), as 3ms or 3ms±1ms; default none")
