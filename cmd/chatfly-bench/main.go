@@ -117,6 +117,7 @@ func runMain(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write the load generator's CPU profile to this file")
 	var so serveOptions
 	fs.Var(&so.storageLatency, "storage-latency", "latency added to every storage call of the chatfly, lambda, single and cluster targets (storage/latencystore), as 3ms or 3ms±1ms; default none")
+	fs.StringVar(&so.dynamo, "dynamodb-endpoint", "", "keep the state of the chatfly and lambda targets in a fresh table on this DynamoDB-compatible server (dynalite, DynamoDB Local; loopback only) instead of memory")
 	fs.Var(&so.postLatency, "post-latency", "latency added to every PostToConnection of the lambda target, as 5ms or 5ms±1ms; default none")
 	fs.StringVar(&cfg.prefix, "room-prefix", cfg.prefix, "id prefix of the benchmark rooms")
 	fs.IntVar(&cfg.sources, "sources", cfg.sources, "loopback source addresses to dial from (127.0.0.1 ...)")
@@ -155,6 +156,11 @@ func runMain(args []string) error {
 	}
 	if *url != "" && !*allowRemote {
 		if err := checkLoopbackURL(*url); err != nil {
+			return err
+		}
+	}
+	if so.dynamo != "" && !*allowRemote {
+		if err := checkLoopbackURL(so.dynamo); err != nil {
 			return err
 		}
 	}

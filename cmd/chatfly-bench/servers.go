@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/chatfly/chatfly"
 	"github.com/chatfly/chatfly/games/tictactoe"
+	"github.com/chatfly/chatfly/internal/storageflags"
 	"github.com/chatfly/chatfly/storage/memstore"
 	"github.com/chatfly/chatfly/transport/wstransport"
 )
@@ -39,17 +42,31 @@ type serveOptions struct {
 	redisFlags             // a chatfly node of a cluster (cluster.go); zero: memory storage
 	storageLatency latency // added to every storage call of chatfly and lambda (latency.go)
 	postLatency    latency // added to every PostToConnection of lambda
+	dynamo         string  // chatfly, lambda: a DynamoDB-compatible server to keep the state in (a fresh table); "": memory
+}
+
+// baseStorage returns the storage of a chatfly or lambda server: memory,
+// or a fresh table on o.dynamo.
+func (o serveOptions) baseStorage(ctx context.Context) (chatfly.Storage, error) {
+	if o.dynamo == "" {
+		return memstore.New(nil), nil
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	f := storageflags.Flags{Table: "chatfly-bench-" + hex.EncodeToString(b), Endpoint: o.dynamo, CreateTable: true, LocalCredentials: true}
+	return f.Open(ctx)
 }
 
 // args returns the serve-chatfly / serve-lambda flags of o's latencies.
 func (o serveOptions) args() []string {
-	return []string{"-storage-latency", o.storageLatency.String(), "-post-latency", o.postLatency.String()}
+	return []string{"-storage-latency", o.storageLatency.String(), "-post-latency", o.postLatency.String(), "-dynamodb-endpoint", o.dynamo}
 }
 
 // newServer builds the server of the given kind ("chatfly", "lambda" or
 // "floor"). The chatfly server is examples/standalone's setup (memstore,
 // wstransport with default options) with the Hub options of hubOptions;
 // the lambda server is examples/lambda's local stack (lambda.go). Both
+// keep their state in memory or, with o.dynamo, in a fresh DynamoDB table,
 // create rooms rooms named prefix+i, wrap their storage in latencystore
 // (o.storageLatency) and serve its counts at storageStatsPath.
 func newServer(kind string, rooms int, prefix string, o serveOptions) (*server, error) {
@@ -60,15 +77,21 @@ func newServer(kind string, rooms int, prefix string, o serveOptions) (*server, 
 		mux.Handle("/ws", newFloor())
 		return &server{handler: mux, shutdown: func(context.Context) error { return nil }}, nil
 	case "lambda":
-		store := storageWithLatency(memstore.New(nil), o.storageLatency)
+		base, err := o.baseStorage(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		store := storageWithLatency(base, o.storageLatency)
 		serveStorageStats(mux, store)
 		return newLambdaServer(mux, store, rooms, prefix, o.postLatency, log)
 	case "chatfly":
-		var store chatfly.Storage = memstore.New(nil)
+		store, err := o.baseStorage(context.Background())
+		if err != nil {
+			return nil, err
+		}
 		wsOpts := &wstransport.Options{Logger: log}
 		closeRedis := func() {}
 		if o.url != "" { // a node of a cluster (cluster.go)
-			var err error
 			if store, wsOpts.Relay, closeRedis, err = o.open(context.Background()); err != nil {
 				return nil, err
 			}
@@ -133,6 +156,7 @@ func serveMain(kind string, args []string) error {
 	rf := &o.redisFlags
 	fs.Var(&o.storageLatency, "storage-latency", "chatfly, lambda: latency added to every storage call, as 3ms or 3ms±1ms")
 	fs.Var(&o.postLatency, "post-latency", "lambda: latency added to every PostToConnection, as 5ms or 5ms±1ms")
+	fs.StringVar(&o.dynamo, "dynamodb-endpoint", "", "chatfly, lambda: keep the state in a fresh table on this DynamoDB-compatible server (dynalite, DynamoDB Local; loopback) instead of memory")
 	fs.StringVar(&rf.url, "redis", "", "chatfly: keep the state in this Redis and relay to the other nodes over it (a cluster node)")
 	fs.StringVar(&rf.prefix, "redis-prefix", "bench:", "chatfly with -redis: prefix of every key and channel")
 	fs.StringVar(&rf.nodeID, "node-id", "", "chatfly with -redis: this node's id (default: random)")
@@ -143,6 +167,11 @@ func serveMain(kind string, args []string) error {
 	if !*allowRemote {
 		if err := checkLoopbackAddr(*addr); err != nil {
 			return err
+		}
+		if o.dynamo != "" {
+			if err := checkLoopbackURL(o.dynamo); err != nil {
+				return err
+			}
 		}
 	}
 	srv, err := newServer(kind, *rooms, *prefix, o)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatfly/chatfly/storage/dynamostore/dynamotest"
 )
 
 // TestSmoke runs a tiny S1 and S2 against an in-process chatfly server and
@@ -173,6 +175,26 @@ func TestLambdaSmoke(t *testing.T) {
 				t.Errorf("%s: storage latency injected: %v", name, injected)
 			}
 		}
+	}
+}
+
+// TestLambdaOnDynamo runs a tiny S1 on the serverless path over a
+// DynamoDB-compatible server (minidyn, in process) with injected latency,
+// as -dynamodb-endpoint does with dynalite.
+func TestLambdaOnDynamo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	cfg := tinyConfig()
+	tg, err := startInProcess("lambda", cfg.s1Rooms, cfg.prefix, serveOptions{dynamo: dynamotest.MinidynEndpoint(t), storageLatency: latency{d: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := runS1(context.Background(), &cfg, tg)
+	tg.stop()
+	checkPhase(t, "lambda on minidyn", s)
+	if s.Metrics["storage_calls_per_msg"] < 2 || s.Metrics["storage_latency_ms_per_msg"] <= 0 {
+		t.Errorf("storage counts %v", s.Metrics)
 	}
 }
 
