@@ -204,6 +204,7 @@ func Check(t *testing.T, newStore func(now func() time.Time) chatfly.Storage) {
 		"typing": r.do("s", `{"action":"typing","id":5,"room":"lobby"}`, "ok"),
 	}
 
+	r.checkPresence(prelude, costs["leave"])
 	for _, b := range Budgets {
 		c, ok := costs[b.Action]
 		if !ok {
