@@ -11,9 +11,9 @@ import (
 // room go at once), a disconnect's being those of one room's leave and
 // the few it does before.
 const (
-	pingLambda       = 1
-	refreshLambda    = 4 // the prelude, then the record beside the rooms' listing, then the touches (a read before them without the capabilities)
-	refreshConn      = 3
+	pingLambda    = 1
+	refreshLambda = 4 // the prelude, then the record beside the rooms' listing, then the touches (a read before them without the capabilities)
+	refreshConn   = 3
 	// disconnectBefore is what a disconnect may take besides one leave
 	// (after its prelude; the rooms' leaves go at once): the record's read
 	// (Hub.Disconnect only), the rooms' listing, and one round for the
