@@ -170,6 +170,44 @@ func TestCallsPerOperation(t *testing.T) {
 				}
 				return err
 			}},
+			{"Put/IfValue", "UpdateItem:1", func() error {
+				return put(chatfly.Item{Key: k, Value: []byte("f")}, chatfly.IfValue([]byte("d")))
+			}},
+			{"Touch", "UpdateItem:1", func() error {
+				return s.Touch(ctx, k, later, chatfly.IfPrefix([]byte("f")))
+			}},
+			{"Touch/IfAbsent", "", func() error {
+				if err := s.Touch(ctx, k, later, chatfly.IfAbsent); !errors.Is(err, chatfly.ErrConflict) {
+					return fmt.Errorf("Touch IfAbsent: %v, want ErrConflict", err)
+				}
+				return nil
+			}},
+			{"GetMany", "BatchGetItem:2", func() error {
+				keys := make([]chatfly.Key, dynamostore.MaxBatchGet+30)
+				for i := range keys {
+					keys[i] = chatfly.Key{Partition: room, Sort: fmt.Sprint("many", i)}
+				}
+				keys[7] = k
+				items, err := s.GetMany(ctx, keys)
+				if err == nil && string(items[7].Value) != "f" {
+					err = fmt.Errorf("GetMany: item 7 = %+v", items[7])
+				}
+				return err
+			}},
+			{"GetMany/None", "", func() error {
+				_, err := s.GetMany(ctx, nil)
+				return err
+			}},
+			{"WriteMany", "BatchWriteItem:3", func() error {
+				writes := make([]chatfly.Write, 2*dynamostore.MaxBatchWrite+10)
+				for i := range writes {
+					writes[i] = chatfly.Write{Item: chatfly.Item{Key: chatfly.Key{Partition: room, Sort: fmt.Sprint("many", i)}}, Delete: i%2 == 0}
+				}
+				return s.WriteMany(ctx, writes)
+			}},
+			{"Delete/IfPrefix", "DeleteItem:1", func() error {
+				return s.Delete(ctx, k, chatfly.IfPrefix([]byte("f")))
+			}},
 			{"Delete", "DeleteItem:1", func() error {
 				return s.Delete(ctx, chatfly.Key{Partition: room, Sort: "new"}, chatfly.IfExists)
 			}},

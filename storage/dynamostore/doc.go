@@ -53,6 +53,8 @@
 //	IfAbsent      attribute_not_exists(pk) OR exp <= :now
 //	IfExists      attribute_exists(pk) AND (attribute_not_exists(exp) OR exp > :now)
 //	IfVersion(v)  ver = :v AND (attribute_not_exists(exp) OR exp > :now)
+//	IfValue(v)    <IfExists> AND v = :v (v binary; an empty v: v is NULL or missing)
+//	IfPrefix(p)   <IfExists> AND begins_with(v, :p) (an empty p: <IfExists>)
 //
 // (attribute_not_exists(exp) keeps items written by other tools without exp
 // alive forever.) Expiry is kept in whole seconds: Expires is rounded down.
@@ -100,10 +102,28 @@
 //	Put IfAbsent         1 PutItem         -
 //	Put IfVersion(v)     1 PutItem         -
 //	Put IfExists         1 UpdateItem      -
+//	Put IfValue/IfPrefix 1 UpdateItem      -
 //	Put Always           1 UpdateItem      over an expired leftover: 1 PutItem
 //	Delete               1 DeleteItem      -
 //	Add                  1 UpdateItem      over an expired leftover: 1 PutItem
 //	Query                1 Query per page  see below
+//	Touch                1 UpdateItem      - (IfAbsent: none, it never holds)
+//	GetMany (n keys)     ceil(n/100)       1 more per round of unprocessed keys
+//	                     BatchGetItem
+//	WriteMany (n)        ceil(n/25)        1 more per round of unprocessed items
+//	                     BatchWriteItem
+//
+// The Store implements every optional capability of chatfly.Storage:
+// [chatfly.Batcher] (GetMany reads strongly consistent, and the requests of
+// a long batch go one after the other), [chatfly.Toucher] (an UpdateItem
+// that sets exp alone, conditioned on a live item) and
+// [chatfly.ValueConditioner] (the conditions above: no read first). A
+// batch costs the capacity of the same single-item requests, in fewer
+// round trips; what DynamoDB leaves unprocessed is sent again after the
+// backoff of the Options' retries, at most MaxAttempts requests in all,
+// then the call fails with chatfly.ErrUnavailable (the rest of a
+// WriteMany may have been applied). A WriteMany Put writes the whole item,
+// with a fresh version: a new lifetime, also over a live item.
 //
 // Put Always and IfExists use UpdateItem because the new version is the
 // stored one plus one, which only UpdateItem can read and write in one

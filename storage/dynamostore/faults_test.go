@@ -3,6 +3,7 @@ package dynamostore_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -59,6 +60,12 @@ func TestOverloadIsRetriedThenUnavailable(t *testing.T) {
 				"Delete": func() error { return s.Delete(ctx, k, chatfly.Always) },
 				"Query":  func() error { _, err := s.Query(ctx, chatfly.Query{Partition: "p"}); return err },
 				"Add":    func() error { _, err := s.Add(ctx, k, 1, time.Time{}); return err },
+				"Touch":  func() error { return s.Touch(ctx, k, time.Time{}, chatfly.Always) },
+				"GetMany": func() error {
+					_, err := s.GetMany(ctx, []chatfly.Key{k})
+					return err
+				},
+				"WriteMany": func() error { return s.WriteMany(ctx, []chatfly.Write{{Item: chatfly.Item{Key: k}}}) },
 			} {
 				requests.Store(0)
 				err := call()
@@ -233,5 +240,85 @@ func TestTooLargeFromServer(t *testing.T) {
 	}
 	if mapped := dynamostore.MapError(t.Context(), err); !errors.Is(mapped, chatfly.ErrTooLarge) {
 		t.Fatalf("mapError(%v) = %v, want ErrTooLarge", err, mapped)
+	}
+}
+
+// TestBatchUnprocessed: a DynamoDB that processes one key or write per
+// batch request, leaving the rest unprocessed (as it does under load):
+// GetMany and WriteMany send the rest again until all is done, and give up
+// with ErrUnavailable after MaxAttempts requests.
+func TestBatchUnprocessed(t *testing.T) {
+	var requests atomic.Int64
+	var written []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		var in struct {
+			RequestItems map[string]json.RawMessage
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			t.Errorf("request: %v", err)
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		switch target := r.Header.Get("X-Amz-Target"); target {
+		case "DynamoDB_20120810.BatchGetItem":
+			var ka struct {
+				Keys           []map[string]map[string]string
+				ConsistentRead bool
+			}
+			if err := json.Unmarshal(in.RequestItems["t"], &ka); err != nil || !ka.ConsistentRead {
+				t.Errorf("BatchGetItem %s: %v", in.RequestItems["t"], err)
+			}
+			first, _ := json.Marshal(map[string]any{"pk": ka.Keys[0]["pk"], "sk": ka.Keys[0]["sk"], "v": map[string]string{"B": "aGk="}, "n": map[string]string{"N": "0"}, "ver": map[string]string{"N": "9"}})
+			rest, _ := json.Marshal(ka.Keys[1:])
+			fmt.Fprintf(w, `{"Responses":{"t":[%s]},"UnprocessedKeys":{"t":{"Keys":%s,"ConsistentRead":true}}}`, first, rest)
+		case "DynamoDB_20120810.BatchWriteItem":
+			var reqs []json.RawMessage
+			if err := json.Unmarshal(in.RequestItems["t"], &reqs); err != nil {
+				t.Errorf("BatchWriteItem: %v", err)
+			}
+			written = append(written, string(reqs[0]))
+			rest, _ := json.Marshal(reqs[1:])
+			fmt.Fprintf(w, `{"UnprocessedItems":{"t":%s}}`, rest)
+		default:
+			t.Errorf("unexpected %s", target)
+		}
+	}))
+	defer srv.Close()
+	s, err := dynamostore.Open(newClient(t, srv.URL), "t", fastRetries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	keys := []chatfly.Key{{Partition: "p", Sort: "a"}, {Partition: "p", Sort: "b"}, {Partition: "q", Sort: "c"}}
+	items, err := s.GetMany(ctx, keys)
+	if err != nil || requests.Load() != 3 {
+		t.Fatalf("GetMany: %v after %d requests, want 3", err, requests.Load())
+	}
+	for i, it := range items {
+		if it.Key != keys[i] || string(it.Value) != "hi" || it.Version != 9 {
+			t.Errorf("GetMany: item %d = %+v", i, it)
+		}
+	}
+	requests.Store(0)
+	writes := []chatfly.Write{{Item: chatfly.Item{Key: keys[0], Value: []byte("x")}}, {Item: chatfly.Item{Key: keys[1]}, Delete: true}, {Item: chatfly.Item{Key: keys[2]}}}
+	if err := s.WriteMany(ctx, writes); err != nil || requests.Load() != 3 || len(written) != 3 {
+		t.Fatalf("WriteMany: %v after %d requests, %d writes applied; want 3 and 3", err, requests.Load(), len(written))
+	}
+	if !strings.Contains(written[0], "PutRequest") || !strings.Contains(written[1], "DeleteRequest") || !strings.Contains(written[2], `"c"`) {
+		t.Errorf("writes applied: %q", written)
+	}
+
+	// Five keys take five requests: more than MaxAttempts (4).
+	requests.Store(0)
+	five := append(keys, chatfly.Key{Partition: "p", Sort: "d"}, chatfly.Key{Partition: "p", Sort: "e"})
+	if _, err := s.GetMany(ctx, five); !errors.Is(err, chatfly.ErrUnavailable) || requests.Load() != 4 {
+		t.Errorf("GetMany of 5: %v after %d requests, want ErrUnavailable after 4", err, requests.Load())
+	}
+	requests.Store(0)
+	for i := range 2 {
+		writes = append(writes, chatfly.Write{Item: chatfly.Item{Key: five[3+i]}})
+	}
+	if err := s.WriteMany(ctx, writes); !errors.Is(err, chatfly.ErrUnavailable) || requests.Load() != 4 {
+		t.Errorf("WriteMany of 5: %v after %d requests, want ErrUnavailable after 4", err, requests.Load())
 	}
 }

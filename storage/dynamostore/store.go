@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -76,9 +77,17 @@ type Store struct {
 	table  *string
 	now    func() time.Time
 	optFns []func(*dynamodb.Options)
+	// retry is the policy of Options, which batches also follow for the
+	// part of a batch that DynamoDB left unprocessed.
+	retry *retryer
 }
 
-var _ chatfly.Storage = (*Store)(nil)
+var (
+	_ chatfly.Storage          = (*Store)(nil)
+	_ chatfly.Batcher          = (*Store)(nil)
+	_ chatfly.Toucher          = (*Store)(nil)
+	_ chatfly.ValueConditioner = (*Store)(nil)
+)
 
 // Open returns a Store over the table named table, which must have the key
 // schema that [CreateTable] creates. Open sends no request: a missing table
@@ -108,6 +117,7 @@ func Open(client *dynamodb.Client, table string, opts *Options) (*Store, error) 
 		o.MaxBackoff = DefaultMaxBackoff
 	}
 	s := &Store{client: client, table: aws.String(table), now: o.Now}
+	s.retry = &retryer{maxAttempts: o.MaxAttempts, base: o.BaseBackoff, max: o.MaxBackoff}
 	s.optFns = []func(*dynamodb.Options){func(do *dynamodb.Options) {
 		do.Retryer = newRetryer(do.Retryer, o.MaxAttempts, o.BaseBackoff, o.MaxBackoff)
 	}}
@@ -184,6 +194,9 @@ func (s *Store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (
 		ver, err = v+1, s.putItem(ctx, k, item, v+1, condVersion, numAttr(v))
 	case cond.RequiresExists():
 		ver, err = s.updateValue(ctx, k, item, condLive)
+	case isValueCond(cond):
+		vals := map[string]types.AttributeValue{}
+		ver, err = s.updateValue(ctx, k, item, valueCondition(cond, vals), vals)
 	default:
 		ver, err = s.putAlways(ctx, k, item)
 	}
@@ -216,14 +229,7 @@ func (s *Store) putAlways(ctx context.Context, k map[string]types.AttributeValue
 // putItem writes item as a whole, with counter item.N and version ver, if
 // cond holds.
 func (s *Store) putItem(ctx context.Context, k map[string]types.AttributeValue, item chatfly.Item, ver int64, cond string, condVer types.AttributeValue) error {
-	av := map[string]types.AttributeValue{
-		AttrPartition: k[AttrPartition],
-		AttrSort:      k[AttrSort],
-		AttrValue:     valueAttr(item.Value),
-		AttrCounter:   numAttr(item.N),
-		AttrVersion:   numAttr(ver),
-		AttrExpires:   expAttr(item.Expires),
-	}
+	av := wholeItem(k, item.Value, item.N, ver, item.Expires)
 	vals := map[string]types.AttributeValue{":now": s.nowAttr(), ":ver": condVer}
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 s.table,
@@ -235,14 +241,32 @@ func (s *Store) putItem(ctx context.Context, k map[string]types.AttributeValue, 
 	return err
 }
 
+// wholeItem returns the stored form of the item at k with the given
+// attributes.
+func wholeItem(k map[string]types.AttributeValue, value []byte, n, ver int64, exp time.Time) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttrPartition: k[AttrPartition],
+		AttrSort:      k[AttrSort],
+		AttrValue:     valueAttr(value),
+		AttrCounter:   numAttr(n),
+		AttrVersion:   numAttr(ver),
+		AttrExpires:   expAttr(exp),
+	}
+}
+
 // updateValue replaces the value, counter and expiry of the item at k with
 // those of item if cond holds, increments its version (a missing item gets
 // a fresh one) and returns the new version.
-func (s *Store) updateValue(ctx context.Context, k map[string]types.AttributeValue, item chatfly.Item, cond string) (int64, error) {
+// condVals are the values of cond's placeholders that are not the
+// update's, if any.
+func (s *Store) updateValue(ctx context.Context, k map[string]types.AttributeValue, item chatfly.Item, cond string, condVals ...map[string]types.AttributeValue) (int64, error) {
 	const update = "SET #val = :val, #n = :zero, #ver = if_not_exists(#ver, :base) + :one, #exp = :exp"
 	vals := map[string]types.AttributeValue{
 		":now": s.nowAttr(), ":zero": numAttr(0), ":one": numAttr(1), ":base": numAttr(freshVersion() - 1),
 		":val": valueAttr(item.Value), ":exp": expAttr(item.Expires),
+	}
+	for _, cv := range condVals {
+		maps.Copy(vals, cv)
 	}
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 s.table,
@@ -259,6 +283,23 @@ func (s *Store) updateValue(ctx context.Context, k map[string]types.AttributeVal
 	return numFrom(out.Attributes, AttrVersion)
 }
 
+// condition returns the condition expression of cond, "" for Always, and
+// adds the values it uses to vals (which holds :now).
+func condition(cond chatfly.Cond, vals map[string]types.AttributeValue) string {
+	switch v, isVersion := cond.Version(); {
+	case cond.RequiresAbsent():
+		return condAbsent
+	case cond.RequiresExists():
+		return condLive
+	case isVersion:
+		vals[":ver"] = numAttr(v)
+		return condVersion
+	case isValueCond(cond):
+		return valueCondition(cond, vals)
+	}
+	return ""
+}
+
 // Delete removes the item at key if cond holds. It costs one DeleteItem.
 func (s *Store) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) error {
 	k, err := encodeKey(key)
@@ -266,18 +307,8 @@ func (s *Store) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) 
 		return opError("delete", key, err)
 	}
 	in := &dynamodb.DeleteItemInput{TableName: s.table, Key: k}
-	var expr string
 	vals := map[string]types.AttributeValue{":now": s.nowAttr()}
-	switch v, isVersion := cond.Version(); {
-	case cond.RequiresAbsent():
-		expr = condAbsent
-	case cond.RequiresExists():
-		expr = condLive
-	case isVersion:
-		expr = condVersion
-		vals[":ver"] = numAttr(v)
-	}
-	if expr != "" {
+	if expr := condition(cond, vals); expr != "" {
 		in.ConditionExpression = aws.String(expr)
 		in.ExpressionAttributeNames = exprNames(expr)
 		in.ExpressionAttributeValues = exprValues(vals, expr)
