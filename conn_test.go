@@ -43,7 +43,7 @@ func countedHub(t *testing.T, opts *chatfly.Options) (*testHub, *countingStore) 
 	cs := newCountingStore(th.store)
 	o := *opts
 	o.Rooms, o.Now = chatfly.DefaultRooms(), th.clock.Now
-	th.hub = chatfly.New(cs, th.tr, &o)
+	th.hub = chatfly.New(cs.Storage(), th.tr, &o)
 	return th, cs
 }
 

@@ -209,7 +209,7 @@ func TestRoomsPageCost(t *testing.T) {
 			th.createRoom(a, "room "+strconv.Itoa(i), "public")
 		}
 		cs := newCountingStore(th.store)
-		th.hub = chatfly.New(cs, th.tr, opts)
+		th.hub = chatfly.New(cs.Storage(), th.tr, opts)
 		cs.take()
 		r := th.do(a, `{"action":"rooms","id":1}`)
 		calls, items = cs.totals()

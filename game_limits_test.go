@@ -220,9 +220,9 @@ func TestOpenGameCapsHoldUnderConcurrency(t *testing.T) {
 }
 
 // countingStore counts a Hub's storage calls and the items its queries
-// return.
+// return. Give the Hub its Storage().
 type countingStore struct {
-	chatfly.Storage
+	inner chatfly.Storage
 	mu    sync.Mutex
 	calls map[string]int
 }
@@ -234,8 +234,12 @@ func (s *countingStore) count(op string, n int) {
 }
 
 func newCountingStore(st chatfly.Storage) *countingStore {
-	return &countingStore{Storage: st, calls: map[string]int{}}
+	return &countingStore{inner: st, calls: map[string]int{}}
 }
+
+// Storage returns the counting Storage, with the optional capabilities of
+// the inner one. A batch counts as one call.
+func (s *countingStore) Storage() chatfly.Storage { return chatfly.WrapStorage(counting{s}, s.inner) }
 
 // totals returns the number of calls and of items queries returned so
 // far, and starts again.
@@ -260,32 +264,63 @@ func (s *countingStore) take() map[string]int {
 	return c
 }
 
-func (s *countingStore) Get(ctx context.Context, k chatfly.Key) (chatfly.Item, error) {
-	s.count("Get", 1)
-	return s.Storage.Get(ctx, k)
+// counting is the Storage of a countingStore.
+type counting struct{ s *countingStore }
+
+func (c counting) Get(ctx context.Context, k chatfly.Key) (chatfly.Item, error) {
+	c.s.count("Get", 1)
+	return c.s.inner.Get(ctx, k)
 }
 
-func (s *countingStore) Put(ctx context.Context, it chatfly.Item, c chatfly.Cond) (int64, error) {
-	s.count("Put", 1)
-	return s.Storage.Put(ctx, it, c)
+func (c counting) Put(ctx context.Context, it chatfly.Item, cond chatfly.Cond) (int64, error) {
+	c.s.count("Put", 1)
+	return c.s.inner.Put(ctx, it, cond)
 }
 
-func (s *countingStore) Delete(ctx context.Context, k chatfly.Key, c chatfly.Cond) error {
-	s.count("Delete", 1)
-	return s.Storage.Delete(ctx, k, c)
+func (c counting) Delete(ctx context.Context, k chatfly.Key, cond chatfly.Cond) error {
+	c.s.count("Delete", 1)
+	return c.s.inner.Delete(ctx, k, cond)
 }
 
-func (s *countingStore) Query(ctx context.Context, q chatfly.Query) ([]chatfly.Item, error) {
-	items, err := s.Storage.Query(ctx, q)
-	s.count("Query", 1)
-	s.count("items", len(items))
+func (c counting) Query(ctx context.Context, q chatfly.Query) ([]chatfly.Item, error) {
+	items, err := c.s.inner.Query(ctx, q)
+	c.s.count("Query", 1)
+	c.s.count("items", len(items))
 	return items, err
 }
 
-func (s *countingStore) Add(ctx context.Context, k chatfly.Key, d int64, exp time.Time) (int64, error) {
-	s.count("Add", 1)
-	return s.Storage.Add(ctx, k, d, exp)
+func (c counting) Add(ctx context.Context, k chatfly.Key, d int64, exp time.Time) (int64, error) {
+	c.s.count("Add", 1)
+	return c.s.inner.Add(ctx, k, d, exp)
 }
+
+func (c counting) Scan(ctx context.Context, q chatfly.Query, f func(it *chatfly.Item, left int) bool) error {
+	n := 0
+	err := c.s.inner.(chatfly.Scanner).Scan(ctx, q, func(it *chatfly.Item, left int) bool {
+		n++
+		return f(it, left)
+	})
+	c.s.count("Scan", 1)
+	c.s.count("items", n)
+	return err
+}
+
+func (c counting) GetMany(ctx context.Context, keys []chatfly.Key) ([]chatfly.Item, error) {
+	c.s.count("GetMany", 1)
+	return c.s.inner.(chatfly.Batcher).GetMany(ctx, keys)
+}
+
+func (c counting) WriteMany(ctx context.Context, writes []chatfly.Write) error {
+	c.s.count("WriteMany", 1)
+	return c.s.inner.(chatfly.Batcher).WriteMany(ctx, writes)
+}
+
+func (c counting) Touch(ctx context.Context, k chatfly.Key, exp time.Time, cond chatfly.Cond) error {
+	c.s.count("Touch", 1)
+	return c.s.inner.(chatfly.Toucher).Touch(ctx, k, exp, cond)
+}
+
+func (counting) ValueConditions() {}
 
 // The storage cost of the limits: opening a game claims its three slots
 // (one Query, three Puts) besides storing the game; starting it deletes
@@ -296,7 +331,7 @@ func TestGameLimitsStorageCalls(t *testing.T) {
 	opts := &chatfly.Options{MaxGameList: 4}
 	th := nimHub(t, opts, "Ada", "Bob")
 	cs := newCountingStore(th.store)
-	th.hub = chatfly.New(cs, th.tr, opts)
+	th.hub = chatfly.New(cs.Storage(), th.tr, opts)
 	room := th.createRoom(th.conns["Ada"], "club", "private")
 	th.join(th.conns["Ada"], room)
 

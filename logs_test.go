@@ -22,7 +22,7 @@ func TestStorageFailureIsLogged(t *testing.T) {
 	var logs logrec.Recorder
 	th := newTestHub(t, nil)
 	hs := hangstore.New(th.store)
-	th.hub = chatfly.New(hs, th.tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), StorageTimeout: 50 * time.Millisecond, Now: th.clock.Now, Logger: logs.Logger()})
+	th.hub = chatfly.New(hs.Storage(), th.tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), StorageTimeout: 50 * time.Millisecond, Now: th.clock.Now, Logger: logs.Logger()})
 	conn, w := th.hello("Ada")
 	th.join(conn, "lobby")
 

@@ -57,9 +57,9 @@ type FrameStats struct {
 	// Duration is how long the Hub worked on the frame, measured with
 	// the wall clock (not Options.Now).
 	Duration time.Duration
-	// StorageCalls is how many Storage calls the work made (a Scan counts
-	// as one); calls made after the frame was done, by work it started,
-	// are not included.
+	// StorageCalls is how many Storage calls the work made (a Scan, a
+	// GetMany or a WriteMany counts as one); calls made after the frame was
+	// done, by work it started, are not included.
 	StorageCalls int
 }
 
@@ -67,6 +67,7 @@ type FrameStats struct {
 type Failure struct {
 	// Op is the operation: "storage.Get", "storage.Put",
 	// "storage.Delete", "storage.Query", "storage.Add", "storage.Scan",
+	// "storage.GetMany", "storage.WriteMany", "storage.Touch",
 	// "transport.Send", "transport.SendMany" or "transport.Close".
 	Op string
 	// Action and Room are those of the frame being handled when the
@@ -153,8 +154,8 @@ func failed(ctx context.Context, obs Observer, op, conn string, err error) {
 
 // observedStore counts the calls of each frame (found in their context) and
 // reports failures to the Observer. The Hub uses it in place of its Storage
-// only when it has an Observer. Optional interfaces of the Storage that the
-// Hub uses must be forwarded (see observedScanner).
+// only when it has an Observer. It implements every optional interface of a
+// Storage, and observed hides those its Storage lacks.
 type observedStore struct {
 	Storage
 	obs Observer
@@ -200,25 +201,36 @@ func (s *observedStore) Add(ctx context.Context, key Key, delta int64, expires t
 	return n, err
 }
 
-// observedScanner is an observedStore over a Storage that is a Scanner.
-type observedScanner struct {
-	*observedStore
-	sc Scanner
-}
-
-func (s observedScanner) Scan(ctx context.Context, q Query, f func(it *Item, left int) bool) error {
-	err := s.sc.Scan(ctx, q, f)
+func (s *observedStore) Scan(ctx context.Context, q Query, f func(it *Item, left int) bool) error {
+	err := s.Storage.(Scanner).Scan(ctx, q, f)
 	s.done(ctx, "storage.Scan", err)
 	return err
 }
 
-// observed returns store wrapped for obs.
+func (s *observedStore) GetMany(ctx context.Context, keys []Key) ([]Item, error) {
+	items, err := s.Storage.(Batcher).GetMany(ctx, keys)
+	s.done(ctx, "storage.GetMany", err)
+	return items, err
+}
+
+func (s *observedStore) WriteMany(ctx context.Context, writes []Write) error {
+	err := s.Storage.(Batcher).WriteMany(ctx, writes)
+	s.done(ctx, "storage.WriteMany", err)
+	return err
+}
+
+func (s *observedStore) Touch(ctx context.Context, key Key, expires time.Time, cond Cond) error {
+	err := s.Storage.(Toucher).Touch(ctx, key, expires, cond)
+	s.done(ctx, "storage.Touch", err)
+	return err
+}
+
+func (s *observedStore) ValueConditions() {}
+
+// observed returns store wrapped for obs, with the optional interfaces of
+// store (see WrapStorage).
 func observed(store Storage, obs Observer) Storage {
-	os := &observedStore{Storage: store, obs: obs}
-	if sc, ok := store.(Scanner); ok {
-		return observedScanner{os, sc}
-	}
-	return os
+	return WrapStorage(&observedStore{Storage: store, obs: obs}, store)
 }
 
 // observedTransport reports the Transport's failures to the Observer. The

@@ -52,7 +52,7 @@ func observedHub(t *testing.T, opts *chatfly.Options) (*testHub, *recObserver, *
 		opts = &chatfly.Options{}
 	}
 	opts.Rooms, opts.Observer, opts.Now = chatfly.DefaultRooms(), obs, th.clock.Now
-	th.hub = chatfly.New(cs, th.tr, opts)
+	th.hub = chatfly.New(cs.Storage(), th.tr, opts)
 	return th, obs, cs
 }
 
@@ -115,8 +115,8 @@ func TestObserverRateLimited(t *testing.T) {
 // action, room and connection, and the frame with the code unavailable.
 func TestObserverStorageFailure(t *testing.T) {
 	th, obs, cs := observedHub(t, nil)
-	hs := hangstore.New(cs)
-	th.hub = chatfly.New(hs, th.tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Observer: obs, Now: th.clock.Now, StorageTimeout: 50 * time.Millisecond})
+	hs := hangstore.New(cs.Storage())
+	th.hub = chatfly.New(hs.Storage(), th.tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Observer: obs, Now: th.clock.Now, StorageTimeout: 50 * time.Millisecond})
 	conn, _ := th.hello("Ada")
 	th.join(conn, "lobby")
 	obs.take()
@@ -152,7 +152,7 @@ func (t failTransport) Send(ctx context.Context, conn string, frame []byte) erro
 func TestObserverTransportFailure(t *testing.T) {
 	th, obs, cs := observedHub(t, nil)
 	ft := failTransport{th.tr, map[string]bool{}}
-	th.hub = chatfly.New(cs, ft, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Observer: obs, Now: th.clock.Now})
+	th.hub = chatfly.New(cs.Storage(), ft, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Observer: obs, Now: th.clock.Now})
 	ada, _ := th.hello("Ada")
 	bob, _ := th.hello("Bob")
 	cid, _ := th.hello("Cid")

@@ -122,7 +122,7 @@ func TestInvalidUTF8(t *testing.T) {
 func TestHungStorageAnswersUnavailableWithID(t *testing.T) {
 	th := newTestHub(t, nil)
 	hs := hangstore.New(th.store)
-	th.hub = chatfly.New(hs, th.tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), StorageTimeout: 50 * time.Millisecond, Now: th.clock.Now})
+	th.hub = chatfly.New(hs.Storage(), th.tr, &chatfly.Options{Rooms: chatfly.DefaultRooms(), StorageTimeout: 50 * time.Millisecond, Now: th.clock.Now})
 	conn, _ := th.hello("Ada")
 	th.join(conn, "lobby")
 

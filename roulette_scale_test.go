@@ -112,7 +112,7 @@ func TestRouletteQueuePoisoning(t *testing.T) {
 	th := newTestHub(t, nil)
 	cs := newCountingStore(th.store)
 	off := chatfly.AddressLimits{Connections: -1, SessionsPerHour: -1, RouletteWaiting: -1}
-	th.hub = chatfly.New(cs, th.tr, &chatfly.Options{Now: th.clock.Now, AddressLimits: off})
+	th.hub = chatfly.New(cs.Storage(), th.tr, &chatfly.Options{Now: th.clock.Now, AddressLimits: off})
 
 	// joinCost has two fresh people who share "chess" join, and returns the
 	// storage calls of the second join, which must pair them.

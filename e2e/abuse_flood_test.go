@@ -160,7 +160,7 @@ func TestAbuseNoHelloSocketsAreClosed(t *testing.T) {
 // server that holds the socket, is answered all along.
 func TestAbuseHungStorageAnswersUnavailable(t *testing.T) {
 	hs := hangstore.New(memstore.New(nil))
-	s := startServer(t, serverConfig{store: hs, hub: &chatfly.Options{StorageTimeout: 200 * time.Millisecond}})
+	s := startServer(t, serverConfig{store: hs.Storage(), hub: &chatfly.Options{StorageTimeout: 200 * time.Millisecond}})
 	ada := s.dial("Ada", nil)
 	join(t, ada, "lobby")
 

@@ -65,7 +65,7 @@ func TestObserver(t *testing.T) {
 	var buf bytes.Buffer
 	obs := emflog.New(slog.New(slog.NewJSONHandler(&buf, nil)), nil)
 	hs := hangstore.New(memstore.New(nil))
-	hub := chatfly.New(hs, discard{}, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Observer: obs, StorageTimeout: 50 * time.Millisecond,
+	hub := chatfly.New(hs.Storage(), discard{}, &chatfly.Options{Rooms: chatfly.DefaultRooms(), Observer: obs, StorageTimeout: 50 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)})
 	ctx := context.Background()
 	require.NoError(t, hub.Connect(ctx, &chatfly.ConnectRequest{ConnID: "c1"}))

@@ -54,7 +54,7 @@ func TestExporter(t *testing.T) {
 	require.NoError(t, err)
 	hs := hangstore.New(memstore.New(nil))
 	opts := &chatfly.Options{Rooms: chatfly.DefaultRooms(), Observer: exp, StorageTimeout: 50 * time.Millisecond}
-	hub, other := chatfly.New(hs, discard{}, opts), chatfly.New(hs, discard{}, opts)
+	hub, other := chatfly.New(hs.Storage(), discard{}, opts), chatfly.New(hs.Storage(), discard{}, opts)
 	exp.Watch(hub)
 	exp.Watch(other)
 	ctx := context.Background()
