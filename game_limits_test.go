@@ -220,12 +220,18 @@ func TestOpenGameCapsHoldUnderConcurrency(t *testing.T) {
 }
 
 // countingStore counts a Hub's storage calls and the items its queries
-// return. Give the Hub its Storage().
+// return. It is a Storage without the optional capabilities (the Hub's
+// fallbacks); its Storage() has those of the inner Storage.
 type countingStore struct {
+	basic
 	inner chatfly.Storage
 	mu    sync.Mutex
 	calls map[string]int
 }
+
+// basic names the embedded Storage of countingStore, which hides the
+// optional interfaces.
+type basic = chatfly.Storage
 
 func (s *countingStore) count(op string, n int) {
 	s.mu.Lock()
@@ -234,7 +240,9 @@ func (s *countingStore) count(op string, n int) {
 }
 
 func newCountingStore(st chatfly.Storage) *countingStore {
-	return &countingStore{inner: st, calls: map[string]int{}}
+	cs := &countingStore{inner: st, calls: map[string]int{}}
+	cs.basic = counting{cs}
+	return cs
 }
 
 // Storage returns the counting Storage, with the optional capabilities of

@@ -36,8 +36,8 @@ var capabilityCases = []struct {
 	wrap func(*memstore.Store) (chatfly.Storage, *countingStore)
 }{
 	{"fallbacks", func(m *memstore.Store) (chatfly.Storage, *countingStore) {
-		cs := newCountingStore(struct{ chatfly.Storage }{m})
-		return cs.Storage(), cs
+		cs := newCountingStore(m)
+		return cs, cs // a countingStore hides the capabilities
 	}},
 	{"capabilities", func(m *memstore.Store) (chatfly.Storage, *countingStore) {
 		cs := newCountingStore(m)

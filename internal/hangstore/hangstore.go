@@ -11,17 +11,27 @@ import (
 	"github.com/chatfly/chatfly"
 )
 
-// Store controls a chatfly.Storage over another one whose calls hang while
-// they match the filter set with HangIf; give [Store.Storage] to the Hub.
+// Store is a chatfly.Storage over another one whose calls hang while they
+// match the filter set with HangIf. A *Store has none of the optional
+// interfaces of a Storage; [Store.Storage] has those of the wrapped one.
 // It is safe for concurrent use.
 type Store struct {
+	basic
 	inner chatfly.Storage
 	match atomic.Pointer[func(chatfly.Key) bool]
 	hung  atomic.Int64
 }
 
+// basic names the embedded Storage of Store, which hides the optional
+// interfaces.
+type basic = chatfly.Storage
+
 // New returns a Store over s that answers normally until HangIf.
-func New(s chatfly.Storage) *Store { return &Store{inner: s} }
+func New(s chatfly.Storage) *Store {
+	hs := &Store{inner: s}
+	hs.basic = hanging{hs}
+	return hs
+}
 
 // Storage returns the Storage whose calls hang, with the optional
 // capabilities of the wrapped one (see chatfly.WrapStorage).
