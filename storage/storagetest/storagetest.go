@@ -18,6 +18,17 @@
 // may hand every case the same Storage over one shared table, and a table may
 // be reused by later runs.
 //
+// Versions: the suite checks the contract of chatfly.Item.Version without
+// assuming where a lifetime starts: a case states the version it expects
+// as a rank in the item's lifetime, and every new lifetime must start at a
+// version the key never had (the Version cases delete, expire and recreate
+// items to check it).
+//
+// Capabilities: the cases under "Capabilities" check the optional
+// interfaces chatfly.Batcher, chatfly.Toucher and chatfly.ValueConditioner;
+// each runs when the Storage under test implements its interface and is
+// skipped otherwise.
+//
 // The suite does not delete what it writes (under 2 MB per run): give it a
 // fresh table, or one with TTL enabled.
 //
