@@ -237,7 +237,8 @@ func (h *Hub) join(c *call, rid string) (m *roomMeta, gone []memberRec, members 
 
 // admitted runs the checks of a join of room m that do not depend on its
 // members (visibility, bans, the OnJoin hook) and returns the membership
-// it would write.
+// it would write. It runs while the join holds the room, so a slow OnJoin
+// hook delays the room's posts on this Hub (not other rooms').
 func (h *Hub) admitted(c *call, m *roomMeta) (memberRec, error) {
 	sid := c.conn.Session
 	me := memberRec{sid: sid, conn: c.connID, name: c.conn.Name, addr: c.addrKey(), room: m.ID}
