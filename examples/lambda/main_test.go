@@ -141,11 +141,12 @@ func startStack(t *testing.T, cfg testConfig) *testStack {
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	hc := hubConfig{store: cfg.store, mgmt: mgmt, secret: secret, hub: cfg.hub, log: log, metrics: cfg.metrics}
+	hc := hubConfig{store: cfg.store, mgmt: mgmt, secret: secret, hub: cfg.hub, log: log, metrics: cfg.metrics, made: &transports{}}
 	st := newStack(stackConfig{hubConfig: hc, stage: "test", emu: cfg.emu})
 	srv := httptest.NewServer(st.handler)
 	t.Cleanup(func() {
 		_ = st.emu.Close()
+		hc.made.wait() // the slow-consumer closes still retrying, before goleak looks
 		srv.Close()
 	})
 	hc.endpoint = srv.URL + "/test"

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
@@ -57,6 +58,33 @@ type hubConfig struct {
 	hub      *chatfly.Options // base options, copied; nil: defaults
 	log      *slog.Logger
 	metrics  *slog.Logger // a JSON logger for the CloudWatch EMF lines of observe/emflog; nil: none
+	// made, if set, is told of every Transport made, so that their
+	// background work can be waited for at shutdown.
+	made *transports
+}
+
+// transports are the Transports of a stack's functions.
+type transports struct {
+	mu  sync.Mutex
+	all []*apigw.Transport
+}
+
+func (ts *transports) add(t *apigw.Transport) *apigw.Transport {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.all = append(ts.all, t)
+	return t
+}
+
+// wait waits for the background closes of slow consumers (see
+// apigw.Transport.Wait) of every Transport made so far.
+func (ts *transports) wait() {
+	ts.mu.Lock()
+	all := slices.Clone(ts.all)
+	ts.mu.Unlock()
+	for _, t := range all {
+		t.Wait()
+	}
 }
 
 // newFunction returns the handler of one function: its own Hub (as in its
@@ -95,7 +123,11 @@ func newHub(cfg hubConfig, log *slog.Logger) (*chatfly.Hub, chatfly.Options) {
 	if cfg.metrics != nil {
 		opts.Observer = emflog.New(cfg.metrics, nil)
 	}
-	return chatfly.New(cfg.store, apigw.New(cfg.mgmt, &apigw.Options{Endpoint: cfg.endpoint, Logger: log}), &opts), opts
+	tr := apigw.New(cfg.mgmt, &apigw.Options{Endpoint: cfg.endpoint, Logger: log})
+	if cfg.made != nil {
+		cfg.made.add(tr)
+	}
+	return chatfly.New(cfg.store, tr, &opts), opts
 }
 
 // functionHandler serves the events of one function.
