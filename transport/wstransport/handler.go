@@ -190,8 +190,8 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	hw := &hijackWriter{ResponseWriter: w, t: t}
-	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: t.opts.OriginPatterns, OnPongReceived: hw.pong})
+	hw, pg := &hijackWriter{ResponseWriter: w, t: t}, &pongs{}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: t.opts.OriginPatterns, OnPongReceived: pg.pong})
 	if err != nil {
 		// Accept has answered the request.
 		t.log.Debug("wstransport: upgrade failed", "conn", id, "remote", r.RemoteAddr, "err", err)
@@ -204,7 +204,7 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// write timeout, Shutdown deadline) or has ended.
 	ctx, cancel := context.WithCancel(base)
 	c := &conn{id: id, t: t, ws: ws, lc: hw.lc, cancel: cancel, helloWait: hd.hello}
-	hw.conn = c // before the read loop starts: pongs come in there
+	pg.conn = c // before the read loop starts: pongs come in there
 	if err := t.register(c); err != nil {
 		cancel()
 		if errors.Is(err, errDuplicateID) {
