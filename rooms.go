@@ -307,8 +307,12 @@ func (h *Hub) addMember(c *call, m *roomMeta, ms *[]memberRec, exp time.Time) ([
 	if err == nil && len(rooms) > limit {
 		err = Errorf(ErrTooMany, "in too many rooms at once (at most "+itoa(int64(limit))+")")
 	}
-	if err == nil {
-		err = h.nameFree(c, nk, nameErr)
+	if err == nil && errors.Is(nameErr, ErrConflict) {
+		if nameV, err = h.nameFree(c, nk, exp); err == nil && nameV > 0 {
+			nameErr = nil // claimed now: a failure below takes it back
+		}
+	} else if err == nil {
+		err = nameErr
 	}
 	if err == nil {
 		me.version, err = h.putMember(c.ctx, me, exp, 0)
@@ -326,21 +330,28 @@ func (h *Hub) addMember(c *call, m *roomMeta, ms *[]memberRec, exp time.Time) ([
 	return h.fanout(c.ctx, *ms, sid, frame), nil
 }
 
-// nameFree checks the outcome claimErr of claiming the name item nk for
-// the calling session: a name taken by another session is name_taken, one
-// left over from this session's lost leave is fine.
-func (h *Hub) nameFree(c *call, nk Key, claimErr error) error {
-	if !errors.Is(claimErr, ErrConflict) {
-		return claimErr
+// nameFree settles a claim of the name item nk for the calling session
+// that found the item there: a name taken by another session is
+// name_taken, one left over from this session's lost leave is fine (0), and
+// one that was freed meanwhile (this session's old connection leaving the
+// room at the same moment) is claimed again, returning its version.
+func (h *Hub) nameFree(c *call, nk Key, exp time.Time) (int64, error) {
+	for range 3 {
+		it, err := h.store.Get(c.ctx, nk)
+		switch {
+		case err == nil && string(it.Value) == c.conn.Session:
+			return 0, nil
+		case err == nil:
+			return 0, Errorf(ErrNameTaken, "the name "+quote(c.conn.Name)+" is already taken in this room")
+		case !errors.Is(err, ErrNotFound):
+			return 0, err
+		}
+		v, err := h.store.Put(c.ctx, Item{Key: nk, Value: []byte(c.conn.Session), Expires: exp}, IfAbsent)
+		if !errors.Is(err, ErrConflict) {
+			return v, err
+		}
 	}
-	it, err := h.store.Get(c.ctx, nk)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	if err != nil || string(it.Value) != c.conn.Session {
-		return Errorf(ErrNameTaken, "the name "+quote(c.conn.Name)+" is already taken in this room")
-	}
-	return nil
+	return 0, Errorf(ErrNameTaken, "the name "+quote(c.conn.Name)+" is already taken in this room")
 }
 
 // putMember writes the membership me, guarded by the version of the item
