@@ -168,7 +168,7 @@ func BenchmarkRoomThroughput(b *testing.B) {
 	const members = 50
 	tr := &countTransport{}
 	store := latencystore.New(memstore.New(nil), &latencystore.Options{Latency: 3 * time.Millisecond, Jitter: time.Millisecond})
-	hub, _ := roomOn(b, store, members, tr)
+	hub, _ := roomOn(b, store.Storage(), members, tr)
 	ctx := context.Background()
 	var left atomic.Int64
 	left.Store(int64(b.N))

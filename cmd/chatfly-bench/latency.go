@@ -58,12 +58,12 @@ func (l *latency) Set(s string) error {
 
 // storageWithLatency wraps store in latencystore with the latency l (none
 // if l is zero: the calls are then only counted).
-func storageWithLatency(store chatfly.Storage, l latency) latencystore.Store {
+func storageWithLatency(store chatfly.Storage, l latency) *latencystore.Store {
 	return latencystore.New(store, &latencystore.Options{Latency: l.d, Jitter: l.jitter, Seed: uint64(time.Now().UnixNano())})
 }
 
 // serveStorageStats serves the counts of s at storageStatsPath on mux.
-func serveStorageStats(mux *http.ServeMux, s latencystore.Store) {
+func serveStorageStats(mux *http.ServeMux, s *latencystore.Store) {
 	mux.HandleFunc("GET "+storageStatsPath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(s.Stats())

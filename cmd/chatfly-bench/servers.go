@@ -83,7 +83,7 @@ func newServer(kind string, rooms int, prefix string, o serveOptions) (*server, 
 		}
 		store := storageWithLatency(base, o.storageLatency)
 		serveStorageStats(mux, store)
-		return newLambdaServer(mux, store, rooms, prefix, o.postLatency, log)
+		return newLambdaServer(mux, store.Storage(), rooms, prefix, o.postLatency, log)
 	case "chatfly":
 		store, err := o.baseStorage(context.Background())
 		if err != nil {
@@ -100,7 +100,7 @@ func newServer(kind string, rooms int, prefix string, o serveOptions) (*server, 
 		ls := storageWithLatency(store, o.storageLatency)
 		serveStorageStats(mux, ls)
 		ws := wstransport.New(wsOpts)
-		hub := chatfly.New(ls, ws, hubOptions(log))
+		hub := chatfly.New(ls.Storage(), ws, hubOptions(log))
 		if err := openRooms(hub, rooms, prefix); err != nil {
 			closeRedis()
 			return nil, err

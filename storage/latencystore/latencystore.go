@@ -8,7 +8,7 @@
 // Use [New] with the Storage to wrap and the latency to add:
 //
 //	s := latencystore.New(memstore.New(nil), &latencystore.Options{Latency: 3 * time.Millisecond, Jitter: time.Millisecond})
-//	hub := chatfly.New(s, transport, nil)
+//	hub := chatfly.New(s.Storage(), transport, nil)
 //	...
 //	st := s.Stats() // calls, round trips, bytes and DynamoDB units by operation
 //
@@ -18,10 +18,11 @@
 // round trip). A ctx that ends during the sleep ends the call with an error
 // that wraps ctx.Err(), and the inner Storage is not called.
 //
-// The Storage that New returns implements exactly the optional interfaces
-// of chatfly that the inner Storage implements ([chatfly.Scanner],
-// [chatfly.Batcher], [chatfly.Toucher], [chatfly.ValueConditioner]) and no
-// other, so a Hub over it takes the same paths as over the inner Storage.
+// [Store.Storage] implements exactly the optional interfaces of chatfly
+// that the inner Storage implements ([chatfly.Scanner], [chatfly.Batcher],
+// [chatfly.Toucher], [chatfly.ValueConditioner]) and no other (through
+// [chatfly.WrapStorage]), so a Hub over it takes the same paths as over the
+// inner Storage.
 package latencystore
 
 import (
@@ -32,6 +33,7 @@ import (
 	"time"
 
 	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/internal/delay"
 )
 
 // Options configures the Storage returned by [New]. A nil *Options, like
@@ -53,34 +55,13 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Store is the Storage that [New] returns: the inner Storage, with latency,
-// and the counts of its calls. Its dynamic type implements the optional
-// interfaces of chatfly that the inner Storage implements. It is safe for
-// concurrent use if the inner Storage is.
-type Store interface {
-	chatfly.Storage
-	// Stats returns the counts of every call made so far.
-	Stats() Stats
-	// Inner returns the wrapped Storage.
-	Inner() chatfly.Storage
-}
-
-// New returns inner with the latency of opts added to every call.
-func New(inner chatfly.Storage, opts *Options) Store {
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	if o.Sleep == nil {
-		o.Sleep = sleep
-	}
-	s := &store{inner: inner, opts: o, rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))}
-	return s.withCapabilities()
-}
-
-// store implements the five calls of chatfly.Storage; the capabilities
-// (caps.go) are added around it.
-type store struct {
+// Store adds latency to the calls of a Storage and counts them. It is
+// itself a Storage with the five calls only (like its inner Storage
+// without the optional interfaces); hand out [Store.Storage], which also
+// implements exactly the optional interfaces of chatfly that the inner
+// Storage implements. It is safe for concurrent use if the inner Storage
+// is.
+type Store struct {
 	inner chatfly.Storage
 	opts  Options
 
@@ -89,10 +70,27 @@ type store struct {
 	stats Stats
 }
 
+// New returns inner with the latency of opts added to every call.
+func New(inner chatfly.Storage, opts *Options) *Store {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Sleep == nil {
+		o.Sleep = delay.Sleep
+	}
+	return &Store{inner: inner, opts: o, rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))}
+}
+
+// Storage returns s as a Storage that also has the optional interfaces
+// (Scanner, Batcher, Toucher, ValueConditioner) that s's inner Storage
+// has, each call sleeping and counted like the five others.
+func (s *Store) Storage() chatfly.Storage { return chatfly.WrapStorage(withCaps{s}, s.inner) }
+
 // wait sleeps the latency of one call of kind op, and counts its time. If
 // ctx ends first, it counts the call as failed, with no round trip, and
 // returns the error.
-func (s *store) wait(ctx context.Context, op Op) error {
+func (s *Store) wait(ctx context.Context, op Op) error {
 	err := s.sleep(ctx, op)
 	if err != nil {
 		s.count(op, OpStats{}, err)
@@ -100,7 +98,7 @@ func (s *store) wait(ctx context.Context, op Op) error {
 	return err
 }
 
-func (s *store) sleep(ctx context.Context, op Op) error {
+func (s *Store) sleep(ctx context.Context, op Op) error {
 	d := s.opts.Latency
 	if s.opts.Jitter > 0 {
 		s.mu.Lock()
@@ -117,7 +115,7 @@ func (s *store) sleep(ctx context.Context, op Op) error {
 }
 
 // count adds one call of kind op to the stats, with what it read and wrote.
-func (s *store) count(op Op, c OpStats, err error) {
+func (s *Store) count(op Op, c OpStats, err error) {
 	c.Calls = 1
 	if err != nil {
 		c.Errors = 1
@@ -130,15 +128,17 @@ func (s *store) count(op Op, c OpStats, err error) {
 	s.mu.Unlock()
 }
 
-func (s *store) Stats() Stats {
+// Stats returns the counts of every call made so far.
+func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats
 }
 
-func (s *store) Inner() chatfly.Storage { return s.inner }
+// Inner returns the wrapped Storage.
+func (s *Store) Inner() chatfly.Storage { return s.inner }
 
-func (s *store) Get(ctx context.Context, key chatfly.Key) (chatfly.Item, error) {
+func (s *Store) Get(ctx context.Context, key chatfly.Key) (chatfly.Item, error) {
 	if err := s.wait(ctx, OpGet); err != nil {
 		return chatfly.Item{}, err
 	}
@@ -151,7 +151,7 @@ func (s *store) Get(ctx context.Context, key chatfly.Key) (chatfly.Item, error) 
 	return it, err
 }
 
-func (s *store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (int64, error) {
+func (s *Store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (int64, error) {
 	if err := s.wait(ctx, OpPut); err != nil {
 		return 0, err
 	}
@@ -160,7 +160,7 @@ func (s *store) Put(ctx context.Context, item chatfly.Item, cond chatfly.Cond) (
 	return v, err
 }
 
-func (s *store) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) error {
+func (s *Store) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) error {
 	if err := s.wait(ctx, OpDelete); err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (s *store) Delete(ctx context.Context, key chatfly.Key, cond chatfly.Cond) 
 	return err
 }
 
-func (s *store) Add(ctx context.Context, key chatfly.Key, delta int64, expires time.Time) (int64, error) {
+func (s *Store) Add(ctx context.Context, key chatfly.Key, delta int64, expires time.Time) (int64, error) {
 	if err := s.wait(ctx, OpAdd); err != nil {
 		return 0, err
 	}
@@ -178,7 +178,7 @@ func (s *store) Add(ctx context.Context, key chatfly.Key, delta int64, expires t
 	return n, err
 }
 
-func (s *store) Query(ctx context.Context, q chatfly.Query) ([]chatfly.Item, error) {
+func (s *Store) Query(ctx context.Context, q chatfly.Query) ([]chatfly.Item, error) {
 	if err := s.wait(ctx, OpQuery); err != nil {
 		return nil, err
 	}
@@ -189,16 +189,4 @@ func (s *store) Query(ctx context.Context, q chatfly.Query) ([]chatfly.Item, err
 	}
 	s.count(OpQuery, qc.stats(), err)
 	return items, err
-}
-
-// sleep waits d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -19,7 +19,7 @@ import (
 func TestConformance(t *testing.T) {
 	storagetest.RunConformanceTests(t, storagetest.HarnessFunc(func(context.Context, *testing.T) (*storagetest.Env, error) {
 		clock := storagetest.NewFakeClock(time.Time{})
-		return &storagetest.Env{Storage: New(memstore.New(&memstore.Options{Now: clock.Now}), nil), Clock: clock}, nil
+		return &storagetest.Env{Storage: New(memstore.New(&memstore.Options{Now: clock.Now}), nil).Storage(), Clock: clock}, nil
 	}))
 }
 
@@ -76,37 +76,33 @@ func (f *full) Touch(context.Context, chatfly.Key, time.Time, chatfly.Cond) erro
 
 func (f *full) ValueConditions() {}
 
-// TestCapabilities wraps inner Storages with every combination of the
-// optional interfaces and checks that the wrapper has exactly those, and
-// that they reach the inner Storage.
+// TestCapabilities checks that Storage has exactly the optional interfaces
+// of the inner Storage (every combination is chatfly.WrapStorage's, tested
+// in its package), and that they reach the inner Storage.
 func TestCapabilities(t *testing.T) {
 	ctx := t.Context()
-	for caps := range capScan | capBatch | capTouch | capValue + 1 {
-		f := &full{Store: memstore.New(nil)}
-		inner := (&store{inner: f}).withCaps(caps)
-		s := New(inner, nil)
-		_, scan := s.(chatfly.Scanner)
-		b, batch := s.(chatfly.Batcher)
-		tc, touch := s.(chatfly.Toucher)
-		_, value := s.(chatfly.ValueConditioner)
-		assert.Equal(t, caps&capScan != 0, scan, "caps %04b: Scanner", caps)
-		assert.Equal(t, caps&capBatch != 0, batch, "caps %04b: Batcher", caps)
-		assert.Equal(t, caps&capTouch != 0, touch, "caps %04b: Toucher", caps)
-		assert.Equal(t, caps&capValue != 0, value, "caps %04b: ValueConditioner", caps)
-		require.True(t, inner == s.Inner(), "Inner")
-		var want []string
-		if batch {
-			require.NoError(t, b.WriteMany(ctx, []chatfly.Write{{Item: chatfly.Item{Key: chatfly.Key{Partition: "p", Sort: "a"}}}}))
-			_, err := b.GetMany(ctx, []chatfly.Key{{Partition: "p", Sort: "a"}})
-			require.NoError(t, err)
-			want = append(want, "WriteMany", "GetMany")
-		}
-		if touch {
-			require.NoError(t, tc.Touch(ctx, chatfly.Key{Partition: "p", Sort: "a"}, time.Time{}, chatfly.Always))
-			want = append(want, "Touch")
-		}
-		assert.Equal(t, want, f.calls, "caps %04b", caps)
-	}
+	plain := New(struct{ chatfly.Storage }{memstore.New(nil)}, nil).Storage()
+	_, scan := plain.(chatfly.Scanner)
+	_, batch := plain.(chatfly.Batcher)
+	_, touch := plain.(chatfly.Toucher)
+	_, value := plain.(chatfly.ValueConditioner)
+	assert.False(t, scan || batch || touch || value, "over a Storage without any")
+
+	f := &full{Store: memstore.New(nil)}
+	ls := New(f, nil)
+	s := ls.Storage()
+	require.True(t, f == ls.Inner(), "Inner")
+	_, scan = s.(chatfly.Scanner)
+	_, value = s.(chatfly.ValueConditioner)
+	b, batch := s.(chatfly.Batcher)
+	tc, touch := s.(chatfly.Toucher)
+	require.True(t, scan && value && batch && touch, "over a Storage with every one")
+	require.NoError(t, b.WriteMany(ctx, []chatfly.Write{{Item: chatfly.Item{Key: chatfly.Key{Partition: "p", Sort: "a"}}}}))
+	_, err := b.GetMany(ctx, []chatfly.Key{{Partition: "p", Sort: "a"}})
+	require.NoError(t, err)
+	require.NoError(t, tc.Touch(ctx, chatfly.Key{Partition: "p", Sort: "a"}, time.Time{}, chatfly.Always))
+	assert.Equal(t, []string{"WriteMany", "GetMany", "Touch"}, f.calls)
+	assert.Equal(t, int64(3), ls.Stats().Total().Calls, "counted by the Store")
 }
 
 // sleeps records the sleeps of a Store instead of sleeping.
@@ -125,8 +121,9 @@ func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
 // everyCall makes one call of every kind a Storage over memstore with
 // every capability offers, a GetMany of 150 keys and a WriteMany of 30
 // writes among them.
-func everyCall(t *testing.T, s Store) {
+func everyCall(t *testing.T, ls *Store) {
 	ctx := t.Context()
+	s := ls.Storage()
 	k := chatfly.Key{Partition: "p", Sort: "a"}
 	_, err := s.Put(ctx, chatfly.Item{Key: k, Value: []byte("v")}, chatfly.Always)
 	require.NoError(t, err)
@@ -191,7 +188,7 @@ func TestNoLatencyNoSleep(t *testing.T) {
 func TestEmptyBatchNoRoundTrip(t *testing.T) {
 	var rec sleeps
 	s := New(&full{Store: memstore.New(nil)}, &Options{Latency: time.Millisecond, Sleep: rec.sleep})
-	b := s.(chatfly.Batcher)
+	b := s.Storage().(chatfly.Batcher)
 	_, err := b.GetMany(t.Context(), nil)
 	require.NoError(t, err)
 	require.NoError(t, b.WriteMany(t.Context(), nil))

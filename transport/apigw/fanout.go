@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
 	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/internal/delay"
 )
 
 // SendMany posts frame to every connection, at most Options.Parallelism
@@ -47,7 +48,7 @@ func (t *Transport) SendMany(ctx context.Context, connIDs []string, frame []byte
 		if time.Now().Add(wait).After(deadline) {
 			break
 		}
-		sleep(ctx, wait)
+		_ = delay.Sleep(ctx, wait)
 	}
 	for i, id := range pending {
 		if throttled(last[i]) && ctx.Err() == nil {
@@ -110,19 +111,6 @@ func (t *Transport) postAll(ctx context.Context, ep string, connIDs []string, fr
 // connections): the ones a fan-out retries.
 var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
 
-// sleep waits for d, or until ctx is done; it reports whether ctx is still
-// live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-timer.C:
-		return true
-	}
-}
-
 // throttled reports whether a post failed with 429: API Gateway's client
 // side buffer of the connection is full (or the account is throttled).
 func throttled(err error) bool {
@@ -146,7 +134,7 @@ func (t *Transport) closeSlow(ep, connID string) {
 			if err == nil || !errors.Is(err, chatfly.ErrUnavailable) {
 				break
 			}
-			if !sleep(ctx, jitter(attempt, t.opts.BaseBackoff, t.opts.MaxBackoff)) {
+			if delay.Sleep(ctx, jitter(attempt, t.opts.BaseBackoff, t.opts.MaxBackoff)) != nil {
 				break
 			}
 		}

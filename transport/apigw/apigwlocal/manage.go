@@ -113,15 +113,3 @@ func (s *Server) delayPost(ctx context.Context) error {
 	}
 	return s.opts.Sleep(ctx, d)
 }
-
-// sleep waits d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/coder/websocket"
+
+	"github.com/chatfly/chatfly/internal/delay"
 )
 
 // MaxMessageBytes is API Gateway's limit on one WebSocket message, in
@@ -201,7 +203,7 @@ func New(opts *Options) *Server {
 		o.MaxConcurrency = DefaultMaxConcurrency
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = delay.Sleep
 	}
 	if o.NewConnID == nil {
 		o.NewConnID = newConnID
