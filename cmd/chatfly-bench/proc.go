@@ -125,30 +125,21 @@ func pidsOf(pid int) procs {
 
 // cpu returns the CPU time the processes have used, or -1 if there are
 // none or one cannot be read.
-func (p procs) cpu() time.Duration {
-	var sum time.Duration
-	for _, pid := range p {
-		c := procCPU(pid)
-		if c < 0 {
-			return -1
-		}
-		sum += c
-	}
-	if len(p) == 0 {
-		return -1
-	}
-	return sum
-}
+func (p procs) cpu() time.Duration { return sumOf(p, procCPU) }
 
 // rss returns the processes' resident set size in bytes, or -1.
-func (p procs) rss() int64 {
-	var sum int64
+func (p procs) rss() int64 { return sumOf(p, procRSS) }
+
+// sumOf sums read over the processes p: -1 if there are none or one
+// cannot be read (read returned a negative value).
+func sumOf[N time.Duration | int64](p procs, read func(pid int) N) N {
+	var sum N
 	for _, pid := range p {
-		r := procRSS(pid)
-		if r < 0 {
+		v := read(pid)
+		if v < 0 {
 			return -1
 		}
-		sum += r
+		sum += v
 	}
 	if len(p) == 0 {
 		return -1

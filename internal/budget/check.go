@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatfly/chatfly"
+	"github.com/chatfly/chatfly/storage/storagetest"
 )
 
 // Budget is the storage budget of one protocol action, in sequential
@@ -42,16 +43,6 @@ var Budgets = []Budget{
 	{Action: "leave", Handler: 3},
 }
 
-// clock is the Hub's fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 // transport keeps the last frame sent to each connection, and when it
 // was sent.
 type transport struct {
@@ -79,7 +70,7 @@ type run struct {
 	hub   *chatfly.Hub
 	st    chatfly.Storage
 	tr    *transport
-	clock *clock
+	clock *storagetest.FakeClock
 	conns map[string]*chatfly.Conn // connections opened as the standalone host does
 }
 
@@ -137,7 +128,7 @@ func (r *run) request(conn string) *chatfly.ConnectRequest {
 // Storage (given the Hub's clock, for the Storage's expiry) and fails t
 // where one takes more rounds than its budget. It logs every cost.
 func Check(t *testing.T, newStore func(now func() time.Time) chatfly.Storage) {
-	ck := &clock{t: time.Now().Truncate(time.Second)}
+	ck := storagetest.NewFakeClock(time.Now().Truncate(time.Second))
 	st := Wrap(newStore(ck.Now), Delay)
 	tr := &transport{last: map[string][]byte{}, at: map[string]time.Time{}}
 	r := &run{t: t, st: st, tr: tr, clock: ck, conns: map[string]*chatfly.Conn{},

@@ -34,21 +34,22 @@ func capabilityCases() testCase {
 }
 
 func (e *env) batcher(t *testing.T) chatfly.Batcher {
-	t.Helper()
-	b, ok := e.Storage.(chatfly.Batcher)
-	if !ok {
-		t.Skip("the Storage does not implement chatfly.Batcher")
-	}
-	return b
+	return capability[chatfly.Batcher](t, e, "Batcher")
 }
 
 func (e *env) toucher(t *testing.T) chatfly.Toucher {
+	return capability[chatfly.Toucher](t, e, "Toucher")
+}
+
+// capability returns the Storage under test as the optional interface C,
+// named name, or skips the test if the Storage does not implement it.
+func capability[C any](t *testing.T, e *env, name string) C {
 	t.Helper()
-	tc, ok := e.Storage.(chatfly.Toucher)
+	c, ok := e.Storage.(C)
 	if !ok {
-		t.Skip("the Storage does not implement chatfly.Toucher")
+		t.Skip("the Storage does not implement chatfly." + name)
 	}
-	return tc
+	return c
 }
 
 // mustGetMany calls GetMany and checks that it returns one item per key,
